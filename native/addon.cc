@@ -1,0 +1,20 @@
+// Entry point of the resnets native addon.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+
+namespace resnets {
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  registerTensorOps(env, exports);
+  registerViewOps(env, exports);
+  registerNnOps(env, exports);
+  registerAutogradOps(env, exports);
+  return exports;
+}
+
+}  // namespace resnets
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return resnets::init(env, exports); }
+
+NODE_API_MODULE(resnets, InitAddon)

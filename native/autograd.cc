@@ -1,0 +1,137 @@
+// Autograd, grad mode, random seeds, threads, memory figures and fused optimiser steps.
+#include "common.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <mutex>
+
+namespace resnets {
+
+namespace {
+
+void seedGenerator(at::Generator generator, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
+
+}  // namespace
+
+void registerAutogradOps(Napi::Env env, Exports exports) {
+  RN_FN(exports, env, "setRequiresGrad", RN_T(0).set_requires_grad(boolArg(info[1])); return info.Env().Undefined(););
+  RN_FN(exports, env, "requiresGrad", return Napi::Boolean::New(info.Env(), RN_T(0).requires_grad()););
+  RN_FN(exports, env, "isLeaf", return Napi::Boolean::New(info.Env(), RN_T(0).is_leaf()););
+  RN_FN(exports, env, "backward", {
+    // (t, gradient?, retainGraph)
+    auto gradient = optionalTensor(info[1]);
+    RN_T(0).backward(gradient ? *gradient : at::Tensor(), c10::optional<bool>(boolArg(info[2])), false);
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "grad", {
+    const at::Tensor& g = RN_T(0).grad();
+    if (!g.defined()) return info.Env().Null();
+    RN_WRAP(g);
+  });
+  RN_FN(exports, env, "setGrad", {
+    auto value = optionalTensor(info[1]);
+    RN_T(0).mutable_grad() = value ? *value : at::Tensor();
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "detach", RN_WRAP(RN_T(0).detach()););
+  RN_FN(exports, env, "isGradEnabled", return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()););
+  RN_FN(exports, env, "setGradEnabled", at::GradMode::set_enabled(boolArg(info[0])); return info.Env().Undefined(););
+
+  RN_FN(exports, env, "manualSeed", {
+    uint64_t seed = static_cast<uint64_t>(intArg(info[0]));
+    seedGenerator(at::detail::getDefaultCPUGenerator(), seed);
+    if (at::hasCUDA()) {
+      for (int64_t i = 0; i < at::detail::getCUDAHooks().getNumGPUs(); i++) {
+        seedGenerator(at::detail::getCUDAHooks().getDefaultCUDAGenerator(i), seed);
+      }
+    }
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "setNumThreads", {
+    int64_t threads = intArg(info[0]);
+    if (threads < 1) throw std::invalid_argument("thread count must be at least 1, got " + std::to_string(threads));
+    at::set_num_threads(static_cast<int>(threads));
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "getNumThreads", return Napi::Number::New(info.Env(), at::get_num_threads()););
+  RN_FN(exports, env, "cudaIsAvailable", return Napi::Boolean::New(info.Env(), at::hasCUDA()););
+  RN_FN(exports, env, "cudaDeviceCount", {
+    int count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+    return Napi::Number::New(info.Env(), count);
+  });
+  RN_FN(exports, env, "memory", {
+    auto result = Napi::Object::New(info.Env());
+    result.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(liveTensorCount())));
+    result.Set("nativeBytes", Napi::Number::New(info.Env(), static_cast<double>(liveTensorBytes())));
+    return result;
+  });
+  RN_FN(exports, env, "version", return Napi::String::New(info.Env(), TORCH_VERSION););
+
+  RN_FN(exports, env, "sgdStep", {
+    // (params[], grads[], momentumBuffers[], lr, momentum, dampening, weightDecays[], nesterov, firstStep)
+    at::NoGradGuard noGrad;
+    auto params = tensorList(info[0]);
+    auto grads = tensorList(info[1]);
+    auto buffers = tensorList(info[2]);
+    double lr = doubleArg(info[3]), momentum = doubleArg(info[4]), dampening = doubleArg(info[5]);
+    auto decays = info[6].As<Napi::Array>();
+    bool nesterov = boolArg(info[7]), first = boolArg(info[8]);
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor grad = grads[i];
+      double decay = decays.Get(static_cast<uint32_t>(i)).As<Napi::Number>().DoubleValue();
+      if (decay != 0) grad = grad.add(params[i], decay);
+      if (momentum != 0) {
+        at::Tensor& buffer = buffers[i];
+        if (first) buffer.copy_(grad); else buffer.mul_(momentum).add_(grad, 1 - dampening);
+        grad = nesterov ? grad.add(buffer, momentum) : buffer;
+      }
+      params[i].add_(grad, -lr);
+    }
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "adamwStep", {
+    // (params[], grads[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecays[])
+    at::NoGradGuard noGrad;
+    auto params = tensorList(info[0]);
+    auto grads = tensorList(info[1]);
+    auto expAvg = tensorList(info[2]);
+    auto expAvgSq = tensorList(info[3]);
+    double step = doubleArg(info[4]), lr = doubleArg(info[5]), beta1 = doubleArg(info[6]), beta2 = doubleArg(info[7]),
+           eps = doubleArg(info[8]);
+    auto decays = info[9].As<Napi::Array>();
+    double correction1 = 1 - std::pow(beta1, step);
+    double correction2Sqrt = std::sqrt(1 - std::pow(beta2, step));
+    for (size_t i = 0; i < params.size(); i++) {
+      double decay = decays.Get(static_cast<uint32_t>(i)).As<Napi::Number>().DoubleValue();
+      if (decay != 0) params[i].mul_(1 - lr * decay);
+      expAvg[i].lerp_(grads[i], 1 - beta1);
+      expAvgSq[i].mul_(beta2).addcmul_(grads[i], grads[i], 1 - beta2);
+      at::Tensor denom = (expAvgSq[i].sqrt() / correction2Sqrt).add_(eps);
+      params[i].addcdiv_(expAvg[i], denom, -lr / correction1);
+    }
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "clipGradNorm", {
+    // (grads[], maxNorm) -> total norm before clipping
+    at::NoGradGuard noGrad;
+    auto grads = tensorList(info[0]);
+    double maxNorm = doubleArg(info[1]);
+    if (grads.empty()) return Napi::Number::New(info.Env(), 0);
+    std::vector<at::Tensor> norms;
+    norms.reserve(grads.size());
+    for (auto& g : grads) norms.push_back(at::norm(g, 2));
+    double total = at::norm(at::stack(norms), 2).item<double>();
+    double coefficient = maxNorm / (total + 1e-6);
+    if (coefficient < 1) for (auto& g : grads) g.mul_(coefficient);
+    return Napi::Number::New(info.Env(), total);
+  });
+}
+
+}  // namespace resnets

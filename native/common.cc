@@ -1,0 +1,155 @@
+#include "common.h"
+
+#include <atomic>
+#include <cmath>
+#include <string>
+
+namespace resnets {
+
+namespace {
+
+std::atomic<int64_t> gLiveTensors{0};
+std::atomic<int64_t> gLiveBytes{0};
+
+void release(Napi::Env env, TensorHolder* holder) {
+  if (!holder->live) return;
+  holder->live = false;
+  holder->tensor = at::Tensor();
+  gLiveTensors--;
+  gLiveBytes -= holder->bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -holder->bytes);
+}
+
+void finalize(Napi::Env env, TensorHolder* holder) {
+  release(env, holder);
+  delete holder;
+}
+
+std::string messageOf(const c10::Error& error) { return error.what_without_backtrace(); }
+
+}  // namespace
+
+int64_t liveTensorCount() { return gLiveTensors.load(); }
+int64_t liveTensorBytes() { return gLiveBytes.load(); }
+
+Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
+  auto* holder = new TensorHolder();
+  holder->bytes = tensor.defined() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
+  holder->tensor = std::move(tensor);
+  holder->live = true;
+  gLiveTensors++;
+  gLiveBytes += holder->bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, holder->bytes);
+  return Napi::External<TensorHolder>::New(env, holder, finalize);
+}
+
+at::Tensor& unwrap(const Napi::Value& value) {
+  if (!value.IsExternal()) throw std::invalid_argument("expected a tensor");
+  auto* holder = value.As<Napi::External<TensorHolder>>().Data();
+  if (!holder->live) throw std::invalid_argument("tensor was used after dispose()");
+  return holder->tensor;
+}
+
+void disposeHandle(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsExternal()) throw std::invalid_argument("expected a tensor");
+  release(env, value.As<Napi::External<TensorHolder>>().Data());
+}
+
+Napi::Value guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body) {
+  std::string message;
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& error) {
+    message = messageOf(error);
+  } catch (const std::exception& error) {
+    message = error.what();
+  } catch (...) {
+    message = "unknown native error";
+  }
+  throw Napi::Error::New(info.Env(), message);
+}
+
+std::vector<int64_t> intList(const Napi::Value& value) {
+  std::vector<int64_t> out;
+  if (value.IsNumber()) {
+    out.push_back(value.As<Napi::Number>().Int64Value());
+    return out;
+  }
+  if (!value.IsArray()) throw std::invalid_argument("expected an array of integers");
+  auto array = value.As<Napi::Array>();
+  out.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value item = array[i];
+    if (!item.IsNumber()) throw std::invalid_argument("expected an array of integers");
+    double d = item.As<Napi::Number>().DoubleValue();
+    if (std::floor(d) != d) throw std::invalid_argument("expected integers, got " + std::to_string(d));
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
+}
+
+bool isTensorArg(const Napi::Value& value) { return value.IsExternal(); }
+
+c10::optional<at::Tensor> optionalTensor(const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return c10::nullopt;
+  return unwrap(value);
+}
+
+std::vector<at::Tensor> tensorList(const Napi::Value& value) {
+  if (!value.IsArray()) throw std::invalid_argument("expected an array of tensors");
+  auto array = value.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) out.push_back(unwrap(array[i]));
+  return out;
+}
+
+at::Scalar scalar(const Napi::Value& value) {
+  if (value.IsBoolean()) return at::Scalar(value.As<Napi::Boolean>().Value());
+  if (!value.IsNumber()) throw std::invalid_argument("expected a number");
+  double d = value.As<Napi::Number>().DoubleValue();
+  // Integral JS numbers act like Python ints so integer tensors stay integral.
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9007199254740992.0) {
+    return at::Scalar(static_cast<int64_t>(d));
+  }
+  return at::Scalar(d);
+}
+
+at::ScalarType scalarType(const Napi::Value& value) {
+  int64_t code = value.As<Napi::Number>().Int64Value();
+  if (code < 0 || code >= static_cast<int64_t>(at::ScalarType::NumOptions)) {
+    throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+  }
+  return static_cast<at::ScalarType>(code);
+}
+
+at::TensorOptions tensorOptions(const Napi::Value& dtype, const Napi::Value& device) {
+  at::TensorOptions options;
+  if (!dtype.IsUndefined() && !dtype.IsNull()) options = options.dtype(scalarType(dtype));
+  if (!device.IsUndefined() && !device.IsNull()) {
+    options = options.device(c10::Device(device.As<Napi::String>().Utf8Value()));
+  }
+  return options;
+}
+
+int64_t intArg(const Napi::Value& value) {
+  if (!value.IsNumber()) throw std::invalid_argument("expected an integer");
+  return value.As<Napi::Number>().Int64Value();
+}
+
+double doubleArg(const Napi::Value& value) {
+  if (!value.IsNumber()) throw std::invalid_argument("expected a number");
+  return value.As<Napi::Number>().DoubleValue();
+}
+
+bool boolArg(const Napi::Value& value) { return value.ToBoolean().Value(); }
+
+Napi::Array wrapList(Napi::Env env, const std::vector<at::Tensor>& tensors) {
+  auto array = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); i++) array.Set(static_cast<uint32_t>(i), wrap(env, tensors[i]));
+  return array;
+}
+
+}  // namespace resnets

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what resnets needs on Debian 12 and builds it: libtorch and a fast BLAS from
+# Debian, PyTorch/torchvision/numpy as the reference for tests and benchmarks, the
+# Fashion-MNIST package for the demo, then the npm packages, the addon and the TypeScript.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libtorch-dev libopenblas0-openmp python3-torch python3-torchvision python3-numpy dataset-fashion-mnist g++ make python3)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm ci also builds the addon (binding.gyp); LIBTORCH=/path builds it against another libtorch.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run build:native
+fi
+npm run build:ts
+echo "setup: done (libtorch $(node -e "import('./dist/index.js').then(m => console.log(m.torch.version))"))"

@@ -1,0 +1,2 @@
+// resnets: the ResNet family of convolutional networks for TypeScript.
+export * as torch from './torch/index.js';

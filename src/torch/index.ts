@@ -1,0 +1,9 @@
+// The `torch` namespace: tensors, functions, autograd, memory.
+export { Tensor } from './tensor.js';
+export type { Scalar, TensorOrScalar, NestedArray, ToOptions } from './tensor.js';
+export type { DType, TypedArray } from './dtype.js';
+export { dtypeSize, isFloatingPoint } from './dtype.js';
+export * from './creation.js';
+export * from './functional.js';
+export * from './runtime.js';
+export { tidy, keep, dispose } from './scope.js';
