@@ -35,6 +35,10 @@ void registerViewOps(Napi::Env env, Exports exports) {
     return wrapList(info.Env(), at::split(RN_T(0), intArg(info[1]), intArg(info[2])));
   });
   RN_FN(exports, env, "chunk", return wrapList(info.Env(), at::chunk(RN_T(0), intArg(info[1]), intArg(info[2]))););
+  RN_FN(exports, env, "asStrided", {
+    // (t, shape, strides, storageOffset)
+    RN_WRAP(at::as_strided(RN_T(0), intList(info[1]), intList(info[2]), intArg(info[3])));
+  });
   RN_FN(exports, env, "oneHot", RN_WRAP(at::one_hot(RN_T(0), intArg(info[1]))););
 }
 

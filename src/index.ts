@@ -1,2 +1,3 @@
 // resnets: the ResNet family of convolutional networks for TypeScript.
 export * as torch from './torch/index.js';
+export * as nn from './nn/index.js';

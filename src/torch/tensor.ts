@@ -456,6 +456,10 @@ export class Tensor implements Disposable {
   flip(dims: number[]): Tensor {
     return new Tensor(native.flip(this.#handle, dims));
   }
+  /** A view with explicit sizes, strides and storage offset (in elements). */
+  asStrided(shape: number[], strides: number[], storageOffset = 0): Tensor {
+    return new Tensor(native.asStrided(this.#handle, shape, strides, storageOffset));
+  }
   split(sizeOrSizes: number | number[], dim = 0): Tensor[] {
     return (native.split(this.#handle, sizeOrSizes, dim) as NativeHandle[]).map((h) => new Tensor(h));
   }

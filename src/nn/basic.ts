@@ -1,0 +1,31 @@
+import { dropout } from '../torch/functional.js';
+import type { Tensor } from '../torch/tensor.js';
+import { Module } from './module.js';
+
+export class Identity extends Module {
+  forward(input: Tensor): Tensor {
+    return input;
+  }
+}
+
+export class Flatten extends Module {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  forward(input: Tensor): Tensor {
+    return input.flatten(this.startDim, this.endDim);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (p < 0 || p > 1) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
+  }
+  forward(input: Tensor): Tensor {
+    return this.p === 0 ? input : dropout(input, this.p, this.training);
+  }
+}

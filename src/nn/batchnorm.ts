@@ -1,0 +1,76 @@
+import { ones, zeros, tensor } from '../torch/creation.js';
+import { batchNorm } from '../torch/functional.js';
+import { noGrad } from '../torch/runtime.js';
+import type { Tensor } from '../torch/tensor.js';
+import { Module } from './module.js';
+import type { Parameter } from './parameter.js';
+
+export interface BatchNormOptions {
+  eps?: number;
+  /** Running-average factor; null uses the cumulative average (num_batches_tracked). */
+  momentum?: number | null;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+}
+
+/** Batch normalisation over dimension 1, with PyTorch's buffers and defaults. */
+abstract class BatchNorm extends Module {
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+
+  constructor(
+    readonly numFeatures: number,
+    private readonly expectedDims: number[],
+    options: BatchNormOptions = {},
+  ) {
+    super();
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    const affine = options.affine ?? true;
+    const track = options.trackRunningStats ?? true;
+    this.weight = affine ? this.registerParameter('weight', ones([numFeatures])) : this.registerParameter('weight', null);
+    this.bias = affine ? this.registerParameter('bias', zeros([numFeatures])) : this.registerParameter('bias', null);
+    this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
+    this.runningVar = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? tensor(0, { dtype: 'int64' }) : null);
+  }
+
+  forward(input: Tensor): Tensor {
+    const shape = input.shape;
+    if (!this.expectedDims.includes(shape.length) || shape[1] !== this.numFeatures) {
+      throw new Error(`expected a ${this.expectedDims.join('-D or ')}-D input with ${this.numFeatures} channels in dimension 1, got [${shape.join(', ')}]`);
+    }
+    let momentum = this.momentum ?? 0;
+    const updateStats = this.training && this.numBatchesTracked !== null;
+    if (updateStats) {
+      noGrad(() => this.numBatchesTracked!.add_(1));
+      if (this.momentum === null) momentum = 1 / this.numBatchesTracked!.item();
+    }
+    // Training uses batch statistics and updates the running ones; eval uses the running
+    // ones unless the module keeps none.
+    return batchNorm(input, this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      training: this.training || this.runningMean === null,
+      momentum,
+      eps: this.eps,
+    });
+  }
+}
+
+export class BatchNorm2d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super(numFeatures, [4], options);
+  }
+}
+
+export class BatchNorm1d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super(numFeatures, [2, 3], options);
+  }
+}
