@@ -36,8 +36,20 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
     RN_WRAP(g);
   });
   RN_FN(exports, env, "setGrad", {
+    at::Tensor& t = RN_T(0);
     auto value = optionalTensor(info[1]);
-    RN_T(0).mutable_grad() = value ? *value : at::Tensor();
+    // Writing mutable_grad() bypasses libtorch's checks; a mismatched gradient would
+    // only fail (or broadcast silently) at the next backward(), so refuse it here.
+    if (value && !value->sizes().equals(t.sizes())) {
+      throw std::invalid_argument("grad must have the shape of the tensor: got " + c10::str(value->sizes()) +
+                                  ", expected " + c10::str(t.sizes()));
+    }
+    if (value && (value->scalar_type() != t.scalar_type() || value->device() != t.device())) {
+      throw std::invalid_argument(std::string("grad must have the dtype and device of the tensor: got ") +
+                                  c10::toString(value->scalar_type()) + " on " + value->device().str() + ", expected " +
+                                  c10::toString(t.scalar_type()) + " on " + t.device().str());
+    }
+    t.mutable_grad() = value ? *value : at::Tensor();
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "detach", RN_WRAP(RN_T(0).detach()););
@@ -56,7 +68,9 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
   });
   RN_FN(exports, env, "setNumThreads", {
     int64_t threads = intArg(info[0]);
-    if (threads < 1) throw std::invalid_argument("thread count must be at least 1, got " + std::to_string(threads));
+    if (threads < 1 || threads > 65536) {
+      throw std::invalid_argument("thread count must be between 1 and 65536, got " + std::to_string(threads));
+    }
     at::set_num_threads(static_cast<int>(threads));
     return info.Env().Undefined();
   });
@@ -83,6 +97,11 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
     double lr = doubleArg(info[3]), momentum = doubleArg(info[4]), dampening = doubleArg(info[5]);
     auto decays = info[6].As<Napi::Array>();
     bool nesterov = boolArg(info[7]), first = boolArg(info[8]);
+    // Lists of unequal length would index past the end of a vector below.
+    if (grads.size() != params.size() || decays.Length() != params.size() ||
+        (momentum != 0 && buffers.size() != params.size())) {
+      throw std::invalid_argument("sgdStep: params, grads, momentum buffers and weight decays differ in length");
+    }
     for (size_t i = 0; i < params.size(); i++) {
       at::Tensor grad = grads[i];
       double decay = decays.Get(static_cast<uint32_t>(i)).As<Napi::Number>().DoubleValue();
@@ -106,6 +125,10 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
     double step = doubleArg(info[4]), lr = doubleArg(info[5]), beta1 = doubleArg(info[6]), beta2 = doubleArg(info[7]),
            eps = doubleArg(info[8]);
     auto decays = info[9].As<Napi::Array>();
+    if (grads.size() != params.size() || expAvg.size() != params.size() || expAvgSq.size() != params.size() ||
+        decays.Length() != params.size()) {
+      throw std::invalid_argument("adamwStep: params, grads, moments and weight decays differ in length");
+    }
     double correction1 = 1 - std::pow(beta1, step);
     double correction2Sqrt = std::sqrt(1 - std::pow(beta2, step));
     for (size_t i = 0; i < params.size(); i++) {

@@ -27,6 +27,14 @@ void finalize(Napi::Env env, TensorHolder* holder) {
 
 std::string messageOf(const c10::Error& error) { return error.what_without_backtrace(); }
 
+// A JS number that must be an integer libtorch can hold: casting NaN, infinities or
+// values beyond int64 to int64_t is undefined behaviour, so they are refused here.
+int64_t integerOf(double d) {
+  if (!std::isfinite(d) || std::floor(d) != d) throw std::invalid_argument("expected an integer, got " + c10::str(d));
+  if (std::fabs(d) >= 9223372036854775808.0) throw std::invalid_argument("integer out of range: " + c10::str(d));
+  return static_cast<int64_t>(d);
+}
+
 }  // namespace
 
 int64_t liveTensorCount() { return gLiveTensors.load(); }
@@ -74,7 +82,7 @@ Napi::Value guard(const Napi::CallbackInfo& info, const std::function<Napi::Valu
 std::vector<int64_t> intList(const Napi::Value& value) {
   std::vector<int64_t> out;
   if (value.IsNumber()) {
-    out.push_back(value.As<Napi::Number>().Int64Value());
+    out.push_back(integerOf(value.As<Napi::Number>().DoubleValue()));
     return out;
   }
   if (!value.IsArray()) throw std::invalid_argument("expected an array of integers");
@@ -83,9 +91,7 @@ std::vector<int64_t> intList(const Napi::Value& value) {
   for (uint32_t i = 0; i < array.Length(); i++) {
     Napi::Value item = array[i];
     if (!item.IsNumber()) throw std::invalid_argument("expected an array of integers");
-    double d = item.As<Napi::Number>().DoubleValue();
-    if (std::floor(d) != d) throw std::invalid_argument("expected integers, got " + std::to_string(d));
-    out.push_back(static_cast<int64_t>(d));
+    out.push_back(integerOf(item.As<Napi::Number>().DoubleValue()));
   }
   return out;
 }
@@ -125,18 +131,26 @@ at::ScalarType scalarType(const Napi::Value& value) {
   return static_cast<at::ScalarType>(code);
 }
 
+c10::Device deviceArg(const Napi::Value& value) {
+  if (!value.IsString()) throw std::invalid_argument("expected a device name such as 'cpu' or 'cuda:0'");
+  c10::Device device(value.As<Napi::String>().Utf8Value());
+  // Without this check libtorch answers with a page-long dispatcher listing.
+  if (device.is_cuda() && !at::hasCUDA()) {
+    throw std::invalid_argument("device '" + device.str() + "' requested but this libtorch build has no CUDA support");
+  }
+  return device;
+}
+
 at::TensorOptions tensorOptions(const Napi::Value& dtype, const Napi::Value& device) {
   at::TensorOptions options;
   if (!dtype.IsUndefined() && !dtype.IsNull()) options = options.dtype(scalarType(dtype));
-  if (!device.IsUndefined() && !device.IsNull()) {
-    options = options.device(c10::Device(device.As<Napi::String>().Utf8Value()));
-  }
+  if (!device.IsUndefined() && !device.IsNull()) options = options.device(deviceArg(device));
   return options;
 }
 
 int64_t intArg(const Napi::Value& value) {
   if (!value.IsNumber()) throw std::invalid_argument("expected an integer");
-  return value.As<Napi::Number>().Int64Value();
+  return integerOf(value.As<Napi::Number>().DoubleValue());
 }
 
 double doubleArg(const Napi::Value& value) {

@@ -38,6 +38,7 @@ c10::optional<at::Tensor> optionalTensor(const Napi::Value& value);
 std::vector<at::Tensor> tensorList(const Napi::Value& value);
 at::Scalar scalar(const Napi::Value& value);
 at::ScalarType scalarType(const Napi::Value& value);
+c10::Device deviceArg(const Napi::Value& value);
 at::TensorOptions tensorOptions(const Napi::Value& dtype, const Napi::Value& device);
 int64_t intArg(const Napi::Value& value);
 double doubleArg(const Napi::Value& value);

@@ -18,8 +18,23 @@ void registerNnOps(Napi::Env env, Exports exports) {
     RN_WRAP(at::conv2d(RN_T(0), RN_T(1), tensorOrUndefined(info[2]), intList(info[3]), intList(info[4]),
                        intList(info[5]), intArg(info[6])));
   });
+  RN_FN(exports, env, "mkldnnReorderConv2dWeight", {
+    // (weight, padding[2], stride[2], dilation[2], groups): the weight pre-packed once in
+    // oneDNN's layout, instead of reordered on every call.
+    RN_WRAP(at::mkldnn_reorder_conv2d_weight(RN_T(0).to_mkldnn(), intList(info[1]), intList(info[2]), intList(info[3]),
+                                             intArg(info[4])));
+  });
   RN_FN(exports, env, "batchNorm", {
     // (input, weight?, bias?, runningMean?, runningVar?, training, momentum, eps)
+    const at::Tensor& input = RN_T(0);
+    bool training = boolArg(info[5]);
+    // As torch.nn.functional.batch_norm: one value per channel has no batch variance.
+    int64_t perChannel = input.dim() >= 2 ? input.size(0) : 0;
+    for (int64_t d = 2; d < input.dim(); d++) perChannel *= input.size(d);
+    if (training && perChannel == 1) {
+      throw std::invalid_argument("batchNorm: expected more than 1 value per channel when training, got input size " +
+                                  c10::str(input.sizes()));
+    }
     RN_WRAP(at::batch_norm(RN_T(0), tensorOrUndefined(info[1]), tensorOrUndefined(info[2]), tensorOrUndefined(info[3]),
                            tensorOrUndefined(info[4]), boolArg(info[5]), doubleArg(info[6]), doubleArg(info[7]),
                            at::globalContext().userEnabledCuDNN()));

@@ -58,7 +58,7 @@ void registerTensorOps(Napi::Env env, Exports exports) {
     }
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(type));
     if (expected > 0) std::memcpy(t.data_ptr(), data, expected);
-    if (!info[3].IsUndefined() && !info[3].IsNull()) t = t.to(c10::Device(info[3].As<Napi::String>().Utf8Value()));
+    if (!info[3].IsUndefined() && !info[3].IsNull()) t = t.to(deviceArg(info[3]));
     RN_WRAP(t);
   });
   RN_FN(exports, env, "zeros", RN_WRAP(at::zeros(intList(info[0]), tensorOptions(info[1], info[2]))););
@@ -114,7 +114,7 @@ void registerTensorOps(Napi::Env env, Exports exports) {
     at::Tensor& t = RN_T(0);
     at::TensorOptions options = t.options();
     if (!info[1].IsUndefined() && !info[1].IsNull()) options = options.dtype(scalarType(info[1]));
-    if (!info[2].IsUndefined() && !info[2].IsNull()) options = options.device(c10::Device(info[2].As<Napi::String>().Utf8Value()));
+    if (!info[2].IsUndefined() && !info[2].IsNull()) options = options.device(deviceArg(info[2]));
     RN_WRAP(t.to(options, false, boolArg(info[3])));
   });
   RN_FN(exports, env, "clone", RN_WRAP(RN_T(0).clone()););
@@ -122,6 +122,11 @@ void registerTensorOps(Napi::Env env, Exports exports) {
     auto format = boolArg(info[1]) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
     RN_WRAP(RN_T(0).contiguous(format));
   });
+  // oneDNN's opaque blocked layout, for inference: convolutions, pooling, ReLU, add and
+  // linear layers run on it without reordering activations between layers.
+  RN_FN(exports, env, "toMkldnn", RN_WRAP(RN_T(0).to_mkldnn()););
+  RN_FN(exports, env, "toDense", RN_WRAP(RN_T(0).to_dense()););
+  RN_FN(exports, env, "isMkldnn", return Napi::Boolean::New(info.Env(), RN_T(0).is_mkldnn()););
 
   // ---- elementwise ----
   RN_FN(exports, env, "add", {

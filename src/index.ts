@@ -1,3 +1,7 @@
 // resnets: the ResNet family of convolutional networks for TypeScript.
 export * as torch from './torch/index.js';
 export * as nn from './nn/index.js';
+export * as data from './data/index.js';
+export * as io from './io/index.js';
+export * as models from './models/index.js';
+export { createModel, listModels } from './models/index.js';

@@ -36,6 +36,9 @@ function inferShape(data: NestedArray): number[] {
 function flattenNested(data: NestedArray, shape: number[], dim: number, out: (number | boolean)[]): void {
   if (dim === shape.length) {
     if (Array.isArray(data)) throw new Error('tensor(): ragged nested array');
+    if (typeof data !== 'number' && typeof data !== 'boolean') {
+      throw new Error(`tensor(): expected numbers or booleans, got ${typeof data} (${String(data)})`);
+    }
     out.push(data);
     return;
   }
@@ -65,7 +68,7 @@ export function tensor(data: NestedArray | ArrayBufferView, options: CreateOptio
   flattenNested(data, shape, 0, flat);
   const inferred: DType = flat.every((v) => typeof v === 'boolean')
     ? flat.length > 0 ? 'bool' : 'float32'
-    : flat.every((v) => Number.isInteger(v)) ? 'int64' : 'float32';
+    : flat.every((v) => typeof v === 'boolean' || Number.isInteger(v)) ? 'int64' : 'float32';
   const dtype = options.dtype ?? inferred;
   const values = Float64Array.from(flat, (v) => Number(v));
   const made = fromBytes(new Uint8Array(values.buffer), 'float64', options.shape ?? shape, options.device);

@@ -61,9 +61,14 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Disposable>();
   collect(result, returned, new Set());
-  disposeAll(scope, returned);
+  // Only tensors this scope owns move up: a returned tensor made outside it (an
+  // input passed straight through) stays with whoever owns it.
   const parent = scopes[scopes.length - 1];
-  if (parent) for (const tensor of returned) if (!tensor.kept) parent.push(tensor);
+  for (const tensor of scope) {
+    if (tensor.kept) continue;
+    if (!returned.has(tensor)) tensor.dispose();
+    else if (parent) parent.push(tensor);
+  }
   return result;
 }
 

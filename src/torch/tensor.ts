@@ -52,7 +52,11 @@ export class Tensor implements Disposable {
   }
   size(dim: number): number {
     const shape = this.shape;
-    return shape[dim < 0 ? dim + shape.length : dim];
+    const index = dim < 0 ? dim + shape.length : dim;
+    if (!Number.isInteger(index) || index < 0 || index >= shape.length) {
+      throw new Error(`size(): dimension ${dim} is out of range for a tensor of shape [${shape.join(', ')}]`);
+    }
+    return shape[index];
   }
   get dtype(): DType {
     return dtypeFromCode(native.dtype(this.#handle));
@@ -429,8 +433,8 @@ export class Tensor implements Disposable {
   }
   /** Python's `t[..., start:end:step]` along `dim`; negative and open ends allowed. */
   slice(dim: number, start = 0, end?: number, step = 1): Tensor {
-    const size = this.size(dim);
-    return new Tensor(native.slice(this.#handle, dim, start, end ?? size, step));
+    // libtorch clamps the end to the size, so an open end needs no shape lookup.
+    return new Tensor(native.slice(this.#handle, dim, start, end ?? Number.MAX_SAFE_INTEGER, step));
   }
   select(dim: number, index: number): Tensor {
     return new Tensor(native.select(this.#handle, dim, index));
