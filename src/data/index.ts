@@ -1,0 +1,21 @@
+// The `data` namespace: datasets, transforms and the batching loader.
+export type { Image } from './image.js';
+export { checkImage, describeSize } from './image.js';
+export type { Dataset, Sample } from './dataset.js';
+export { subset } from './dataset.js';
+export { Random } from './random.js';
+export { parseIdx, readIdxFile } from './idx.js';
+export type { IdxArray, IdxData, IdxDType } from './idx.js';
+export { InMemoryDataset } from './in-memory.js';
+export type { InMemoryDatasetSpec } from './in-memory.js';
+export { FashionMnist, fashionMnistCandidateDirs, fashionMnistClasses, fashionMnistStats, findFashionMnistDir, loadFashionMnist } from './fashion-mnist.js';
+export type { FashionMnistOptions, FashionMnistSplit } from './fashion-mnist.js';
+export { ImageFolder, decodeImage, defaultImageExtensions, loadImageFolder } from './image-folder.js';
+export type { ImageFile, ImageFolderOptions, SkippedFile } from './image-folder.js';
+export { crop, flipHorizontal, resample } from './geometry.js';
+export { centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize } from './transforms.js';
+export type { RandomCropOptions, RandomResizedCropOptions, Size, Transform } from './transforms.js';
+export { imagenetStats, imagesToTensor, normalize, stackImages, writeChw } from './normalize.js';
+export type { ImagesToTensorOptions, Normalization, StackedImages } from './normalize.js';
+export { DataLoader } from './loader.js';
+export type { Batch, DataLoaderOptions } from './loader.js';
