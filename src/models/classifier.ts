@@ -1,0 +1,113 @@
+// The common face of every image model in the zoo: an input check that says what was
+// expected, forwardFeatures / forward, the resolved config, and an inference-only mode
+// (set by fuseForInference) that runs without autograd and optionally channels-last.
+import type { StateDict } from '../io/types.js';
+import { Module, type LoadResult } from '../nn/module.js';
+import type { Tensor } from '../torch/tensor.js';
+import { noGrad } from '../torch/runtime.js';
+import { tidy } from '../torch/scope.js';
+import { isFloatingPoint } from '../torch/dtype.js';
+import type { ModelConfig } from './registry.js';
+
+export interface InferenceSettings {
+  /** Inputs are converted to channels-last (NHWC) memory before the first convolution. */
+  channelsLast: boolean;
+}
+
+export abstract class ImageClassifier extends Module {
+  #inference: InferenceSettings | null = null;
+
+  constructor(
+    /** The registered name ('resnet50') or a name given to a custom config. */
+    readonly name: string,
+    readonly inChans: number,
+    /** Size of the logits; 0 means no classifier (forward returns pooled features). */
+    readonly numClasses: number,
+  ) {
+    super();
+  }
+
+  /** The resolved plain config: every option filled in, enough to rebuild the model. */
+  abstract readonly config: ModelConfig;
+  /** Channels of the feature map that forwardFeatures returns (the classifier's input). */
+  abstract readonly numFeatures: number;
+
+  /** The network up to (not including) global pooling: [N, numFeatures, h, w]. */
+  protected abstract features(input: Tensor): Tensor;
+  /** Global pooling and the classifier. */
+  protected abstract head(features: Tensor): Tensor;
+  /** A new model with the same config and a copy of the parameters and buffers. */
+  abstract clone(): ImageClassifier;
+
+  /** Throws unless `input` is a floating-point [N, inChans, H, W] tensor. */
+  checkInput(input: Tensor): void {
+    const shape = input.shape;
+    if (shape.length !== 4 || shape[1] !== this.inChans) {
+      throw new Error(`${this.name} expects input [N, ${this.inChans}, H, W] (inChans ${this.inChans}), got [${shape.join(', ')}]`);
+    }
+    if (!isFloatingPoint(input.dtype)) {
+      throw new Error(`${this.name} expects a floating-point input, got ${input.dtype} (convert images with .float() and normalise them)`);
+    }
+  }
+
+  forwardFeatures(input: Tensor): Tensor {
+    this.checkInput(input);
+    return this.#run(() => this.features(this.#prepare(input)));
+  }
+
+  /** Pooling and classifier on a feature map from forwardFeatures. */
+  forwardHead(features: Tensor): Tensor {
+    return this.#run(() => this.head(features));
+  }
+
+  forward(input: Tensor): Tensor {
+    this.checkInput(input);
+    return this.#run(() => this.head(this.features(this.#prepare(input))));
+  }
+
+  /** True once fuseForInference has folded this model's BatchNorms: it can no longer train. */
+  get inferenceOnly(): boolean {
+    return this.#inference !== null;
+  }
+  get inferenceSettings(): Readonly<InferenceSettings> | null {
+    return this.#inference;
+  }
+
+  /** Switches to inference only (eval mode, no autograd); fuseForInference calls this after folding. */
+  markInferenceOnly(settings: InferenceSettings): this {
+    this.eval();
+    this.#inference = { ...settings };
+    return this;
+  }
+
+  override train(mode = true): this {
+    if (mode && this.#inference) {
+      throw new Error(`${this.name} was fused for inference (BatchNorm folded into its convolutions) and cannot train; fuse a copy and train the original`);
+    }
+    return super.train(mode);
+  }
+
+  /** As Module.loadStateDict; a failure names this model and its architecture. */
+  override loadStateDict(dict: StateDict, options: { strict?: boolean } = {}): LoadResult {
+    try {
+      return super.loadStateDict(dict, options);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`${this.describe()} cannot load this state dict (is it a checkpoint of another model?):\n${reason}`);
+    }
+  }
+
+  /** One line naming the model and the architecture facts that decide its state-dict keys. */
+  describe(): string {
+    return `${this.name} (${this.constructor.name}, inChans ${this.inChans}, numClasses ${this.numClasses})`;
+  }
+
+  #prepare(input: Tensor): Tensor {
+    return this.#inference?.channelsLast ? input.contiguous('channelsLast') : input;
+  }
+
+  // Intermediates are freed when the pass ends; inference-only models record no graph.
+  #run(fn: () => Tensor): Tensor {
+    return this.#inference ? noGrad(() => tidy(fn)) : tidy(fn);
+  }
+}
