@@ -1,0 +1,221 @@
+// The training loop: epochs of steps over a batch source, evaluation after each epoch,
+// checkpoints and metrics into a run directory, exact resume, and a clean stop.
+//
+// Exactness: the data order and augmentation depend only on (seed, epoch, index), the
+// learning rate only on the iteration, and every step reseeds libtorch's generator from
+// (seed, iteration); so a run stopped after any step and resumed from its state file
+// makes the same updates as one that never stopped.
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../torch/functional.js';
+import { manualSeed } from '../torch/runtime.js';
+import { tidy } from '../torch/scope.js';
+import type { RunDirectory, TrainingState } from './checkpoint.js';
+import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
+import { clipGradNorm } from './optim/clip.js';
+import type { Optimizer } from './optim/optimizer.js';
+import type { Schedule } from './schedule.js';
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss?: number;
+  testAccuracy?: number;
+  testTop5?: number;
+  /** The learning rate of the epoch's last step. */
+  lr: number;
+  /** Wall time of the epoch: training and evaluation. */
+  seconds: number;
+  trainImagesPerSecond: number;
+}
+
+export interface StepProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  iteration: number;
+  lr: number;
+  /** Running means over the epoch so far. */
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  /** Estimated seconds to the end of training (evaluation included by the last epoch's share). */
+  etaSeconds: number;
+}
+
+export interface TrainOptions {
+  model: Module;
+  optimizer: Optimizer;
+  schedule: Schedule;
+  trainData: BatchSource;
+  testData?: BatchSource;
+  epochs: number;
+  numClasses: number;
+  /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
+  seed: number;
+  labelSmoothing?: number;
+  /** Clip the gradients' joint 2-norm to this before each update. */
+  clipGradNorm?: number;
+  /** Where metrics, checkpoints and curves go; without it nothing is written. */
+  run?: RunDirectory;
+  /** Continue from this point (the model and optimizer already hold its tensors). */
+  resumeFrom?: TrainingState;
+  /** Checked after every step: true stops the run with a resumable checkpoint. */
+  shouldStop?: () => boolean;
+  onStep?: (progress: StepProgress) => void;
+  onEpoch?: (record: EpochRecord, evaluation?: EvalResult) => void;
+  onEvaluate?: (epoch: number) => void;
+}
+
+export interface TrainResult {
+  status: 'completed' | 'stopped';
+  /** Epoch records of this call (a resumed run reports only the epochs it finished). */
+  records: EpochRecord[];
+  state: TrainingState;
+}
+
+/** The loss became NaN or infinite: training stops before applying that step's update. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly iteration: number,
+    readonly epoch: number,
+    readonly lr: number,
+    readonly loss: number,
+    readonly checkpoint: string | undefined,
+  ) {
+    super(
+      `loss became ${Number.isNaN(loss) ? 'NaN' : loss > 0 ? 'Infinity' : '-Infinity'} at step ${iteration + 1} (epoch ${epoch + 1}, lr ${lr}); ` +
+        (checkpoint ? `last good checkpoint kept at ${checkpoint}` : 'no checkpoint had been written yet') +
+        '. Try a lower --lr, a warm-up (--warmup-epochs) or --clip-grad-norm.',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** A generator seed from the run seed and the iteration (a 32-bit mix, so nearby pairs differ). */
+function stepSeed(seed: number, iteration: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(iteration + 0x632be5ab, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export function initialState(seed: number): TrainingState {
+  return { epoch: 0, batch: 0, iteration: 0, bestAccuracy: -1, bestEpoch: 0, seed, partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0 } };
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, optimizer, schedule, trainData, epochs, run } = options;
+  const state: TrainingState = structuredClone(options.resumeFrom ?? initialState(options.seed));
+  const params = optimizer.paramGroups.flatMap((group) => group.params);
+  const batches = trainData.numBatches();
+  if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
+  const records: EpochRecord[] = [];
+  let lastEvalSeconds = 0;
+  model.train();
+
+  for (; state.epoch < epochs; state.epoch++, state.batch = 0) {
+    const epoch = state.epoch;
+    const epochStarted = performance.now() - state.partial.seconds * 1000;
+    const sessionStarted = performance.now();
+    let sessionImages = 0;
+    let lr = schedule.lrAt(state.iteration);
+    for await (const batch of trainData.batches(epoch, { startBatch: state.batch })) {
+      let outcome: { loss: number; correct: number };
+      const size = batch.labels.size(0);
+      try {
+        lr = schedule.lrAt(state.iteration);
+        optimizer.setLr(lr);
+        manualSeed(stepSeed(state.seed, state.iteration));
+        outcome = tidy(() => {
+          const logits = model.call(batch.images);
+          const lossTensor = crossEntropy(logits, batch.labels, { labelSmoothing: options.labelSmoothing ?? 0 });
+          const loss = lossTensor.item();
+          if (!Number.isFinite(loss)) return { loss, correct: 0 };
+          optimizer.zeroGrad();
+          lossTensor.backward();
+          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
+          optimizer.step();
+          // Gradients are dropped now rather than before the next backward, so they do
+          // not hold memory through evaluation and checkpoint writes.
+          optimizer.zeroGrad();
+          const correct = logits.argmax(1).eq(batch.labels).sum().item();
+          return { loss, correct };
+        });
+      } finally {
+        batch.images.dispose();
+        batch.labels.dispose();
+      }
+      if (!Number.isFinite(outcome.loss)) {
+        throw new NonFiniteLossError(state.iteration, epoch, lr, outcome.loss, run?.hasLast() ? run.lastPath : undefined);
+      }
+      state.iteration++;
+      state.batch++;
+      state.partial.lossSum += outcome.loss * size;
+      state.partial.correct += outcome.correct;
+      state.partial.seen += size;
+      sessionImages += size;
+      const now = performance.now();
+      state.partial.seconds = (now - epochStarted) / 1000;
+      if (options.onStep) {
+        const imagesPerSecond = sessionImages / Math.max(1e-9, (now - sessionStarted) / 1000);
+        const secondsPerBatch = (now - sessionStarted) / 1000 / Math.max(1, sessionImages / size);
+        const remainingBatches = batches - state.batch + (epochs - epoch - 1) * batches;
+        const evalShare = lastEvalSeconds * (epochs - epoch);
+        options.onStep({
+          epoch,
+          epochs,
+          batch: state.batch,
+          batches,
+          iteration: state.iteration,
+          lr,
+          loss: state.partial.lossSum / state.partial.seen,
+          accuracy: state.partial.correct / state.partial.seen,
+          imagesPerSecond,
+          etaSeconds: remainingBatches * secondsPerBatch + evalShare,
+        });
+      }
+      if (options.shouldStop?.() && state.batch < batches) {
+        if (run) run.saveState(model, optimizer, state);
+        return { status: 'stopped', records, state };
+      }
+    }
+
+    options.onEvaluate?.(epoch);
+    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses }) : undefined;
+    model.train();
+    const seconds = (performance.now() - epochStarted) / 1000;
+    lastEvalSeconds = evaluation?.seconds ?? 0;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss: state.partial.lossSum / state.partial.seen,
+      trainAccuracy: state.partial.correct / state.partial.seen,
+      ...(evaluation ? { testLoss: evaluation.loss, testAccuracy: evaluation.top1, testTop5: evaluation.top5 } : {}),
+      lr,
+      seconds,
+      trainImagesPerSecond: state.partial.seen / Math.max(1e-9, seconds - (evaluation?.seconds ?? 0)),
+    };
+    records.push(record);
+    const score = record.testAccuracy ?? record.trainAccuracy;
+    const isBest = score > state.bestAccuracy;
+    if (isBest) {
+      state.bestAccuracy = score;
+      state.bestEpoch = epoch + 1;
+    }
+    const next: TrainingState = { ...state, epoch: epoch + 1, batch: 0, partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0 } };
+    if (run) {
+      run.appendMetrics(record);
+      run.saveWeights('last', model, record);
+      if (isBest) run.saveWeights('best', model, record);
+      run.saveState(model, optimizer, next);
+      run.writeCurves();
+    }
+    state.partial = next.partial;
+    options.onEpoch?.(record, evaluation);
+    if (options.shouldStop?.() && epoch + 1 < epochs) {
+      return { status: 'stopped', records, state: { ...next } };
+    }
+  }
+  return { status: 'completed', records, state };
+}

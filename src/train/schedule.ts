@@ -1,0 +1,103 @@
+// Learning-rate schedules as pure functions of the iteration (0-based, one per batch),
+// so a resumed run needs only the iteration to continue the schedule exactly.
+export interface Schedule {
+  /** The learning rate for the update made at `iteration`. */
+  lrAt(iteration: number): number;
+  /** A short human description ("cosine 0.1 -> 0 over 11730 steps"). */
+  readonly description: string;
+}
+
+export function constantSchedule(lr: number): Schedule {
+  return { lrAt: () => lr, description: `constant ${lr}` };
+}
+
+/** lr * gamma^floor(iteration / stepSize), as torch's StepLR stepped every iteration. */
+export function stepSchedule(options: { lr: number; stepSize: number; gamma?: number }): Schedule {
+  const gamma = options.gamma ?? 0.1;
+  if (!(options.stepSize > 0)) throw new Error(`step schedule: stepSize must be positive, got ${options.stepSize}`);
+  return {
+    lrAt: (iteration) => options.lr * gamma ** Math.floor(iteration / options.stepSize),
+    description: `step ${options.lr} x${gamma} every ${options.stepSize} steps`,
+  };
+}
+
+/** lr * gamma^(milestones passed), as torch's MultiStepLR. */
+export function multiStepSchedule(options: { lr: number; milestones: number[]; gamma?: number }): Schedule {
+  const gamma = options.gamma ?? 0.1;
+  const milestones = [...options.milestones].sort((a, b) => a - b);
+  return {
+    lrAt: (iteration) => options.lr * gamma ** milestones.filter((m) => iteration >= m).length,
+    description: `multistep ${options.lr} x${gamma} at steps ${milestones.join(', ')}`,
+  };
+}
+
+/** Half a cosine from lr to minLr over totalIterations, then minLr (torch's CosineAnnealingLR closed form). */
+export function cosineSchedule(options: { lr: number; totalIterations: number; minLr?: number }): Schedule {
+  const minLr = options.minLr ?? 0;
+  const total = options.totalIterations;
+  if (!(total > 0)) throw new Error(`cosine schedule: totalIterations must be positive, got ${total}`);
+  return {
+    lrAt: (iteration) => (iteration >= total ? minLr : minLr + ((options.lr - minLr) * (1 + Math.cos((Math.PI * iteration) / total))) / 2),
+    description: `cosine ${options.lr} -> ${minLr} over ${total} steps`,
+  };
+}
+
+/**
+ * A linear ramp from startFactor * lr to the schedule's own lr over `iterations`, then
+ * `after` counted from the end of the warm-up (torch's LinearLR followed by the schedule).
+ */
+export function withWarmup(after: Schedule, options: { iterations: number; startFactor?: number }): Schedule {
+  const warm = options.iterations;
+  const start = options.startFactor ?? 0.1;
+  if (warm <= 0) return after;
+  const target = after.lrAt(0);
+  return {
+    lrAt: (iteration) => (iteration < warm ? target * (start + ((1 - start) * iteration) / warm) : after.lrAt(iteration - warm)),
+    description: `linear warm-up over ${warm} steps from ${start}x, then ${after.description}`,
+  };
+}
+
+export type ScheduleName = 'constant' | 'step' | 'multistep' | 'cosine';
+export const scheduleNames: ScheduleName[] = ['constant', 'step', 'multistep', 'cosine'];
+
+/** A schedule described in epochs, the way the command line takes it. */
+export interface ScheduleSpec {
+  name: ScheduleName;
+  lr: number;
+  epochs: number;
+  /** step: decay every this many epochs. */
+  stepEpochs?: number;
+  /** multistep: decay at these epochs. */
+  milestones?: number[];
+  gamma?: number;
+  warmupEpochs?: number;
+  warmupStartFactor?: number;
+  minLr?: number;
+}
+
+/** Builds the per-iteration schedule from an epoch-based spec. */
+export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
+  const warmup = Math.round((spec.warmupEpochs ?? 0) * iterationsPerEpoch);
+  const total = spec.epochs * iterationsPerEpoch;
+  const epochs = (e: number) => Math.round(e * iterationsPerEpoch) - warmup;
+  let main: Schedule;
+  switch (spec.name) {
+    case 'constant':
+      main = constantSchedule(spec.lr);
+      break;
+    case 'step':
+      main = stepSchedule({ lr: spec.lr, stepSize: Math.round((spec.stepEpochs ?? Math.max(1, Math.floor(spec.epochs / 3))) * iterationsPerEpoch), gamma: spec.gamma });
+      break;
+    case 'multistep': {
+      const milestones = spec.milestones ?? [Math.round(spec.epochs / 2), Math.round((spec.epochs * 3) / 4)];
+      main = multiStepSchedule({ lr: spec.lr, milestones: milestones.map(epochs), gamma: spec.gamma });
+      break;
+    }
+    case 'cosine':
+      main = cosineSchedule({ lr: spec.lr, totalIterations: Math.max(1, total - warmup), minLr: spec.minLr });
+      break;
+    default:
+      throw new Error(`unknown schedule '${String(spec.name)}'; expected one of ${scheduleNames.join(', ')}`);
+  }
+  return withWarmup(main, { iterations: warmup, startFactor: spec.warmupStartFactor });
+}

@@ -1,0 +1,187 @@
+// One training run from a plain config: load the data, build the model, optimiser and
+// schedule, open the run directory (fresh or resumed) and run the loop. The train and
+// demo commands are thin shells around this.
+import { existsSync, readdirSync } from 'node:fs';
+import { createModel, getModelInfo } from '../models/index.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { manualSeed } from '../torch/runtime.js';
+import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
+import { describeSkipped, FOLDER_CROP_PCT, normalizationFor, prepareData, testLoader, trainLoader, type DataSpec, type PreparedData } from './data-setup.js';
+import { initialState, train, type EpochRecord, type StepProgress, type TrainResult } from './loop.js';
+import { AdamW } from './optim/adamw.js';
+import { paramGroupsFor } from './optim/groups.js';
+import type { Optimizer } from './optim/optimizer.js';
+import { SGD } from './optim/sgd.js';
+import { scheduleFromSpec, type ScheduleName } from './schedule.js';
+
+export type OptimizerName = 'sgd' | 'adamw';
+export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
+
+/** Everything that decides a run's result; saved as config.json and reused on resume. */
+export interface RunConfig {
+  model: string;
+  /** Family options passed to createModel besides numClasses and inChans. */
+  modelOptions: Record<string, unknown>;
+  data: DataSpec;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** No weight decay on BatchNorm weights and biases. */
+  noDecayNormBias: boolean;
+  schedule: ScheduleName;
+  milestones?: number[];
+  stepEpochs?: number;
+  gamma?: number;
+  warmupEpochs: number;
+  minLr: number;
+  labelSmoothing: number;
+  clipGradNorm?: number;
+  augment: boolean;
+  seed: number;
+}
+
+/** Settings that do not change the result (speed and display). */
+export interface SessionOptions {
+  out: string;
+  /** Continue the run in `out` from its state file. */
+  resume?: boolean;
+  /** Batches prepared ahead of the training step. */
+  prefetch: number;
+  shouldStop?: () => boolean;
+  onStep?: (progress: StepProgress) => void;
+  onEpoch?: (record: EpochRecord, isBest: boolean) => void;
+  onEvaluate?: () => void;
+  /** Notes for the user (data loaded, warnings). */
+  log?: (line: string) => void;
+}
+
+export interface SessionResult {
+  result: TrainResult;
+  run: RunDirectory;
+  model: ImageClassifier;
+  data: PreparedData;
+  config: RunConfig;
+}
+
+/** The run directory of a fresh run must not hold another run's state. */
+function checkFreshRunDir(out: string): void {
+  if (!existsSync(out)) return;
+  const files = readdirSync(out);
+  if (files.includes(RUN_FILES.state) || files.includes(RUN_FILES.config)) {
+    throw new Error(`${out} already holds a training run; continue it with --resume ${out}, or pick another --out`);
+  }
+}
+
+function buildOptimizer(config: RunConfig, model: ImageClassifier): Optimizer {
+  const groups = paramGroupsFor(model, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+  switch (config.optimizer) {
+    case 'sgd':
+      return new SGD(groups, { lr: config.lr, momentum: config.momentum, nesterov: config.nesterov && config.momentum > 0 });
+    case 'adamw':
+      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay });
+    default:
+      throw new Error(`unknown optimizer '${String(config.optimizer)}'; expected one of ${optimizerNames.join(', ')}`);
+  }
+}
+
+/** Reads the config a run was started with. */
+export function readSessionConfig(runDir: string): RunConfig {
+  return readRunConfig<RunConfig>(runDir);
+}
+
+export async function runSession(config: RunConfig, options: SessionOptions): Promise<SessionResult> {
+  const log = options.log ?? (() => {});
+  if (!options.resume) checkFreshRunDir(options.out);
+  getModelInfo(config.model); // an unknown name fails before the data is read
+
+  const data = await prepareData(config.data, { train: true, test: 'if-present' });
+  log(data.description);
+  const skipped = describeSkipped(data.skipped);
+  if (skipped) log(`warning: ${skipped}`);
+  const trainSize = data.train!.length;
+  if (config.batchSize > trainSize) {
+    log(`warning: batch size ${config.batchSize} is larger than the ${trainSize} training images; using batches of ${trainSize}`);
+  }
+
+  const normalization = normalizationFor(data);
+  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
+  const trainData = trainLoader(data, loaderSettings);
+  const testData = data.test ? testLoader(data, loaderSettings) : undefined;
+
+  manualSeed(config.seed);
+  const [channels] = data.inputShape;
+  const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
+  const model = createModel(config.model, modelOptions);
+  const optimizer = buildOptimizer(config, model);
+  const schedule = scheduleFromSpec(
+    {
+      name: config.schedule,
+      lr: config.lr,
+      epochs: config.epochs,
+      stepEpochs: config.stepEpochs,
+      milestones: config.milestones,
+      gamma: config.gamma,
+      warmupEpochs: config.warmupEpochs,
+      minLr: config.minLr,
+    },
+    trainData.numBatches(),
+  );
+
+  const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
+  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct };
+  const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;
+  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataName}`);
+  let resumeFrom: TrainingState | undefined;
+  if (options.resume) {
+    resumeFrom = run.loadState(model, optimizer);
+    if (resumeFrom.epoch >= config.epochs) {
+      model.dispose();
+      optimizer.disposeState();
+      throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
+    }
+    run.truncateMetrics(resumeFrom.epoch);
+    log(`resuming ${run.path} at epoch ${resumeFrom.epoch + 1}, batch ${resumeFrom.batch} of ${trainData.numBatches()} (step ${resumeFrom.iteration})`);
+  } else {
+    run.writeConfig(config);
+    writeFileAtomic(`${run.path}/classes.json`, new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
+  }
+  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
+
+  let best = resumeFrom?.bestAccuracy ?? -1;
+  const result = await train({
+    model,
+    optimizer,
+    schedule,
+    trainData,
+    testData,
+    epochs: config.epochs,
+    numClasses: data.classes.length,
+    seed: config.seed,
+    labelSmoothing: config.labelSmoothing,
+    clipGradNorm: config.clipGradNorm,
+    run,
+    resumeFrom: resumeFrom ?? initialState(config.seed),
+    shouldStop: options.shouldStop,
+    onStep: options.onStep,
+    onEvaluate: options.onEvaluate,
+    onEpoch: (record) => {
+      const score = record.testAccuracy ?? record.trainAccuracy;
+      const isBest = score > best;
+      if (isBest) best = score;
+      options.onEpoch?.(record, isBest);
+    },
+  });
+  optimizer.disposeState();
+  return { result, run, model, data, config };
+}
+
+/** The config of a run in `runDir`, for --resume: the saved settings, with `epochs` optionally changed. */
+export function resumeConfig(runDir: string, overrides: { epochs?: number } = {}): RunConfig {
+  const config = readSessionConfig(runDir);
+  return overrides.epochs === undefined ? config : { ...config, epochs: overrides.epochs };
+}

@@ -1,0 +1,40 @@
+// A model rebuilt from a training run's weights file: the file's metadata names the
+// model, its options (classes, input channels), the class names and the input
+// normalisation, so nothing else is needed to run it.
+import { extname } from 'node:path';
+import { loadSafetensors } from '../io/safetensors.js';
+import type { ImageClassifier } from '../models/classifier.js';
+import { createModel } from '../models/index.js';
+import { dispose } from '../torch/scope.js';
+import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
+
+export interface TrainedModel {
+  model: ImageClassifier;
+  info: WeightsInfo;
+}
+
+/** The run metadata of `file`, or undefined for weights that were not written by a training run. */
+export function trainedWeightsInfo(file: string): WeightsInfo | undefined {
+  return extname(file).toLowerCase() === '.safetensors' ? readWeightsInfo(file) : undefined;
+}
+
+/**
+ * Builds the model a run's weights file describes and loads the weights; undefined when
+ * the file has no run metadata. With `expectedModel`, a file of another model is an error.
+ */
+export function loadTrainedModel(file: string, expectedModel?: string): TrainedModel | undefined {
+  const info = trainedWeightsInfo(file);
+  if (!info) return undefined;
+  if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
+  const model = createModel(info.model, { ...info.modelOptions, init: false });
+  const dict = loadSafetensors(file);
+  try {
+    model.loadStateDict(dict);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    dispose(dict);
+  }
+  return { model, info };
+}
