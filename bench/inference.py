@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""PyTorch eager inference throughput, the peer of `resnets bench --compare-torch`.
+
+Builds the torchvision model of the same name (random weights, eval mode) and times
+forwards under torch.no_grad() with the given thread count.
+
+One-shot:  bench/inference.py resnet50 --batch-size 1,8 --threads 2
+           prints one JSON object per batch size (warm-up runs, then the median).
+--serve:   after a {"ready": ...} line, reads commands from stdin, one per line,
+           "time BATCH COUNT" -> {"timesMs": [...]} (COUNT timed forwards), "quit".
+           `resnets bench` uses it to alternate its runs with ours: the two never run at
+           the same time, and a change in the machine's load hits both alike.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+
+def build(name, threads):
+    import torch
+    import torchvision
+
+    torch.set_num_threads(threads)
+    builder = getattr(torchvision.models, name, None)
+    if builder is None or not callable(builder) or name.startswith("_"):
+        print(f"torchvision has no model named '{name}'", file=sys.stderr)
+        sys.exit(3)
+    torch.manual_seed(0)
+    return torch, builder(weights=None).eval()
+
+
+def time_forwards(torch, model, x, count):
+    times = []
+    with torch.no_grad():
+        for _ in range(count):
+            start = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def serve(torch, model, args):
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    inputs = {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "quit":
+            break
+        if words[0] != "time" or len(words) != 3:
+            print(json.dumps({"error": f"unknown command: {line.strip()}"}), flush=True)
+            continue
+        batch, count = int(words[1]), int(words[2])
+        if batch not in inputs:
+            inputs[batch] = torch.randn(batch, args.channels, args.size, args.size)
+        print(json.dumps({"timesMs": time_forwards(torch, model, inputs[batch], count)}), flush=True)
+
+
+def one_shot(torch, model, args):
+    for batch in (int(b) for b in args.batch_size.split(",")):
+        x = torch.randn(batch, args.channels, args.size, args.size)
+        time_forwards(torch, model, x, args.warmup)
+        times = time_forwards(torch, model, x, args.runs)
+        median = statistics.median(times)
+        print(json.dumps({
+            "batchSize": batch,
+            "size": args.size,
+            "threads": torch.get_num_threads(),
+            "warmup": args.warmup,
+            "runs": args.runs,
+            "timesMs": times,
+            "medianMs": median,
+            "imagesPerSecond": batch * 1000 / median,
+            "torch": torch.__version__,
+        }), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model")
+    parser.add_argument("--batch-size", default="1", help="comma-separated batch sizes (one-shot)")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--serve", action="store_true", help="take timing commands on stdin")
+    args = parser.parse_args()
+    torch, model = build(args.model, args.threads)
+    if args.serve:
+        serve(torch, model, args)
+    else:
+        one_shot(torch, model, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+// `resnets bench MODEL`: inference images/s, optionally against PyTorch eager in the same run.
+import type { Command } from 'commander';
+import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
+import { benchmarkAgainstTorch } from '../../tools/bench-compare.js';
+import {
+  checkedInferenceModel,
+  DEFAULT_TOLERANCE,
+  fastestFaithfulModel,
+  modeName,
+  type CheckedModel,
+  type InferenceMode,
+  type Layout,
+  type RejectedMode,
+} from '../../tools/inference-modes.js';
+import { TorchPeer } from '../../tools/torch-peer.js';
+import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
+import { buildModel, modelInfo } from '../model-loading.js';
+import { parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
+import { formatTable } from '../table.js';
+
+interface BenchOptions {
+  batchSize: number[];
+  size?: number;
+  threads?: number;
+  warmup: number;
+  runs: number;
+  fuse?: boolean;
+  channelsLast?: boolean;
+  mkldnn?: boolean;
+  plain?: boolean;
+  compareTorch?: boolean;
+  json?: boolean;
+}
+
+interface BenchRow {
+  batchSize: number;
+  resnets: InferenceBenchResult;
+  torch?: InferenceBenchResult;
+  /** resnets images/s over PyTorch images/s. */
+  ratio?: number;
+}
+
+/** The mode the flags ask for, or undefined for the fastest faithful one. */
+function requestedMode(options: BenchOptions): InferenceMode | undefined {
+  if (options.channelsLast && options.mkldnn) throw new Error('--channels-last and --mkldnn are two different layouts; pick one');
+  if (options.plain && (options.fuse || options.channelsLast || options.mkldnn)) throw new Error('--plain excludes --fuse, --channels-last and --mkldnn');
+  if (!options.plain && !options.fuse && !options.channelsLast && !options.mkldnn) return undefined;
+  const layout: Layout = options.mkldnn ? 'mkldnn' : options.channelsLast ? 'channels-last' : 'dense';
+  return { fuse: Boolean(options.fuse), layout };
+}
+
+function chooseModel(name: string, options: BenchOptions, probeShape: number[]): CheckedModel & { rejected: RejectedMode[] } {
+  const mode = requestedMode(options);
+  if (mode) return { ...checkedInferenceModel(buildModel(name), mode, probeShape), rejected: [] };
+  return fastestFaithfulModel(() => buildModel(name), probeShape, DEFAULT_TOLERANCE);
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('Inference throughput (images/s): warm-up runs, then the median of timed runs')
+    .argument('<model>', "model name (see 'resnets list')")
+    .option('--batch-size <list>', 'batch sizes, comma-separated', parsePositiveIntList, [1, 8])
+    .option('--size <n>', "input height and width (default: the model's input size)", parsePositiveInt)
+    .option('--threads <n>', 'intra-op threads for resnets and PyTorch (default: all cores)', parsePositiveInt)
+    .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt, 3)
+    .option('--runs <n>', 'timed runs; the median is reported', parsePositiveInt, 10)
+    .option('--fuse', 'fold BatchNorm into the preceding convolution')
+    .option('--channels-last', 'channels-last (NHWC) weights and activations')
+    .option('--mkldnn', "oneDNN's blocked layout for activations, convolution weights packed once")
+    .option('--plain', 'the plain eval model: no folding, dense layout')
+    .option('--compare-torch', 'also time torchvision under torch.no_grad() (Debian python3-torch), alternating runs with ours')
+    .option('--json', 'print the results as JSON')
+    .addHelpText(
+      'after',
+      `\nWithout --fuse, --channels-last, --mkldnn or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
+        '\nExample: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch',
+    )
+    .action(async (name: string, options: BenchOptions) => {
+      const info = modelInfo(name);
+      const [channels, height] = info.defaultInputSize;
+      const size = options.size ?? height;
+      if (options.threads !== undefined) setNumThreads(options.threads);
+      const threads = getNumThreads();
+      const { model, mode, difference, rejected } = chooseModel(name, options, [1, channels, size, size]);
+      for (const { mode: skipped, reason } of rejected) process.stderr.write(`resnets: bench: mode ${modeName(skipped)} passed over: ${reason}\n`);
+      const rows: BenchRow[] = [];
+      let peer: TorchPeer | undefined;
+      try {
+        if (options.compareTorch) peer = await TorchPeer.start({ model: name, size, channels, threads });
+        for (const batchSize of options.batchSize) {
+          const settings = { batchSize, size, channels, warmup: options.warmup, runs: options.runs, channelsLast: mode.layout === 'channels-last' };
+          if (peer) {
+            const { resnets, torch, ratio } = await benchmarkAgainstTorch(model, peer, settings);
+            rows.push({ batchSize, resnets, torch, ratio });
+          } else {
+            rows.push({ batchSize, resnets: benchmarkInference(model, settings) });
+          }
+        }
+      } finally {
+        model.dispose();
+        await peer?.close();
+      }
+      if (options.json) {
+        const report = { model: name, size, threads, mode: modeName(mode), difference, warmup: options.warmup, runs: options.runs, torch: peer?.version, results: rows };
+        console.log(JSON.stringify(report, null, 2));
+        return;
+      }
+      console.log(`${name}  ${channels}x${size}x${size}  threads ${threads}  mode ${modeName(mode)} (max relative difference from plain eval ${difference.toExponential(1)})`);
+      const header = ['Batch', 'resnets img/s', 'ms/batch'];
+      if (options.compareTorch) header.push('PyTorch img/s', 'ms/batch', 'ratio');
+      const table = rows.map((row) => {
+        const cells = [String(row.batchSize), row.resnets.imagesPerSecond.toFixed(2), row.resnets.medianMs.toFixed(1)];
+        if (row.torch) cells.push(row.torch.imagesPerSecond.toFixed(2), row.torch.medianMs.toFixed(1), `${row.ratio!.toFixed(2)}x`);
+        return cells;
+      });
+      console.log(formatTable(header, table, { alignRight: [0, 1, 2, 3, 4, 5] }));
+      const peerNote = peer ? `; PyTorch ${peer.version} eager under torch.no_grad(), its runs alternating with ours` : '';
+      console.log(`median of ${options.runs} runs after ${options.warmup} warm-up runs${peerNote}`);
+    });
+}

@@ -1,0 +1,110 @@
+// `resnets eval MODEL --weights FILE --data fashion-mnist|DIR`: loss, top-1, top-5 and the
+// confusion matrix of a checkpoint on a dataset.
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { createModel } from '../../models/index.js';
+import type { ImageClassifier } from '../../models/classifier.js';
+import type { WeightsInfo } from '../../train/checkpoint.js';
+import { trainedWeightsInfo } from '../../train/trained-model.js';
+import { describeSkipped, normalizationFor, prepareData, testLoader } from '../../train/data-setup.js';
+import { evaluate } from '../../train/evaluate.js';
+import { setNumThreads } from '../../torch/runtime.js';
+import { dispose } from '../../torch/scope.js';
+import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
+import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
+
+interface EvalCommandOptions {
+  weights: string;
+  data: string;
+  dataDir?: string;
+  split: 'train' | 'test';
+  batchSize: number;
+  limit?: number;
+  channels?: 1 | 3;
+  imageSize?: number;
+  strict?: boolean;
+  workers: number;
+  threads?: number;
+  json?: boolean;
+}
+
+function parseSplit(text: string): 'train' | 'test' {
+  if (text !== 'train' && text !== 'test') throw new InvalidArgumentError(`expected train or test, got '${text}'`);
+  return text;
+}
+
+function parseChannels(text: string): 1 | 3 {
+  if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
+  return Number(text) as 1 | 3;
+}
+
+/** The model as the weights file describes it (a training run's file), else from the data. */
+function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number): ImageClassifier {
+  const options = info ? { ...info.modelOptions, init: false } : { numClasses: classes, inChans: channels, init: false };
+  return createModel(name, options);
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('Evaluate weights on a dataset: loss, top-1 and top-5 accuracy, and the confusion matrix')
+    .argument('<model>', "model name (see 'resnets list')")
+    .requiredOption('--weights <file>', "weights: a run's best/last.safetensors, or any state dict (.safetensors, .pth)")
+    .requiredOption('--data <source>', "'fashion-mnist', or a folder of class sub-folders (its test/ or val/ split if it has one)")
+    .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
+    .option('--split <name>', 'train or test', parseSplit, 'test' as const)
+    .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
+    .option('--limit <n>', 'evaluate only the first N images', parsePositiveInt)
+    .option('--channels <n>', "folder data: 1 or 3 (default: the run's, else 3)", parseChannels)
+    .option('--image-size <n>', "folder data: side length (default: the run's, else 64)", parsePositiveInt)
+    .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
+    .option('--workers <n>', 'batches prepared ahead of the model', parseNonNegativeInt, 2)
+    .option('--threads <n>', 'libtorch threads', parsePositiveInt)
+    .option('--json', 'print the results as JSON')
+    .action(async (name: string, options: EvalCommandOptions) => {
+      if (options.threads !== undefined) setNumThreads(options.threads);
+      modelInfo(name);
+      const info = trainedWeightsInfo(options.weights);
+      if (info && info.model !== name) throw new Error(`${options.weights} holds ${info.model} weights, not ${name}`);
+      const [runChannels, runSize] = info?.inputShape ?? [];
+      const spec = {
+        data: options.data,
+        dataDir: options.dataDir,
+        channels: options.channels ?? (runChannels === 1 || runChannels === 3 ? runChannels : undefined),
+        imageSize: options.imageSize ?? runSize,
+        strict: options.strict,
+        limitTrain: options.limit,
+        limitTest: options.limit,
+      };
+      const prepared = await prepareData(spec, { train: options.split === 'train', test: options.split === 'test' });
+      const data = options.split === 'train' ? { ...prepared, test: prepared.train } : prepared;
+      const skipped = describeSkipped(data.skipped);
+      if (skipped && !options.json) console.log(`warning: ${skipped}`);
+      if (info && info.classes.length > 0 && info.classes.join('\n') !== data.classes.join('\n')) {
+        throw new Error(`the weights were trained on classes [${info.classes.join(', ')}], the data has [${data.classes.join(', ')}]`);
+      }
+      const normalization = info && info.mean.length > 0 ? { mean: info.mean, std: info.std } : normalizationFor(data);
+      const loader = testLoader(data, { batchSize: options.batchSize, prefetch: options.workers, normalization });
+
+      const model = buildFor(name, info, data.classes.length, data.inputShape[0]);
+      try {
+        const dict = readCheckpoint(options.weights);
+        try {
+          loadWeights(model, dict, options.weights, name);
+        } finally {
+          dispose(dict);
+        }
+        const result = await evaluate(model, loader, { numClasses: data.classes.length });
+        if (options.json) {
+          console.log(JSON.stringify({ model: name, weights: options.weights, data: options.data, split: options.split, images: result.count, loss: result.loss, top1: result.top1, top5: result.top5, classes: data.classes, confusion: result.confusion.counts, skipped: data.skipped.length }, null, 2));
+          return;
+        }
+        console.log(`${name} on ${data.description}`);
+        console.log(`images ${result.count}  loss ${result.loss.toFixed(4)}  top-1 ${(result.top1 * 100).toFixed(2)}%  top-5 ${(result.top5 * 100).toFixed(2)}%  (${result.seconds.toFixed(1)}s)`);
+        console.log('\nconfusion matrix (rows: true class, columns: predicted class)');
+        console.log(result.confusion.format(data.classes));
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,101 @@
+// `resnets predict MODEL --weights FILE IMAGE...`: the top classes of each image.
+import type { Command } from 'commander';
+import { noGrad } from '../../torch/runtime.js';
+import { tidy } from '../../torch/scope.js';
+import type { Tensor } from '../../torch/tensor.js';
+import { readLabels } from '../labels.js';
+import { loadModelWithWeights, modelInfo } from '../model-loading.js';
+import { parseFraction, parsePositiveInt } from '../options.js';
+import { preprocessImages } from '../preprocess-image.js';
+
+interface PredictOptions {
+  weights: string;
+  numClasses?: number;
+  labels?: string;
+  top: number;
+  size?: number;
+  cropPct?: number;
+  json?: boolean;
+}
+
+interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** Images decoded and run together; bounds memory for long file lists. */
+const BATCH = 16;
+
+/** Top-k of softmax(logits) for each row of a [batch, classes] logits tensor. */
+function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Prediction[][] {
+  return tidy(() => {
+    const { values, indices } = logits.softmax(1).topk(k, 1);
+    const probabilities = values.toArray() as number[][];
+    const classes = indices.toArray() as number[][];
+    return classes.map((row, image) =>
+      row.map((index, rank) => ({ index, label: labels?.[index] ?? String(index), probability: probabilities[image][rank] })),
+    );
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('predict')
+    .description("Classify images: decode, resize, centre-crop, normalise with the model's mean and std, print the top classes")
+    .argument('<model>', "model name (see 'resnets list')")
+    .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
+    .requiredOption('--weights <file>', 'weights: a state dict from torch.save (.pth/.pt) or .safetensors')
+    .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
+    .option('--labels <file>', 'class names: one per line, or a JSON array (default: class indices)')
+    .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
+    .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)
+    .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
+    .option('--json', 'print a JSON array with one { image, predictions } entry per image')
+    .action(async (name: string, images: string[], options: PredictOptions) => {
+      const info = modelInfo(name);
+      const labels = options.labels ? readLabels(options.labels) : undefined;
+      const [channels, height] = info.defaultInputSize;
+      const preprocess = {
+        size: options.size ?? height,
+        cropPct: options.cropPct ?? (info as { cropPct?: number }).cropPct ?? 0.875,
+        channels,
+        mean: info.mean,
+        std: info.std,
+      };
+      const model = loadModelWithWeights(name, options.weights, options.numClasses);
+      const results: { image: string; predictions: Prediction[] }[] = [];
+      try {
+        model.eval();
+        for (let start = 0; start < images.length; start += BATCH) {
+          const chunk = images.slice(start, start + BATCH);
+          const batch = await preprocessImages(chunk, preprocess);
+          try {
+            const top = tidy(() => {
+              const logits = noGrad(() => model.call(batch));
+              if (logits.ndim !== 2) throw new Error(`${name} returned shape [${logits.shape.join(', ')}], not [batch, classes] logits`);
+              const classes = logits.shape[1];
+              if (labels && labels.length !== classes) throw new Error(`the labels file has ${labels.length} names, the model has ${classes} classes`);
+              return topClasses(logits, Math.min(options.top, classes), labels);
+            });
+            chunk.forEach((image, i) => results.push({ image, predictions: top[i] }));
+          } finally {
+            batch.dispose();
+          }
+        }
+      } finally {
+        model.dispose();
+      }
+      if (options.json) {
+        console.log(JSON.stringify(results, null, 2));
+        return;
+      }
+      for (const { image, predictions } of results) {
+        console.log(image);
+        for (const { index, label, probability } of predictions) {
+          const shown = labels ? `${label} (${index})` : label;
+          console.log(`  ${(probability * 100).toFixed(2).padStart(6)}%  ${shown}`);
+        }
+      }
+    });
+}

@@ -1,0 +1,36 @@
+// `resnets summary MODEL`: per-layer output shapes, parameters and multiply-accumulates.
+import type { Command } from 'commander';
+import { formatSummary, summarize } from '../../tools/summary.js';
+import { buildModel, modelInfo } from '../model-loading.js';
+import { parsePositiveInt, parseShape } from '../options.js';
+
+interface SummaryOptions {
+  input?: number[];
+  numClasses?: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('summary')
+    .description('Per-layer table (path, type, output shape, parameters, MACs) and totals')
+    .argument('<model>', "model name (see 'resnets list')")
+    .option('--input <shape>', "input shape, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape)
+    .option('--num-classes <n>', 'classifier size (default: the model default)', parsePositiveInt)
+    .option('--json', 'print { model, input, totalParams, trainableParams, buffers, macs, layers } as JSON')
+    .addHelpText('after', '\nMACs are per image and count convolutions and linear layers only.')
+    .action((name: string, options: SummaryOptions) => {
+      const info = modelInfo(name);
+      const input = options.input ?? [1, ...info.defaultInputSize];
+      if (input.length !== 4) throw new Error(`--input must have 4 sizes (batch x channels x height x width), got ${input.join('x')}`);
+      // Shapes, counts and MACs do not depend on the weights' values: skip the family's init.
+      const model = buildModel(name, { numClasses: options.numClasses, init: false });
+      try {
+        const summary = summarize(model, input);
+        if (options.json) console.log(JSON.stringify({ model: name, ...summary }, null, 2));
+        else console.log(formatSummary(summary, name));
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,233 @@
+// `resnets train MODEL --data fashion-mnist|DIR --out RUN_DIR`: trains a model, with a
+// progress bar, per-epoch metrics, checkpoints, curves, and Ctrl-C that saves a
+// resumable checkpoint (`resnets train --resume RUN_DIR` continues it).
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createProgressView, formatDuration } from '../../train/progress.js';
+import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
+import { optimizerNames, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
+import { setNumThreads } from '../../torch/runtime.js';
+import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
+
+export function parseNonNegativeNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative number, got '${text}'`);
+  return value;
+}
+
+export function parsePositiveNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got '${text}'`);
+  return value;
+}
+
+function parseChoice<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!choices.includes(text as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${text}'`);
+    return text as T;
+  };
+}
+
+function parseEpochList(text: string): number[] {
+  const values = text.split(',').map((part) => Number(part));
+  if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new InvalidArgumentError(`expected epochs separated by commas such as 15,25, got '${text}'`);
+  return values;
+}
+
+function parseChannels(text: string): 1 | 3 {
+  if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
+  return Number(text) as 1 | 3;
+}
+
+export interface TrainCommandOptions {
+  data?: string;
+  testData?: string;
+  dataDir?: string;
+  out?: string;
+  resume?: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  decayNormBias?: boolean;
+  schedule: ScheduleName;
+  milestones?: number[];
+  stepEpochs?: number;
+  gamma?: number;
+  warmupEpochs: number;
+  minLr: number;
+  labelSmoothing: number;
+  clipGradNorm?: number;
+  augment: boolean;
+  seed: number;
+  channels?: 1 | 3;
+  imageSize?: number;
+  strict?: boolean;
+  limitTrain?: number;
+  limitTest?: number;
+  workers: number;
+  threads?: number;
+  progress: boolean;
+}
+
+/** A run folder name that is not taken yet: runs/<model>-<data>, then -2, -3, ... */
+function defaultOut(model: string, data: string): string {
+  const stem = join('runs', `${model}-${basename(resolve(data)).toLowerCase()}`);
+  if (!existsSync(stem)) return stem;
+  for (let i = 2; ; i++) if (!existsSync(`${stem}-${i}`)) return `${stem}-${i}`;
+}
+
+function configFromOptions(model: string, options: TrainCommandOptions): RunConfig {
+  if (!options.data) throw new Error("--data is required ('fashion-mnist' or a folder of class sub-folders)");
+  return {
+    model,
+    modelOptions: {},
+    data: {
+      data: options.data,
+      testData: options.testData,
+      dataDir: options.dataDir,
+      channels: options.channels,
+      imageSize: options.imageSize,
+      strict: options.strict,
+      limitTrain: options.limitTrain,
+      limitTest: options.limitTest,
+    },
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    optimizer: options.optimizer,
+    lr: options.lr,
+    momentum: options.momentum,
+    nesterov: options.nesterov,
+    weightDecay: options.weightDecay,
+    noDecayNormBias: !options.decayNormBias,
+    schedule: options.schedule,
+    milestones: options.milestones,
+    stepEpochs: options.stepEpochs,
+    gamma: options.gamma,
+    warmupEpochs: options.warmupEpochs,
+    minLr: options.minLr,
+    labelSmoothing: options.labelSmoothing,
+    clipGradNorm: options.clipGradNorm,
+    augment: options.augment,
+    seed: options.seed,
+  };
+}
+
+/** Adds the options every training command shares (train and demo). */
+export function addRuntimeOptions(command: Command): Command {
+  return command
+    .option('--workers <n>', 'batches prepared ahead while the model trains (image decoding runs on the libuv thread pool; set UV_THREADPOOL_SIZE for more decoders)', parseNonNegativeInt, 2)
+    .option('--threads <n>', 'libtorch threads for the model (default: RESNETS_NUM_THREADS or all cores)', parsePositiveInt)
+    .option('--no-progress', 'no progress bar, only the per-epoch lines');
+}
+
+/**
+ * Runs a session with Ctrl-C handling and terminal output. A NaN loss or any other
+ * failure is thrown (the CLI prints it and exits 1); a stop by Ctrl-C returns normally.
+ */
+export async function trainWithConsole(config: RunConfig, options: { out: string; resume: boolean; workers: number; progress: boolean }): Promise<SessionResult> {
+  const view = createProgressView({ interactive: options.progress && Boolean(process.stderr.isTTY) });
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) {
+      view.stop();
+      process.stderr.write('\nsecond Ctrl-C: quitting without saving\n');
+      process.exit(130);
+    }
+    stopRequested = true;
+    view.message('\nCtrl-C: finishing this step and saving a resumable checkpoint (press Ctrl-C again to quit without saving)');
+  };
+  process.on('SIGINT', onSigint);
+  const started = performance.now();
+  try {
+    const session = await runSession(config, {
+      out: options.out,
+      resume: options.resume,
+      prefetch: options.workers,
+      shouldStop: () => stopRequested,
+      onStep: (p) => view.step(p),
+      onEvaluate: () => view.evaluating(),
+      onEpoch: (record, isBest) => view.epoch(record, config.epochs, isBest),
+      log: (line) => view.message(line),
+    });
+    const { result, run } = session;
+    view.stop();
+    const elapsed = formatDuration((performance.now() - started) / 1000);
+    const { state } = result;
+    if (result.status === 'stopped') {
+      const where = state.batch === 0 ? `after epoch ${state.epoch}` : `in epoch ${state.epoch + 1} at batch ${state.batch}`;
+      console.log(`stopped ${where} (step ${state.iteration}); resumable checkpoint saved to ${run.file('state')}`);
+      console.log(`resume with: resnets train --resume ${run.path}`);
+      return session;
+    }
+    const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
+    const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
+    console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
+    console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors)`);
+    return session;
+  } catch (error) {
+    view.stop();
+    throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('train')
+    .description('Train a model on Fashion-MNIST or an image folder; writes metrics, checkpoints and curves to a run folder')
+    .argument('[model]', "model name (see 'resnets list'); optional with --resume")
+    .option('--data <source>', "'fashion-mnist', or a folder of class sub-folders (with train/ and test/ or val/ inside, or one set)")
+    .option('--test-data <dir>', 'a separate folder of test images for folder data')
+    .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
+    .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
+    .option('--epochs <n>', 'epochs to train', parsePositiveInt, 30)
+    .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
+    .option('--lr <rate>', 'peak learning rate', parsePositiveNumber, 0.1)
+    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')}`, parseChoice(optimizerNames), 'sgd' as OptimizerName)
+    .option('--momentum <m>', 'SGD momentum', parseNonNegativeNumber, 0.9)
+    .option('--no-nesterov', 'plain momentum instead of Nesterov momentum')
+    .option('--weight-decay <wd>', 'L2 weight decay (SGD) or decoupled weight decay (AdamW)', parseNonNegativeNumber, 5e-4)
+    .option('--decay-norm-bias', 'also decay BatchNorm weights and biases (by default they are not decayed)')
+    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')}`, parseChoice(scheduleNames), 'cosine' as ScheduleName)
+    .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
+    .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
+    .option('--gamma <g>', 'step and multistep: the decay factor (default 0.1)', parsePositiveNumber)
+    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs', parseNonNegativeNumber, 1)
+    .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, 0)
+    .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, 0)
+    .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
+    .option('--no-augment', 'no data augmentation (default: random crops and horizontal flips)')
+    .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, 0)
+    .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
+    .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
+    .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
+    .option('--limit-train <n>', 'use only the first N training images (quick runs)', parsePositiveInt)
+    .option('--limit-test <n>', 'use only the first N test images', parsePositiveInt);
+  addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
+    if (options.threads !== undefined) setNumThreads(options.threads);
+    let config: RunConfig;
+    let out: string;
+    if (options.resume) {
+      const explicitEpochs = cmd.getOptionValueSource('epochs') === 'cli' ? options.epochs : undefined;
+      config = resumeConfig(options.resume, { epochs: explicitEpochs });
+      if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
+      if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
+      const ignored = ['data', 'lr', 'batchSize', 'optimizer', 'schedule', 'seed', 'weightDecay'].filter((key) => cmd.getOptionValueSource(key) === 'cli');
+      if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+      out = options.resume;
+    } else {
+      if (model === undefined) throw new Error('missing model name (or --resume RUN_DIR to continue a run)');
+      config = configFromOptions(model, options);
+      out = options.out ?? defaultOut(model, config.data.data);
+    }
+    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    trained.dispose();
+  });
+}

@@ -1,0 +1,118 @@
+// Shared by the commands that build a model from its name and load a checkpoint into it.
+import { existsSync, statSync } from 'node:fs';
+import * as io from '../io/index.js';
+import type { StateDict } from '../io/types.js';
+import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
+import { Linear } from '../nn/linear.js';
+import type { Module } from '../nn/module.js';
+import { Tensor } from '../torch/tensor.js';
+
+export type ImageModel = Module<Tensor, Tensor>;
+
+/** The registry's record for `name`; an unknown name suggests close ones. */
+export function modelInfo(name: string): ModelInfo {
+  try {
+    return getModelInfo(name);
+  } catch (error) {
+    const message = (error as Error).message.replace(/\s*\(listModels\(\)[^)]*\)/, '');
+    throw new Error(`${message} (see 'resnets list')`);
+  }
+}
+
+export interface BuildOptions {
+  numClasses?: number;
+  /** false skips weight initialisation: for a model about to receive a checkpoint. */
+  init?: boolean;
+}
+
+export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
+  modelInfo(name);
+  const modelOptions: ModelOptions = {};
+  if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
+  if (options.init === false) modelOptions.init = false;
+  return createModel(name, modelOptions) as unknown as ImageModel;
+}
+
+/** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
+export function readCheckpoint(file: string): StateDict {
+  if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
+  if (!statSync(file).isFile()) throw new Error(`weights file '${file}' is not a file`);
+  const loaded = io.load(file) as unknown;
+  if (loaded instanceof Tensor) throw new Error(`'${file}' holds a single tensor, not a state dict of weights`);
+  const dict = loaded as StateDict;
+  const keys = Object.keys(dict);
+  // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
+  if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
+    return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
+  }
+  return dict;
+}
+
+/** The state-dict key of the classifier's weight: the model's last Linear layer. */
+export function classifierWeightKey(model: ImageModel): string | undefined {
+  let key: string | undefined;
+  for (const [path, module] of model.namedModules()) if (module instanceof Linear) key = `${path}.weight`;
+  return key;
+}
+
+/** Number of classes in a checkpoint, read from its classifier weight ([classes, features]). */
+export function checkpointNumClasses(dict: StateDict, key: string, file: string): number {
+  const weight = dict[key];
+  if (!weight) throw new Error(`'${file}' has no '${key}' entry to read the number of classes from; pass --num-classes`);
+  if (weight.ndim !== 2) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
+  return weight.shape[0];
+}
+
+const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
+
+/** Loads `dict` into `model`, strictly; a mismatch is one line naming the first few keys. */
+export function loadWeights(model: ImageModel, dict: StateDict, file: string, modelName: string): void {
+  const own = model.stateDict();
+  const missing = Object.keys(own).filter((key) => !(key in dict));
+  const unexpected = Object.keys(dict).filter((key) => !(key in own));
+  const mismatched = Object.keys(own)
+    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].shape.join('x'))
+    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].shape.join(', ')}]`);
+  const problems: string[] = [];
+  if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
+  if (missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
+  if (unexpected.length > 0) problems.push(`unexpected keys: ${listSome(unexpected)}`);
+  if (problems.length > 0) throw new Error(`'${file}' does not fit ${modelName}: ${problems.join('; ')}`);
+  model.loadStateDict(dict);
+}
+
+/** Builds `name` and loads `file` into it; the class count comes from the checkpoint unless given. */
+export function loadModelWithWeights(name: string, file: string, numClasses?: number): ImageModel {
+  const dict = readCheckpoint(file);
+  try {
+    let model = buildModel(name, { numClasses, init: false });
+    if (numClasses === undefined) {
+      // Rebuilt only when the checkpoint's classifier differs from the default one.
+      const key = classifierWeightKey(model);
+      const classes = key === undefined ? undefined : checkpointNumClasses(dict, key, file);
+      if (key !== undefined && classes !== model.stateDict()[key].shape[0]) {
+        model.dispose();
+        model = buildModel(name, { numClasses: classes, init: false });
+      }
+    }
+    try {
+      loadWeights(model, dict, file, name);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  } finally {
+    for (const tensor of Object.values(dict)) tensor.dispose();
+  }
+}
+
+/** Parameters of `name` with its default head, counted on a freshly built instance. */
+export function modelParameterCount(name: string): number {
+  const model = buildModel(name, { init: false });
+  try {
+    return model.countParameters();
+  } finally {
+    model.dispose();
+  }
+}

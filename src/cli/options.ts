@@ -1,0 +1,40 @@
+// Parsers for option values; a bad value is a usage error (exit code 2) naming the value.
+import { InvalidArgumentError } from 'commander';
+
+/** '1x3x224x224' (or '1,3,224,224') -> [1, 3, 224, 224]. */
+export function parseShape(text: string): number[] {
+  const parts = text.trim().split(/[x,×]/i);
+  const shape = parts.map((part) => Number(part));
+  if (parts.length === 0 || shape.some((size) => !Number.isInteger(size) || size <= 0) || parts.some((part) => part.trim() === '')) {
+    throw new InvalidArgumentError(`expected sizes joined by 'x' such as 1x3x224x224, got '${text}'`);
+  }
+  return shape;
+}
+
+export function parsePositiveInt(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${text}'`);
+  return value;
+}
+
+export function parseNonNegativeInt(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${text}'`);
+  return value;
+}
+
+/** '1,8' -> [1, 8]. */
+export function parsePositiveIntList(text: string): number[] {
+  const parts = text.split(',');
+  const values = parts.map((part) => Number(part));
+  if (parts.some((part) => part.trim() === '') || values.some((value) => !Number.isInteger(value) || value <= 0)) {
+    throw new InvalidArgumentError(`expected positive integers separated by commas such as 1,8, got '${text}'`);
+  }
+  return values;
+}
+
+export function parseFraction(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got '${text}'`);
+  return value;
+}

@@ -1,0 +1,129 @@
+// Inference-only speed-ups and the check that they keep a model's outputs: BatchNorm
+// folded into the preceding convolution, and the memory layout of activations and
+// weights (channels-last, or oneDNN's blocked layout).
+import { convWeightsToChannelsLast_, fuseForInference } from '../models/index.js';
+import type { Module } from '../nn/module.js';
+import { randn } from '../torch/creation.js';
+import { noGrad } from '../torch/runtime.js';
+import { tidy } from '../torch/scope.js';
+import type { Tensor } from '../torch/tensor.js';
+import { relativeDifference } from './bench.js';
+import { MkldnnInference, packConvWeightsForMkldnn_, supportsMkldnn } from './mkldnn.js';
+
+type ImageModel = Module<Tensor, Tensor>;
+
+export type Layout = 'dense' | 'channels-last' | 'mkldnn';
+
+export interface InferenceMode {
+  /** Fold each BatchNorm into the convolution before it. */
+  fuse: boolean;
+  layout: Layout;
+}
+
+/** Candidates, fastest first as measured on 2-core AVX2 machines (bench/README.md). */
+export const MODES_FASTEST_FIRST: InferenceMode[] = [
+  { fuse: true, layout: 'mkldnn' },
+  { fuse: true, layout: 'channels-last' },
+  { fuse: true, layout: 'dense' },
+  { fuse: false, layout: 'dense' },
+];
+
+/** Outputs of a sped-up model stay within this of the plain eval model (relative). */
+export const DEFAULT_TOLERANCE = 1e-4;
+
+export function modeName(mode: InferenceMode): string {
+  const parts = [mode.fuse ? 'fused' : '', mode.layout === 'dense' ? '' : mode.layout].filter(Boolean);
+  return parts.length === 0 ? 'plain' : parts.join('+');
+}
+
+/**
+ * Puts `model` in eval mode and applies `mode`, changing the model in place; the
+ * returned module (which may wrap it) takes and returns dense tensors.
+ */
+export function prepareForInference(model: ImageModel, mode: InferenceMode): ImageModel {
+  model.eval();
+  let prepared = mode.fuse ? fuseForInference(model, { channelsLast: mode.layout === 'channels-last', inPlace: true }) : model;
+  if (mode.layout === 'channels-last' && !mode.fuse) convWeightsToChannelsLast_(prepared);
+  if (mode.layout === 'mkldnn') {
+    packConvWeightsForMkldnn_(prepared);
+    prepared = new MkldnnInference(prepared);
+  }
+  return prepared;
+}
+
+export interface CheckedModel {
+  model: ImageModel;
+  mode: InferenceMode;
+  /** Largest output difference from the plain eval model, relative to its largest output. */
+  difference: number;
+}
+
+/** Whether `mode` can apply to `model` (oneDNN's layout needs float32 CPU tensors). */
+export function modeApplies(model: ImageModel, mode: InferenceMode): boolean {
+  return mode.layout !== 'mkldnn' || supportsMkldnn(model);
+}
+
+/**
+ * Applies `mode` to `model` (in place) and measures how far its output on a random
+ * input of `probeShape` moves from the plain eval output it gave before.
+ */
+export function checkedInferenceModel(model: ImageModel, mode: InferenceMode, probeShape: number[]): CheckedModel {
+  if (!modeApplies(model, mode)) throw new Error(`the ${modeName(mode)} mode needs a float32 model on the CPU`);
+  model.eval();
+  const [probe, reference] = tidy(() => {
+    const x = randn(probeShape);
+    return [x, noGrad(() => model.call(x))];
+  });
+  try {
+    const prepared = prepareForInference(model, mode);
+    const difference = tidy(() => {
+      const input = mode.layout === 'channels-last' ? probe.contiguous('channelsLast') : probe;
+      return relativeDifference(noGrad(() => prepared.call(input)), reference);
+    });
+    return { model: prepared, mode, difference };
+  } finally {
+    probe.dispose();
+    reference.dispose();
+  }
+}
+
+/** A faster mode passed over, and why. */
+export interface RejectedMode {
+  mode: InferenceMode;
+  reason: string;
+}
+
+/**
+ * The fastest mode whose outputs stay within `tolerance` of the plain eval model; each
+ * candidate gets a fresh model from `build`. A mode that fails on this model (an op
+ * without a oneDNN-layout kernel) or drifts too far is passed over and listed.
+ */
+export function fastestFaithfulModel(
+  build: () => ImageModel,
+  probeShape: number[],
+  tolerance = DEFAULT_TOLERANCE,
+): CheckedModel & { rejected: RejectedMode[] } {
+  const rejected: RejectedMode[] = [];
+  for (const mode of MODES_FASTEST_FIRST) {
+    const plain = !mode.fuse && mode.layout === 'dense';
+    const model = build();
+    if (!modeApplies(model, mode)) {
+      rejected.push({ mode, reason: 'needs a float32 model on the CPU' });
+      model.dispose();
+      continue;
+    }
+    let checked: CheckedModel;
+    try {
+      checked = checkedInferenceModel(model, mode, probeShape);
+    } catch (error) {
+      if (plain) throw error;
+      rejected.push({ mode, reason: (error as Error).message.split('\n')[0] });
+      model.dispose();
+      continue;
+    }
+    if (checked.difference <= tolerance || plain) return { ...checked, rejected };
+    rejected.push({ mode, reason: `output differs by ${checked.difference.toExponential(1)} (relative), over ${tolerance}` });
+    checked.model.dispose();
+  }
+  throw new Error('no inference mode was tried'); // unreachable: the plain mode always applies
+}

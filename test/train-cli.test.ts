@@ -1,0 +1,168 @@
+// `resnets train` and `resnets eval` on a tiny image folder made with sharp, run as a
+// user runs them: the run folder's files, a corrupt image skipped and counted (or an
+// error naming it with --strict), an empty class folder, a batch size larger than the
+// data, a NaN loss, and eval's metrics and confusion matrix.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { readWeightsInfo } from '../src/train/checkpoint.js';
+import { loadTrainedModel } from '../src/train/trained-model.js';
+import { tempDir } from './helpers/python.js';
+
+const execFileAsync = promisify(execFile);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function resnets(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      env: { ...process.env, RESNETS_NUM_THREADS: '1', RESNETS_DEBUG: '' },
+      maxBuffer: 32 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    if (typeof failed.code !== 'number') throw error;
+    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+const temp = tempDir('resnets-train-cli-');
+after(() => temp.cleanup());
+const path = (...parts: string[]) => join(temp.path, ...parts);
+
+/** A 20x20 PNG: class 0 a bright left half, class 1 a bright top half, class 2 a bright centre. */
+async function writeImage(file: string, label: number, variant: number): Promise<void> {
+  const size = 20;
+  const pixels = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const on = label === 0 ? x < size / 2 : label === 1 ? y < size / 2 : Math.abs(x - 10) < 5 && Math.abs(y - 10) < 5;
+      const value = (on ? 200 : 40) + ((x * 7 + y * 13 + variant * 31) % 30);
+      pixels.set([value, value, (value + 60 * label) % 256], (y * size + x) * 3);
+    }
+  }
+  await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toFile(file);
+}
+
+const classes = ['circle', 'left', 'top'];
+
+before(async () => {
+  for (const split of ['train', 'test']) {
+    for (const [label, name] of classes.entries()) {
+      mkdirSync(path('shapes', split, name), { recursive: true });
+      for (let i = 0; i < (split === 'train' ? 8 : 4); i++) await writeImage(path('shapes', split, name, `${i}.png`), [2, 0, 1][label], i + (split === 'test' ? 100 : 0));
+    }
+  }
+  writeFileSync(path('shapes', 'train', 'left', 'broken.png'), Buffer.from('this is not a PNG file at all'));
+  for (const name of ['a', 'b']) mkdirSync(path('empty', name), { recursive: true });
+  await writeImage(path('empty', 'a', '0.png'), 0, 0);
+});
+
+const tiny = ['--image-size', '16', '--epochs', '2', '--batch-size', '8', '--no-progress', '--seed', '1'];
+
+describe('resnets train on an image folder', () => {
+  let trained: CliResult;
+  before(async () => {
+    trained = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('run'), ...tiny);
+  });
+
+  it('trains, skipping and counting the unreadable image', () => {
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.match(trained.stdout, /1 unreadable image was skipped: .*broken\.png/);
+    assert.match(trained.stdout, /24 training images from .*train, 12 test images from .*test; 3 classes, 16x16, RGB/);
+    assert.match(trained.stdout, /^epoch 2\/2 +train loss \d\.\d{4} acc [\d.]+% \| test loss/m);
+    assert.match(trained.stdout, /finished 2 epochs/);
+  });
+
+  it('leaves config, metrics, checkpoints and curves in the run folder', () => {
+    for (const name of ['config.json', 'metrics.jsonl', 'last.safetensors', 'best.safetensors', 'state.safetensors', 'curves.svg', 'classes.json']) {
+      assert.ok(existsSync(path('run', name)), `${name} exists`);
+    }
+    const lines = readFileSync(path('run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
+    assert.deepEqual(lines.map((l) => l.epoch), [1, 2]);
+    for (const key of ['trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'lr', 'seconds']) assert.equal(typeof lines[1][key], 'number', key);
+    const config = JSON.parse(readFileSync(path('run', 'config.json'), 'utf8')) as { model: string; seed: number; batchSize: number };
+    assert.deepEqual([config.model, config.seed, config.batchSize], ['resnet20', 1, 8]);
+    const info = readWeightsInfo(path('run', 'best.safetensors'))!;
+    assert.deepEqual(info.classes, classes);
+    assert.deepEqual(info.inputShape, [3, 16, 16]);
+    const trainedModel = loadTrainedModel(path('run', 'best.safetensors'), 'resnet20')!;
+    assert.deepEqual([trainedModel.model.inChans, trainedModel.model.numClasses], [3, 3]);
+    trainedModel.model.dispose();
+    assert.throws(() => loadTrainedModel(path('run', 'best.safetensors'), 'resnet56'), /holds resnet20 weights, not resnet56/);
+    const svg = readFileSync(path('run', 'curves.svg'), 'utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.match(svg, />Loss</);
+    assert.match(svg, />Accuracy</);
+  });
+
+  it('refuses to overwrite a run without --resume', async () => {
+    const again = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('run'), ...tiny);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already holds a training run; continue it with --resume/);
+  });
+
+  it('eval prints loss, top-1, top-5 and a confusion matrix with the class names', async () => {
+    const result = await resnets('eval', 'resnet20', '--weights', path('run', 'best.safetensors'), '--data', path('shapes'));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /images 12 {2}loss \d+\.\d{4} {2}top-1 [\d.]+% {2}top-5 100\.00%/);
+    for (const name of classes) assert.match(result.stdout, new RegExp(`^${name} +\\d+ +\\d+ +\\d+ `, 'm'));
+    const json = JSON.parse((await resnets('eval', 'resnet20', '--weights', path('run', 'best.safetensors'), '--data', path('shapes'), '--json')).stdout) as {
+      images: number;
+      confusion: number[][];
+    };
+    assert.equal(json.images, 12);
+    assert.equal(json.confusion.flat().reduce((a, b) => a + b, 0), 12);
+  });
+
+  it('eval refuses weights of another model', async () => {
+    const result = await resnets('eval', 'resnet32', '--weights', path('run', 'best.safetensors'), '--data', path('shapes'));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /holds resnet20 weights, not resnet32/);
+  });
+});
+
+describe('resnets train on bad input', () => {
+  it('--strict fails naming the unreadable image', async () => {
+    const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--strict', '--out', path('strict'), ...tiny);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /unreadable image file: .*broken\.png/);
+  });
+
+  it('an empty class folder is an error naming it', async () => {
+    const result = await resnets('train', 'resnet20', '--data', path('empty'), '--out', path('empty-run'), ...tiny);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /class folder .*empty.b holds no images/);
+  });
+
+  it('a batch size larger than the data trains on one batch of everything, with a warning', async () => {
+    const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('big-batch'), ...tiny, '--batch-size', '1000', '--epochs', '1');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /batch size 1000 is larger than the 24 training images; using batches of 24/);
+    assert.match(result.stdout, /; 1 step per epoch;/);
+  });
+
+  it('a NaN loss stops with the step and learning rate, and a non-zero exit', async () => {
+    const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('nan'), ...tiny, '--lr', '1e30', '--warmup-epochs', '0', '--epochs', '3');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /loss became (NaN|Infinity) at step \d+ \(epoch \d, lr [\d.e+]+\); (last good checkpoint kept at .*last\.safetensors|no checkpoint had been written yet)/);
+  });
+
+  it('an unknown model or data source is a clear error', async () => {
+    const model = await resnets('train', 'resnet21', '--data', path('shapes'), '--out', path('x'));
+    assert.equal(model.code, 1);
+    assert.match(model.stderr, /unknown model 'resnet21'/);
+    const data = await resnets('train', 'resnet20', '--data', path('nowhere'), '--out', path('y'));
+    assert.equal(data.code, 1);
+    assert.match(data.stderr, /--data must be 'fashion-mnist' or a folder/);
+  });
+});
