@@ -124,6 +124,24 @@ describe('resnets train on an image folder', () => {
     assert.equal(json.confusion.flat().reduce((a, b) => a + b, 0), 12);
   });
 
+  it("predict reads the model, input size and class names from the run's weights", async () => {
+    const images = [path('shapes', 'test', 'left', '0.png'), path('shapes', 'test', 'top', '1.png')];
+    const result = await resnets('predict', 'resnet20', '--weights', path('run', 'best.safetensors'), '--top', '3', '--json', ...images);
+    assert.equal(result.code, 0, result.stderr);
+    const predictions = JSON.parse(result.stdout) as { image: string; predictions: { label: string; probability: number }[] }[];
+    assert.deepEqual(predictions.map((p) => p.image), images);
+    for (const { predictions: top } of predictions) {
+      assert.deepEqual(top.map((p) => p.label).sort(), [...classes].sort());
+      assert.ok(Math.abs(top.reduce((sum, p) => sum + p.probability, 0) - 1) < 1e-5);
+      assert.ok(top[0].probability >= top[1].probability && top[1].probability >= top[2].probability);
+    }
+    const text = await resnets('predict', 'resnet20', '--weights', path('run', 'best.safetensors'), '--top', '1', images[0]);
+    assert.match(text.stdout, new RegExp(`^ +[\\d.]+% {2}(${classes.join('|')}) \\(\\d\\)$`, 'm'));
+    const other = await resnets('predict', 'resnet32', '--weights', path('run', 'best.safetensors'), images[0]);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /holds resnet20 weights, not resnet32/);
+  });
+
   it('eval refuses weights of another model', async () => {
     const result = await resnets('eval', 'resnet32', '--weights', path('run', 'best.safetensors'), '--data', path('shapes'));
     assert.equal(result.code, 1);

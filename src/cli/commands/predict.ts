@@ -4,9 +4,10 @@ import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
-import { loadModelWithWeights, modelInfo } from '../model-loading.js';
+import { loadTrainedModel } from '../../train/trained-model.js';
+import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
-import { preprocessImages } from '../preprocess-image.js';
+import { preprocessImages, type PreprocessOptions } from '../preprocess-image.js';
 
 interface PredictOptions {
   weights: string;
@@ -39,31 +40,51 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
   });
 }
 
+/**
+ * The model, its preprocessing and its class names. A training run's weights file says
+ * all three (input shape, normalisation, crop and classes); other weights get the
+ * registry's input size, mean and std, and class indices unless --labels names them.
+ */
+function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
+  const info = modelInfo(name);
+  const trained = loadTrainedModel(options.weights, name);
+  if (trained) {
+    const { model, info: run } = trained;
+    if (options.numClasses !== undefined && options.numClasses !== run.classes.length && run.classes.length > 0) {
+      model.dispose();
+      throw new Error(`${options.weights} was trained on ${run.classes.length} classes, not --num-classes ${options.numClasses}`);
+    }
+    const [channels, height] = run.inputShape;
+    const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
+    return { model: model as unknown as ImageModel, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
+  }
+  const [channels, height] = info.defaultInputSize;
+  const preprocess = {
+    size: options.size ?? height,
+    cropPct: options.cropPct ?? (info as { cropPct?: number }).cropPct ?? 0.875,
+    channels,
+    mean: info.mean,
+    std: info.std,
+  };
+  return { model: loadModelWithWeights(name, options.weights, options.numClasses), preprocess };
+}
+
 export function register(program: Command): void {
   program
     .command('predict')
     .description("Classify images: decode, resize, centre-crop, normalise with the model's mean and std, print the top classes")
     .argument('<model>', "model name (see 'resnets list')")
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .requiredOption('--weights <file>', 'weights: a state dict from torch.save (.pth/.pt) or .safetensors')
+    .requiredOption('--weights <file>', "weights: a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
-    .option('--labels <file>', 'class names: one per line, or a JSON array (default: class indices)')
+    .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)
     .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
     .option('--json', 'print a JSON array with one { image, predictions } entry per image')
     .action(async (name: string, images: string[], options: PredictOptions) => {
-      const info = modelInfo(name);
-      const labels = options.labels ? readLabels(options.labels) : undefined;
-      const [channels, height] = info.defaultInputSize;
-      const preprocess = {
-        size: options.size ?? height,
-        cropPct: options.cropPct ?? (info as { cropPct?: number }).cropPct ?? 0.875,
-        channels,
-        mean: info.mean,
-        std: info.std,
-      };
-      const model = loadModelWithWeights(name, options.weights, options.numClasses);
+      const { model, preprocess, classNames } = loadForPrediction(name, options);
+      const labels = options.labels ? readLabels(options.labels) : classNames;
       const results: { image: string; predictions: Prediction[] }[] = [];
       try {
         model.eval();
