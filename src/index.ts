@@ -4,4 +4,5 @@ export * as nn from './nn/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
+export * as train from './train/index.js';
 export { createModel, listModels } from './models/index.js';

@@ -14,30 +14,10 @@ import { createModel } from '../src/models/index.js';
 import { randn } from '../src/torch/creation.js';
 import { manualSeed, noGrad } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
+import { resnets, type CliResult } from './helpers/cli.js';
 import { tempDir } from './helpers/python.js';
 
 const run = promisify(execFile);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `resnets ARGS` from the sources, as `node --import tsx src/cli/main.ts ARGS`. */
-async function resnets(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      env: { ...process.env, RESNETS_NUM_THREADS: '1', RESNETS_DEBUG: '' },
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    if (typeof failed.code !== 'number') throw error;
-    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 const temp = tempDir('resnets-cli-');
 after(() => temp.cleanup());

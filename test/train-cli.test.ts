@@ -3,37 +3,14 @@
 // error naming it with --strict), an empty class folder, a batch size larger than the
 // data, a NaN loss, and eval's metrics and confusion matrix.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { readWeightsInfo } from '../src/train/checkpoint.js';
 import { loadTrainedModel } from '../src/train/trained-model.js';
+import { resnets, type CliResult } from './helpers/cli.js';
 import { tempDir } from './helpers/python.js';
-
-const execFileAsync = promisify(execFile);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function resnets(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      env: { ...process.env, RESNETS_NUM_THREADS: '1', RESNETS_DEBUG: '' },
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    if (typeof failed.code !== 'number') throw error;
-    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 const temp = tempDir('resnets-train-cli-');
 after(() => temp.cleanup());

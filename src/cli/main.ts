@@ -29,7 +29,7 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('resnets')
-    .description('The ResNet family of convolutional networks: list, inspect, run, predict and benchmark models.')
+    .description('The ResNet family of convolutional networks: list, inspect, run, predict, train, evaluate and benchmark models.')
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({

@@ -21,6 +21,8 @@ export function modelInfo(name: string): ModelInfo {
 
 export interface BuildOptions {
   numClasses?: number;
+  /** Input channels (default: the model's, 3 for RGB). */
+  inChans?: number;
   /** false skips weight initialisation: for a model about to receive a checkpoint. */
   init?: boolean;
 }
@@ -29,6 +31,7 @@ export function buildModel(name: string, options: BuildOptions = {}): ImageModel
   modelInfo(name);
   const modelOptions: ModelOptions = {};
   if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
+  if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
   return createModel(name, modelOptions) as unknown as ImageModel;
 }

@@ -38,3 +38,29 @@ export function parseFraction(text: string): number {
   if (text.trim() === '' || !(value > 0 && value <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got '${text}'`);
   return value;
 }
+
+export function parseNonNegativeNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative number, got '${text}'`);
+  return value;
+}
+
+export function parsePositiveNumber(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got '${text}'`);
+  return value;
+}
+
+/** A parser that accepts only one of `choices`. */
+export function parseChoice<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!choices.includes(text as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${text}'`);
+    return text as T;
+  };
+}
+
+/** Image channels to decode: 1 (grey) or 3 (RGB). */
+export function parseChannels(text: string): 1 | 3 {
+  if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
+  return Number(text) as 1 | 3;
+}

@@ -81,23 +81,45 @@ export abstract class Module<In = Tensor, Out = Tensor> {
   children(): Module<unknown, unknown>[] {
     return [...this.#children.values()];
   }
-  /** This module and all below it, depth first, with dotted paths ('' for this one). */
-  *namedModules(prefix = ''): Generator<[string, Module<unknown, unknown>]> {
+  /** Every path to every module, depth first: a module registered twice comes twice. */
+  *#allModules(prefix: string): Generator<[string, Module<unknown, unknown>]> {
     yield [prefix, this as unknown as Module<unknown, unknown>];
-    for (const [name, child] of this.#children) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+    for (const [name, child] of this.#children) yield* child.#allModules(prefix ? `${prefix}.${name}` : name);
   }
+  /**
+   * This module and all below it, depth first, with dotted paths ('' for this one). A
+   * module shared by two parents comes once, at its first path, as in PyTorch.
+   */
+  *namedModules(prefix = ''): Generator<[string, Module<unknown, unknown>]> {
+    const seen = new Set<Module<unknown, unknown>>();
+    for (const entry of this.#allModules(prefix)) {
+      if (seen.has(entry[1])) continue;
+      seen.add(entry[1]);
+      yield entry;
+    }
+  }
+  /** Each parameter once, at its first path, even when modules or parameters are shared. */
   *namedParameters(prefix = ''): Generator<[string, Parameter]> {
+    const seen = new Set<Parameter>();
     for (const [path, module] of this.namedModules(prefix)) {
-      for (const [name, parameter] of module.#parameters) if (parameter) yield [path ? `${path}.${name}` : name, parameter];
+      for (const [name, parameter] of module.#parameters) {
+        if (!parameter || seen.has(parameter)) continue;
+        seen.add(parameter);
+        yield [path ? `${path}.${name}` : name, parameter];
+      }
     }
   }
   parameters(): Parameter[] {
     return [...this.namedParameters()].map(([, p]) => p);
   }
+  /** Each buffer once, at its first path. */
   *namedBuffers(prefix = '', options: { persistentOnly?: boolean } = {}): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
     for (const [path, module] of this.namedModules(prefix)) {
       for (const [name, { tensor, persistent }] of module.#buffers) {
-        if (tensor && (persistent || !options.persistentOnly)) yield [path ? `${path}.${name}` : name, tensor];
+        if (!tensor || seen.has(tensor) || (!persistent && options.persistentOnly)) continue;
+        seen.add(tensor);
+        yield [path ? `${path}.${name}` : name, tensor];
       }
     }
   }
@@ -105,10 +127,13 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     return [...this.namedBuffers()].map(([, b]) => b);
   }
 
-  /** Parameters and persistent buffers by dotted name, in registration order (PyTorch's order). */
+  /**
+   * Parameters and persistent buffers by dotted name, in registration order (PyTorch's
+   * order). A shared module or parameter appears under every path, as in PyTorch.
+   */
   stateDict(): StateDict {
     const dict: StateDict = {};
-    for (const [path, module] of this.namedModules()) {
+    for (const [path, module] of this.#allModules('')) {
       const at = (name: string) => (path ? `${path}.${name}` : name);
       for (const [name, parameter] of module.#parameters) if (parameter) dict[at(name)] = parameter;
       for (const [name, { tensor, persistent }] of module.#buffers) if (tensor && persistent) dict[at(name)] = tensor;

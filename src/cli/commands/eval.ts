@@ -1,7 +1,6 @@
 // `resnets eval MODEL --weights FILE --data fashion-mnist|DIR`: loss, top-1, top-5 and the
 // confusion matrix of a checkpoint on a dataset.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { createModel } from '../../models/index.js';
 import type { ImageClassifier } from '../../models/classifier.js';
 import type { WeightsInfo } from '../../train/checkpoint.js';
@@ -11,7 +10,7 @@ import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
 import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
-import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { parseChannels, parseChoice, parseNonNegativeInt, parsePositiveInt } from '../options.js';
 
 interface EvalCommandOptions {
   weights: string;
@@ -28,16 +27,6 @@ interface EvalCommandOptions {
   json?: boolean;
 }
 
-function parseSplit(text: string): 'train' | 'test' {
-  if (text !== 'train' && text !== 'test') throw new InvalidArgumentError(`expected train or test, got '${text}'`);
-  return text;
-}
-
-function parseChannels(text: string): 1 | 3 {
-  if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
-  return Number(text) as 1 | 3;
-}
-
 /** The model as the weights file describes it (a training run's file), else from the data. */
 function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number): ImageClassifier {
   const options = info ? { ...info.modelOptions, init: false } : { numClasses: classes, inChans: channels, init: false };
@@ -52,7 +41,7 @@ export function register(program: Command): void {
     .requiredOption('--weights <file>', "weights: a run's best/last.safetensors, or any state dict (.safetensors, .pth)")
     .requiredOption('--data <source>', "'fashion-mnist', or a folder of class sub-folders (its test/ or val/ split if it has one)")
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
-    .option('--split <name>', 'train or test', parseSplit, 'test' as const)
+    .option('--split <name>', 'train or test', parseChoice(['train', 'test'] as const), 'test' as const)
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only the first N images', parsePositiveInt)
     .option('--channels <n>', "folder data: 1 or 3 (default: the run's, else 3)", parseChannels)

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .command('summary')
     .description('Per-layer table (path, type, output shape, parameters, MACs) and totals')
     .argument('<model>', "model name (see 'resnets list')")
-    .option('--input <shape>', "input shape, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape)
+    .option('--input <shape>', "input shape, e.g. 1x3x224x224, or 1x1x28x28 for a greyscale model (default: 1 x the model's input size)", parseShape)
     .option('--num-classes <n>', 'classifier size (default: the model default)', parsePositiveInt)
     .option('--json', 'print { model, input, totalParams, trainableParams, buffers, macs, layers } as JSON')
     .addHelpText('after', '\nMACs are per image and count convolutions and linear layers only.')
@@ -24,7 +24,8 @@ export function register(program: Command): void {
       const input = options.input ?? [1, ...info.defaultInputSize];
       if (input.length !== 4) throw new Error(`--input must have 4 sizes (batch x channels x height x width), got ${input.join('x')}`);
       // Shapes, counts and MACs do not depend on the weights' values: skip the family's init.
-      const model = buildModel(name, { numClasses: options.numClasses, init: false });
+      // The input's channel count picks the stem's (1x1x28x28 summarises a greyscale model).
+      const model = buildModel(name, { numClasses: options.numClasses, inChans: input[1], init: false });
       try {
         const summary = summarize(model, input);
         if (options.json) console.log(JSON.stringify({ model: name, ...summary }, null, 2));

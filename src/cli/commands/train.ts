@@ -8,36 +8,12 @@ import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import { optimizerNames, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
-import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
-
-export function parseNonNegativeNumber(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative number, got '${text}'`);
-  return value;
-}
-
-export function parsePositiveNumber(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number, got '${text}'`);
-  return value;
-}
-
-function parseChoice<T extends string>(choices: readonly T[]): (text: string) => T {
-  return (text) => {
-    if (!choices.includes(text as T)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${text}'`);
-    return text as T;
-  };
-}
+import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
   if (values.some((v) => !Number.isFinite(v) || v <= 0)) throw new InvalidArgumentError(`expected epochs separated by commas such as 15,25, got '${text}'`);
   return values;
-}
-
-function parseChannels(text: string): 1 | 3 {
-  if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
-  return Number(text) as 1 | 3;
 }
 
 export interface TrainCommandOptions {
