@@ -5,4 +5,5 @@ export * as data from './data/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
 export * as train from './train/index.js';
+export * as tools from './tools/index.js';
 export { createModel, listModels } from './models/index.js';

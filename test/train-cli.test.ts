@@ -7,6 +7,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import * as io from '../src/io/index.js';
+import { randn } from '../src/torch/creation.js';
+import { noGrad } from '../src/torch/runtime.js';
+import { tidy } from '../src/torch/scope.js';
+import type { Tensor } from '../src/torch/tensor.js';
 import { readWeightsInfo } from '../src/train/checkpoint.js';
 import { loadTrainedModel } from '../src/train/trained-model.js';
 import { resnets, type CliResult } from './helpers/cli.js';
@@ -117,6 +122,22 @@ describe('resnets train on an image folder', () => {
     const other = await resnets('predict', 'resnet32', '--weights', path('run', 'best.safetensors'), images[0]);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /holds resnet20 weights, not resnet32/);
+  });
+
+  it("run takes a training run's weights and gives the same logits as the model loaded in-process", async () => {
+    const weights = path('run', 'best.safetensors');
+    const input = tidy(() => randn([2, 3, 16, 16]).keep());
+    io.save(input, path('input.npy'));
+    const result = await resnets('run', 'resnet20', '--weights', weights, '--input', path('input.npy'), '--output', path('output.npy'));
+    assert.equal(result.code, 0, result.stderr);
+    const output = io.load(path('output.npy')) as Tensor;
+    const { model } = loadTrainedModel(weights, 'resnet20')!;
+    model.eval();
+    const expected = tidy(() => noGrad(() => model.call(input)).keep());
+    assert.deepEqual(output.shape, [2, 3]);
+    assert.deepEqual(output.toArray(), expected.toArray());
+    for (const tensor of [input, output, expected]) tensor.dispose();
+    model.dispose();
   });
 
   it('eval refuses weights of another model', async () => {

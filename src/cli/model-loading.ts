@@ -4,6 +4,7 @@ import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
 import { Linear } from '../nn/linear.js';
+import { loadTrainedModel, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { Tensor } from '../torch/tensor.js';
 
@@ -84,8 +85,18 @@ export function loadWeights(model: ImageModel, dict: StateDict, file: string, mo
   model.loadStateDict(dict);
 }
 
-/** Builds `name` and loads `file` into it; the class count comes from the checkpoint unless given. */
+/**
+ * Builds `name` and loads `file` into it. A training run's weights file names its model
+ * and options (classes, input channels); otherwise the class count comes from the
+ * checkpoint unless given.
+ */
 export function loadModelWithWeights(name: string, file: string, numClasses?: number): ImageModel {
+  const run = trainedWeightsInfo(file);
+  if (run && numClasses !== undefined && run.classes.length > 0 && numClasses !== run.classes.length) {
+    throw new Error(`'${file}' was trained on ${run.classes.length} classes, not --num-classes ${numClasses}`);
+  }
+  const trained = loadTrainedModel(file, name);
+  if (trained) return trained.model as unknown as ImageModel;
   const dict = readCheckpoint(file);
   try {
     let model = buildModel(name, { numClasses, init: false });

@@ -4,7 +4,7 @@ import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
-import { loadTrainedModel } from '../../train/trained-model.js';
+import { trainedWeightsInfo } from '../../train/trained-model.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
 import { preprocessImages, type PreprocessOptions } from '../preprocess-image.js';
@@ -47,26 +47,16 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
  */
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
-  const trained = loadTrainedModel(options.weights, name);
-  if (trained) {
-    const { model, info: run } = trained;
-    if (options.numClasses !== undefined && options.numClasses !== run.classes.length && run.classes.length > 0) {
-      model.dispose();
-      throw new Error(`${options.weights} was trained on ${run.classes.length} classes, not --num-classes ${options.numClasses}`);
-    }
+  const model = loadModelWithWeights(name, options.weights, options.numClasses);
+  const run = trainedWeightsInfo(options.weights);
+  if (run) {
     const [channels, height] = run.inputShape;
     const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
-    return { model: model as unknown as ImageModel, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
+    return { model, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
   }
   const [channels, height] = info.defaultInputSize;
-  const preprocess = {
-    size: options.size ?? height,
-    cropPct: options.cropPct ?? (info as { cropPct?: number }).cropPct ?? 0.875,
-    channels,
-    mean: info.mean,
-    std: info.std,
-  };
-  return { model: loadModelWithWeights(name, options.weights, options.numClasses), preprocess };
+  const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? info.cropPct ?? 0.875, channels, mean: info.mean, std: info.std };
+  return { model, preprocess };
 }
 
 export function register(program: Command): void {

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .command('run')
     .description('Run a model in eval mode on a tensor read from .npy and write the output to .npy')
     .argument('<model>', "model name (see 'resnets list')")
-    .requiredOption('--weights <file>', 'weights: a state dict from torch.save (.pth/.pt) or .safetensors')
+    .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
     .requiredOption('--input <file>', 'input tensor, .npy, shape [batch, channels, height, width]')
     .requiredOption('--output <file>', 'where to write the output tensor (.npy)')
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       try {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));
-        await io.save(output, options.output);
+        io.save(output, options.output);
         output.dispose();
       } finally {
         model.dispose();

@@ -1,0 +1,13 @@
+// The `tools` namespace: model summaries, inference speed-ups and benchmarks.
+export { summarize, formatSummary, formatMacs, type LayerSummary, type ModelSummary } from './summary.js';
+export {
+  prepareForInference,
+  checkedInferenceModel,
+  modeName,
+  MODES_FASTEST_FIRST,
+  DEFAULT_TOLERANCE,
+  type InferenceMode,
+  type Layout,
+  type CheckedModel,
+} from './inference-modes.js';
+export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
