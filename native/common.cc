@@ -42,7 +42,8 @@ int64_t liveTensorBytes() { return gLiveBytes.load(); }
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
   auto* holder = new TensorHolder();
-  holder->bytes = tensor.defined() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
+  // Meta tensors have shapes but no storage: nothing to report to V8.
+  holder->bytes = tensor.defined() && !tensor.is_meta() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
   holder->tensor = std::move(tensor);
   holder->live = true;
   gLiveTensors++;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as nn from '../src/nn/index.js';
-import { randn, zeros } from '../src/torch/creation.js';
+import { randn, withDefaultDevice, zeros } from '../src/torch/creation.js';
 import { manualSeed, memory } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
 import { runPythonCode } from './helpers/python.js';
@@ -89,6 +89,33 @@ describe('nn.Module', () => {
     } finally {
       source.dispose();
       target.dispose();
+    }
+  });
+
+  it('dispose() frees every tensor a network made while building', () => {
+    const before = memory();
+    buildNet().dispose();
+    new nn.BatchNorm2d(3, { affine: false }).dispose();
+    assert.deepEqual(memory(), before);
+  });
+
+  it("builds on the 'meta' device with shapes and counts but no storage", () => {
+    const before = memory();
+    const meta = withDefaultDevice('meta', buildNet);
+    const cpu = buildNet();
+    try {
+      assert.ok(meta.parameters().every((p) => p.device === 'meta'));
+      assert.equal(meta.countParameters(), cpu.countParameters());
+      assert.deepEqual(
+        Object.entries(meta.stateDict()).map(([key, t]) => [key, t.shape]),
+        Object.entries(cpu.stateDict()).map(([key, t]) => [key, t.shape]),
+      );
+      cpu.dispose();
+      assert.equal(memory().nativeBytes, before.nativeBytes, 'meta tensors hold no bytes');
+      assert.equal(zeros([2]).device, 'cpu', 'the default ends with the call');
+      assert.throws(() => withDefaultDevice('meta', async () => 1), /must be synchronous/);
+    } finally {
+      meta.dispose();
     }
   });
 

@@ -6,6 +6,7 @@ import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '..
 import { Linear } from '../nn/linear.js';
 import { loadTrainedModel, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
+import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
@@ -121,9 +122,9 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
   }
 }
 
-/** Parameters of `name` with its default head, counted on a freshly built instance. */
+/** Parameters of `name` with its default head, counted on an instance with no storage ('meta'). */
 export function modelParameterCount(name: string): number {
-  const model = buildModel(name, { init: false });
+  const model = withDefaultDevice('meta', () => buildModel(name, { init: false }));
   try {
     return model.countParameters();
   } finally {

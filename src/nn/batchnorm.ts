@@ -33,8 +33,12 @@ abstract class BatchNorm extends Module {
     this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
     const affine = options.affine ?? true;
     const track = options.trackRunningStats ?? true;
-    this.weight = affine ? this.registerParameter('weight', ones([numFeatures])) : this.registerParameter('weight', null);
-    this.bias = affine ? this.registerParameter('bias', zeros([numFeatures])) : this.registerParameter('bias', null);
+    // A Parameter shares its source's storage through a handle of its own: free the source's.
+    const [weight, bias] = affine ? [ones([numFeatures]), zeros([numFeatures])] : [null, null];
+    this.weight = this.registerParameter('weight', weight);
+    this.bias = this.registerParameter('bias', bias);
+    weight?.dispose();
+    bias?.dispose();
     this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
     this.runningVar = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? tensor(0, { dtype: 'int64' }) : null);

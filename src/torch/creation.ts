@@ -8,6 +8,30 @@ export interface CreateOptions {
   device?: string;
 }
 
+let defaultDevice: string | undefined;
+
+/**
+ * Runs `fn` with `device` as the default device of the tensor factories (tensor, zeros,
+ * ones, empty, full, the random ones, arange, linspace, eye), as PyTorch's default
+ * device. With 'meta', a
+ * model is built with shapes but no storage: counting a 100M-parameter model's
+ * parameters then costs nothing.
+ */
+export function withDefaultDevice<T>(device: string, fn: () => T): T {
+  const previous = defaultDevice;
+  defaultDevice = device;
+  try {
+    const result = fn();
+    // The default would end before the Promise's work runs: refuse, as tidy() does.
+    if (result instanceof Promise) throw new Error('withDefaultDevice: fn must be synchronous, it returned a Promise');
+    return result;
+  } finally {
+    defaultDevice = previous;
+  }
+}
+
+const deviceOf = (options: CreateOptions): string | undefined => options.device ?? defaultDevice;
+
 function codeOf(options: CreateOptions, fallback?: DType): number | undefined {
   const dtype = options.dtype ?? fallback;
   return dtype ? dtypeCode(dtype) : undefined;
@@ -57,7 +81,7 @@ export function tensor(data: NestedArray | ArrayBufferView, options: CreateOptio
     const source = dtypeOfTypedArray(data);
     const shape = options.shape ?? [data.byteLength / dtypeSize[source]];
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const made = fromBytes(bytes, source, shape, options.device);
+    const made = fromBytes(bytes, source, shape, deviceOf(options));
     if (!options.dtype || options.dtype === source) return made;
     const converted = made.to(options.dtype);
     made.dispose();
@@ -71,7 +95,7 @@ export function tensor(data: NestedArray | ArrayBufferView, options: CreateOptio
     : flat.every((v) => typeof v === 'boolean' || Number.isInteger(v)) ? 'int64' : 'float32';
   const dtype = options.dtype ?? inferred;
   const values = Float64Array.from(flat, (v) => Number(v));
-  const made = fromBytes(new Uint8Array(values.buffer), 'float64', options.shape ?? shape, options.device);
+  const made = fromBytes(new Uint8Array(values.buffer), 'float64', options.shape ?? shape, deviceOf(options));
   if (dtype === 'float64') return made;
   const converted = made.to(dtype);
   made.dispose();
@@ -79,16 +103,16 @@ export function tensor(data: NestedArray | ArrayBufferView, options: CreateOptio
 }
 
 export function zeros(shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.zeros(shape, codeOf(options), options.device));
+  return new Tensor(native.zeros(shape, codeOf(options), deviceOf(options)));
 }
 export function ones(shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.ones(shape, codeOf(options), options.device));
+  return new Tensor(native.ones(shape, codeOf(options), deviceOf(options)));
 }
 export function empty(shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.empty(shape, codeOf(options), options.device));
+  return new Tensor(native.empty(shape, codeOf(options), deviceOf(options)));
 }
 export function full(shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor {
-  return new Tensor(native.full(shape, value, codeOf(options, typeof value === 'boolean' ? 'bool' : 'float32'), options.device));
+  return new Tensor(native.full(shape, value, codeOf(options, typeof value === 'boolean' ? 'bool' : 'float32'), deviceOf(options)));
 }
 export function zerosLike(like: Tensor, options: CreateOptions = {}): Tensor {
   return zeros(like.shape, { dtype: options.dtype ?? like.dtype, device: options.device ?? like.device });
@@ -98,15 +122,15 @@ export function onesLike(like: Tensor, options: CreateOptions = {}): Tensor {
 }
 /** Standard normal samples. */
 export function randn(shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.randn(shape, codeOf(options), options.device));
+  return new Tensor(native.randn(shape, codeOf(options), deviceOf(options)));
 }
 /** Uniform samples in [0, 1). */
 export function rand(shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.rand(shape, codeOf(options), options.device));
+  return new Tensor(native.rand(shape, codeOf(options), deviceOf(options)));
 }
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: number[], options: CreateOptions = {}): Tensor {
-  return new Tensor(native.randint(low, high, shape, codeOf(options, 'int64'), options.device));
+  return new Tensor(native.randint(low, high, shape, codeOf(options, 'int64'), deviceOf(options)));
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number): Tensor {
@@ -116,11 +140,11 @@ export function randperm(n: number): Tensor {
 export function arange(startOrEnd: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
   const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
   const integral = [start, stop, step].every(Number.isInteger);
-  return new Tensor(native.arange(start, stop, step, codeOf(options, integral ? 'int64' : 'float32'), options.device));
+  return new Tensor(native.arange(start, stop, step, codeOf(options, integral ? 'int64' : 'float32'), deviceOf(options)));
 }
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
-  return new Tensor(native.linspace(start, end, steps, codeOf(options), options.device));
+  return new Tensor(native.linspace(start, end, steps, codeOf(options), deviceOf(options)));
 }
 export function eye(n: number, options: CreateOptions = {}): Tensor {
-  return new Tensor(native.eye(n, codeOf(options), options.device));
+  return new Tensor(native.eye(n, codeOf(options), deviceOf(options)));
 }
