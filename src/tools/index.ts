@@ -3,6 +3,7 @@ export { summarize, formatSummary, formatMacs, type LayerSummary, type ModelSumm
 export {
   prepareForInference,
   checkedInferenceModel,
+  fastestFaithfulModel,
   modeName,
   MODES_FASTEST_FIRST,
   DEFAULT_TOLERANCE,
@@ -11,3 +12,4 @@ export {
   type CheckedModel,
 } from './inference-modes.js';
 export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
+export { InferenceWorker, type InferenceWorkerOptions } from './inference-worker.js';
