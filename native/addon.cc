@@ -1,7 +1,6 @@
 // Entry point of the resnets native addon.
 #include "common.h"
 
-#include <ATen/Parallel.h>
 
 namespace resnets {
 

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace resnets {
 
@@ -11,13 +13,51 @@ namespace {
 std::atomic<int64_t> gLiveTensors{0};
 std::atomic<int64_t> gLiveBytes{0};
 
+// Bytes are counted per storage, not per handle: views, detached aliases and expanded
+// tensors share one storage, and their logical sizes (numel x element size) can be far
+// beyond what is allocated (an expanded 1-element tensor can claim exabytes, which V8
+// refuses by aborting). A storage counts once, from its first handle to its last.
+struct StorageUse {
+  int64_t handles = 0;
+  int64_t bytes = 0;
+};
+std::mutex gStorageMutex;  // worker threads wrap tensors too
+std::unordered_map<const void*, StorageUse> gStorages;
+
+// Returns the bytes this handle adds to the total.
+int64_t acquireBytes(const at::Tensor& tensor, const void** key) {
+  *key = nullptr;
+  if (!tensor.defined() || tensor.is_meta()) return 0;  // meta tensors have no storage
+  // Opaque layouts (oneDNN) have no storage object: count their logical size.
+  if (!tensor.has_storage()) return static_cast<int64_t>(tensor.numel() * tensor.element_size());
+  const auto& storage = tensor.storage();
+  *key = storage.unsafeGetStorageImpl();
+  std::lock_guard<std::mutex> lock(gStorageMutex);
+  StorageUse& use = gStorages[*key];
+  if (use.handles++ > 0) return 0;
+  use.bytes = static_cast<int64_t>(storage.nbytes());
+  return use.bytes;
+}
+
+// Returns the bytes that leave the total when this handle goes.
+int64_t releaseBytes(const TensorHolder* holder) {
+  if (holder->storage == nullptr) return holder->bytes;
+  std::lock_guard<std::mutex> lock(gStorageMutex);
+  auto found = gStorages.find(holder->storage);
+  if (found == gStorages.end() || --found->second.handles > 0) return 0;
+  int64_t bytes = found->second.bytes;
+  gStorages.erase(found);
+  return bytes;
+}
+
 void release(Napi::Env env, TensorHolder* holder) {
   if (!holder->live) return;
   holder->live = false;
+  int64_t bytes = releaseBytes(holder);
   holder->tensor = at::Tensor();
   gLiveTensors--;
-  gLiveBytes -= holder->bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, -holder->bytes);
+  gLiveBytes -= bytes;
+  if (bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
 }
 
 void finalize(Napi::Env env, TensorHolder* holder) {
@@ -42,13 +82,13 @@ int64_t liveTensorBytes() { return gLiveBytes.load(); }
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
   auto* holder = new TensorHolder();
-  // Meta tensors have shapes but no storage: nothing to report to V8.
-  holder->bytes = tensor.defined() && !tensor.is_meta() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
+  const int64_t added = acquireBytes(tensor, &holder->storage);
+  holder->bytes = holder->storage == nullptr ? added : 0;
   holder->tensor = std::move(tensor);
   holder->live = true;
   gLiveTensors++;
-  gLiveBytes += holder->bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, holder->bytes);
+  gLiveBytes += added;
+  if (added != 0) Napi::MemoryManagement::AdjustExternalMemory(env, added);
   return Napi::External<TensorHolder>::New(env, holder, finalize);
 }
 

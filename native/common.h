@@ -15,6 +15,9 @@ namespace resnets {
 // freed at once; the holder itself lives until the JS handle is collected.
 struct TensorHolder {
   at::Tensor tensor;
+  // The storage whose bytes this handle shares in the accounting (null for tensors
+  // without one, which count `bytes` of their own).
+  const void* storage = nullptr;
   int64_t bytes = 0;
   bool live = false;
 };
@@ -52,7 +55,6 @@ void registerTensorOps(Napi::Env env, Exports exports);
 void registerViewOps(Napi::Env env, Exports exports);
 void registerNnOps(Napi::Env env, Exports exports);
 void registerAutogradOps(Napi::Env env, Exports exports);
-void registerAsyncOps(Napi::Env env, Exports exports);
 
 }  // namespace resnets
 

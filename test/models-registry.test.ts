@@ -2,7 +2,7 @@
 // variants built from plain configs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createModel as createFromRoot, listModels as listFromRoot, torch } from '../src/index.js';
+import { createModel as createFromRoot, listModels as listFromRoot, nn, torch } from '../src/index.js';
 import * as models from '../src/models/index.js';
 
 describe('listModels', () => {
@@ -91,6 +91,30 @@ describe('createModel', () => {
     } finally {
       original.dispose();
       rebuilt.dispose();
+    }
+  });
+
+  it('clone and fusion keep a float64 model float64', () => {
+    const [conv, bn] = [new nn.Conv2d(3, 4, 3), new nn.BatchNorm2d(4)].map((m) => m.to('float64')) as [nn.Conv2d, nn.BatchNorm2d];
+    const folded = models.foldBatchNorm(conv, bn.eval());
+    assert.equal(folded.weight.dtype, 'float64', 'foldBatchNorm');
+    for (const m of [conv, bn, folded]) m.dispose();
+    for (const name of ['resnet18', 'resnet20']) {
+      const original = models.createModel(name, { numClasses: 3 }).to('float64');
+      original.eval();
+      const copy = original.clone();
+      const fused = models.fuseForInference(original);
+      try {
+        assert.ok(copy.parameters().every((p) => p.dtype === 'float64'), `${name}: clone`);
+        assert.ok(fused.parameters().every((p) => p.dtype === 'float64'), `${name}: fused`);
+        torch.tidy(() => {
+          const x = torch.randn([1, 3, 32, 32], { dtype: 'float64' });
+          const [want, got] = torch.noGrad(() => [original.call(x), fused.call(x)]);
+          assert.ok(got.sub(want).abs().max().item() <= 1e-9 * want.abs().max().item(), `${name}: fused output in float64`);
+        });
+      } finally {
+        for (const m of [original, copy, fused]) m.dispose();
+      }
     }
   });
 

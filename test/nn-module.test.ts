@@ -79,8 +79,9 @@ describe('nn.Module', () => {
       const partial = { ...source.stateDict() };
       delete partial['1.running_mean'];
       partial['9.weight'] = partial['6.weight'];
-      assert.throws(() => target.loadStateDict(partial), (error: Error) => /missing keys \(1\): 1\.running_mean/.test(error.message) && /unexpected keys \(1\): 9\.weight/.test(error.message));
-      assert.deepEqual(target.loadStateDict(partial, { strict: false }), { missingKeys: ['1.running_mean'], unexpectedKeys: ['9.weight'] });
+      partial.constructor = partial['6.weight']; // inherited names are keys like any other
+      assert.throws(() => target.loadStateDict(partial), (error: Error) => /missing keys \(1\): 1\.running_mean/.test(error.message) && /unexpected keys \(2\): 9\.weight, constructor/.test(error.message));
+      assert.deepEqual(target.loadStateDict(partial, { strict: false }), { missingKeys: ['1.running_mean'], unexpectedKeys: ['9.weight', 'constructor'] });
       tidy(() => {
         const wrong = { ...source.stateDict(), '6.weight': zeros([5, 9]) };
         assert.throws(() => target.loadStateDict(wrong), /6\.weight: checkpoint has \[5, 9\], model expects \[5, 8\]/);
@@ -128,6 +129,8 @@ describe('nn.Module', () => {
       assert.ok([...net.namedModules()].every(([, m]) => m.training));
       net.to('float64');
       assert.ok(net.parameters().every((p) => p.dtype === 'float64' && p.requiresGrad));
+      assert.throws(() => net.to('int64'), /parameters must be floating point, got int64/);
+      assert.ok(net.parameters().every((p) => p.dtype === 'float64'), 'a refused to() changes nothing');
       assert.equal(net.stateDict()['1.num_batches_tracked'].dtype, 'int64');
       const visited: string[] = [];
       net.apply((module) => visited.push(module.constructor.name));

@@ -26,9 +26,12 @@ const descrByDtype: Partial<Record<DType, string>> = Object.fromEntries(Object.e
 
 type Literal = string | boolean | number | Literal[];
 
+const MAX_NESTING = 32;
+
 /** Parses the header's Python literal: a dict of strings, booleans, integers and tuples. */
 class LiteralParser {
   #pos = 0;
+  #depth = 0;
   constructor(private readonly text: string, private readonly source: string) {}
 
   fail(what: string): never {
@@ -86,6 +89,8 @@ class LiteralParser {
     return value;
   }
   sequence(close: string): Literal[] {
+    // A header nests a shape tuple in a dict; deeper nesting is only a way to overflow the stack.
+    if (++this.#depth > MAX_NESTING) this.fail(`nests more than ${MAX_NESTING} levels`);
     this.#pos++;
     const items: Literal[] = [];
     while (!this.eat(close)) {
@@ -95,6 +100,7 @@ class LiteralParser {
         break;
       }
     }
+    this.#depth--;
     return items;
   }
 }

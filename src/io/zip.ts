@@ -15,6 +15,7 @@ const END64 = 0x06064b50;
 const LOCATOR64 = 0x07064b50;
 /** Deflate cannot expand data by more than about 1032 times. */
 const MAX_DEFLATE_RATIO = 1032;
+const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
 
 export interface ZipEntry {
   name: string;
@@ -227,6 +228,8 @@ export class ZipArchive {
     let data = raw;
     if (entry.method === 8) {
       if (entry.size > raw.length * MAX_DEFLATE_RATIO + 1024) r.fail(`entry '${name}' claims ${entry.size} bytes from ${raw.length} compressed bytes, more than deflate can produce`);
+      // torch.save stores its entries uncompressed; a big compressed one would cost its full size up front.
+      if (entry.size > MAX_INFLATED_BYTES) r.fail(`entry '${name}' is compressed and would inflate to ${entry.size} bytes; compressed entries over ${MAX_INFLATED_BYTES} bytes are not read`);
       try {
         data = inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (error) {

@@ -135,10 +135,7 @@ export class CifarResNet extends ImageClassifier implements ConvBnPairs {
   }
 
   clone(): CifarResNet {
-    if (this.inferenceOnly) throw new Error(`${this.name}: a model fused for inference cannot be cloned; clone the original`);
-    const copy = new CifarResNet(this.config, { init: false });
-    copy.loadStateDict(this.stateDict());
-    return copy.train(this.training);
+    return this.copyStateInto(new CifarResNet(this.config, { init: false }));
   }
 
   override describe(): string {

@@ -39,6 +39,15 @@ export abstract class ImageClassifier extends Module {
   /** A new model with the same config and a copy of the parameters and buffers. */
   abstract clone(): ImageClassifier;
 
+  /** For clone(): gives `copy` this model's dtype, device, values and train/eval mode. */
+  protected copyStateInto<T extends ImageClassifier>(copy: T): T {
+    if (this.inferenceOnly) throw new Error(`${this.name}: a model fused for inference cannot be cloned; clone the original`);
+    const reference = this.parameters()[0];
+    if (reference) copy.to(reference.device).to(reference.dtype);
+    copy.loadStateDict(this.stateDict());
+    return copy.train(this.training);
+  }
+
   /** Throws unless `input` is a floating-point [N, inChans, H, W] tensor. */
   checkInput(input: Tensor): void {
     const shape = input.shape;

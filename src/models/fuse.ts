@@ -62,7 +62,7 @@ export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): Conv2d {
         groups: conv.groups,
         bias: true,
       });
-      if (conv.weight.device !== folded.weight.device) folded.to(conv.weight.device);
+      folded.to(conv.weight.device).to(conv.weight.dtype);
       folded.weight.copy_(conv.weight.mul(scale));
       folded.bias!.copy_(bias);
       return folded;

@@ -129,10 +129,7 @@ export class ResNet extends ImageClassifier implements ConvBnPairs {
   }
 
   clone(): ResNet {
-    if (this.inferenceOnly) throw new Error(`${this.name}: a model fused for inference cannot be cloned; clone the original`);
-    const copy = new ResNet(this.config, { init: false });
-    copy.loadStateDict(this.stateDict());
-    return copy.train(this.training);
+    return this.copyStateInto(new ResNet(this.config, { init: false }));
   }
 
   override describe(): string {

@@ -148,11 +148,11 @@ export abstract class Module<In = Tensor, Out = Tensor> {
   loadStateDict(dict: StateDict, options: { strict?: boolean } = {}): LoadResult {
     const strict = options.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((key) => !(key in dict));
-    const unexpectedKeys = Object.keys(dict).filter((key) => !(key in own));
+    const missingKeys = Object.keys(own).filter((key) => !Object.hasOwn(dict, key));
+    const unexpectedKeys = Object.keys(dict).filter((key) => !Object.hasOwn(own, key));
     const mismatched: string[] = [];
     for (const [key, target] of Object.entries(own)) {
-      const source = dict[key];
+      const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
       if (!source) continue;
       const [want, got] = [target.shape, source.shape];
       if (want.length !== got.length || want.some((size, i) => size !== got[i])) {
@@ -183,6 +183,8 @@ export abstract class Module<In = Tensor, Out = Tensor> {
   /** Moves or converts every parameter and buffer in place (floating dtypes only for dtype). */
   to(target: DType | string): this {
     const isDtype = /^(float|bfloat|int|uint|bool)/.test(target);
+    // Checked before anything moves, so a refused call leaves the module as it was.
+    if (isDtype && !/^(float|bfloat)/.test(target)) throw new Error(`Module.to: parameters must be floating point, got ${target}`);
     noGrad(() => {
       for (const [, module] of this.namedModules()) {
         for (const [, parameter] of module.#parameters) {

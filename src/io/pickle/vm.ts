@@ -37,6 +37,7 @@ export function isTuple(value: unknown): value is readonly unknown[] {
 }
 
 const MAX_DEPTH = 1000;
+const MAX_LONG_BYTES = 64;
 
 class Machine {
   #pos = 0;
@@ -217,6 +218,8 @@ class Machine {
       case Op.LONG4: {
         const length = this.#i32();
         if (length < 0) throw new Error(`LONG4 with negative length ${length}`);
+        // State dicts hold 8-byte integers at most; a huge one would only cost time.
+        if (length > MAX_LONG_BYTES) throw new Error(`LONG4 of ${length} bytes; integers over ${MAX_LONG_BYTES} bytes are not read`);
         return this.#push(this.#long(this.#take(length)));
       }
       case Op.BINFLOAT: {
