@@ -13,6 +13,7 @@ import { noGrad } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
 import type { Tensor } from '../src/torch/tensor.js';
 import { readWeightsInfo } from '../src/train/checkpoint.js';
+import { prepareData } from '../src/train/data-setup.js';
 import { loadTrainedModel } from '../src/train/trained-model.js';
 import { resnets, type CliResult } from './helpers/cli.js';
 import { tempDir } from './helpers/python.js';
@@ -171,6 +172,35 @@ describe('resnets train on bad input', () => {
     const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('nan'), ...tiny, '--lr', '1e30', '--warmup-epochs', '0', '--epochs', '3');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /loss became (NaN|Infinity) at step \d+ \(epoch \d, lr [\d.e+]+\); (last good checkpoint kept at .*last\.safetensors|no checkpoint had been written yet)/);
+  });
+
+  it('a run that failed before its first checkpoint can be started again in its folder', async () => {
+    const failed = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('restart'), ...tiny, '--lr', '1e30', '--warmup-epochs', '0', '--epochs', '1');
+    assert.match(failed.stderr, /no checkpoint had been written yet/);
+    const resumed = await resnets('train', '--resume', path('restart'));
+    assert.equal(resumed.code, 1);
+    assert.match(resumed.stderr, /stopped before its first checkpoint \(start it again without --resume\)/);
+    const again = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('restart'), ...tiny, '--epochs', '1');
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('--resume names every option it ignores, and --epochs extends the run for later resumes', async () => {
+    const first = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('extend'), ...tiny, '--epochs', '1');
+    assert.equal(first.code, 0, first.stderr);
+    const longer = await resnets('train', '--resume', path('extend'), '--epochs', '2', '--momentum', '0.5', '--no-augment', '--label-smoothing', '0.1', '--no-progress');
+    assert.equal(longer.code, 0, longer.stderr);
+    assert.match(longer.stdout, /ignoring --momentum, --label-smoothing, --no-augment/);
+    assert.match(longer.stdout, /the run now has 2 epochs instead of 1/);
+    assert.match(longer.stdout, /finished 2 epochs/);
+    assert.equal((JSON.parse(readFileSync(path('extend', 'config.json'), 'utf8')) as { epochs: number }).epochs, 2);
+    const done = await resnets('train', '--resume', path('extend'));
+    assert.match(done.stderr, /already finished its 2 epochs/);
+  });
+
+  it('--limit-train on a folder keeps every class', async () => {
+    const data = await prepareData({ data: path('shapes'), imageSize: 16, limitTrain: 6 }, { train: true, test: false });
+    const labels = await Promise.all(Array.from({ length: data.train!.length }, async (_, i) => (await data.train!.get(i)).label));
+    assert.deepEqual(labels, [0, 0, 1, 1, 2, 2]);
   });
 
   it('an unknown model or data source is a clear error', async () => {

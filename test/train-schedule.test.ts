@@ -54,6 +54,19 @@ describe('schedules from epoch specs', () => {
     assert.ok(Math.abs(s.lrAt(500) - 0.1) < 1e-12);
     assert.ok(Math.abs(s.lrAt(1000) - 0.01) < 1e-12);
   });
+  it('step and multistep decays fall at the same epochs with a warm-up', () => {
+    const step = scheduleFromSpec({ name: 'step', lr: 1, epochs: 9, stepEpochs: 3, gamma: 0.1, warmupEpochs: 1 }, 10);
+    const multi = scheduleFromSpec({ name: 'multistep', lr: 1, epochs: 9, milestones: [3, 6], gamma: 0.1, warmupEpochs: 1 }, 10);
+    for (const s of [step, multi]) {
+      assert.ok(s.lrAt(0) < 0.2, 'warming up');
+      assert.equal(s.lrAt(29), 1);
+      assert.ok(Math.abs(s.lrAt(30) - 0.1) < 1e-12);
+      assert.ok(Math.abs(s.lrAt(60) - 0.01) < 1e-12);
+    }
+  });
+  it('refuses a warm-up as long as the run', () => {
+    assert.throws(() => scheduleFromSpec({ name: 'cosine', lr: 0.1, epochs: 2, warmupEpochs: 2 }, 10), /warm-up of 2 epochs would take the whole 2-epoch run/);
+  });
   it('is a pure function of the iteration', () => {
     const s = scheduleFromSpec({ name: 'step', lr: 0.1, epochs: 9, stepEpochs: 3 }, 10);
     const forward = Array.from({ length: 90 }, (_, i) => s.lrAt(i));

@@ -30,6 +30,8 @@ export const RUN_FILES = {
   best: 'best.safetensors',
   state: 'state.safetensors',
   curves: 'curves.svg',
+  /** The class names in label order (also in each weights file's metadata). */
+  classes: 'classes.json',
 } as const;
 
 /** Where training is: the next step to take, and the running sums of the epoch in progress. */
@@ -172,7 +174,9 @@ export class RunDirectory {
   /** Loads the state file into `model` and `optimizer`; returns where training stood. */
   loadState(model: Module, optimizer: Optimizer): TrainingState {
     const path = this.file('state');
-    if (!existsSync(path)) throw new Error(`${this.path} has no ${RUN_FILES.state} to resume from (was it made by 'resnets train'?)`);
+    if (!existsSync(path)) {
+      throw new Error(`${this.path} has no ${RUN_FILES.state} to resume from: the run stopped before its first checkpoint (start it again without --resume), or it was not made by 'resnets train'`);
+    }
     const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
     try {
       if (metadata.version !== String(STATE_VERSION) || !metadata.training || !metadata.optimizer) {
@@ -201,16 +205,18 @@ export class RunDirectory {
 
 export function readMetricsFile(path: string): EpochRecord[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  const records: EpochRecord[] = [];
+  readFileSync(path, 'utf8')
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line, i) => {
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
       try {
-        return JSON.parse(line) as EpochRecord;
+        records.push(JSON.parse(line) as EpochRecord);
       } catch {
         throw new Error(`${path}: line ${i + 1} is not JSON`);
       }
     });
+  return records;
 }
 
 /** Reads a run's config.json. */

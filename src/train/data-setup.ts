@@ -42,8 +42,13 @@ export interface PreparedData {
   description: string;
 }
 
+/** The first `limit` samples (Fashion-MNIST's classes are already mixed). */
 const limitTo = (dataset: Dataset, limit: number | undefined): Dataset =>
   limit === undefined || limit >= dataset.length ? dataset : subset(dataset, Array.from({ length: limit }, (_, i) => i));
+
+/** `limit` samples spread evenly over a folder dataset, which is ordered class by class, so every class keeps its share. */
+const spreadOver = (dataset: Dataset, limit: number | undefined): Dataset =>
+  limit === undefined || limit >= dataset.length ? dataset : subset(dataset, Array.from({ length: limit }, (_, i) => Math.floor((i * dataset.length) / limit)));
 
 function isFolder(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
@@ -73,7 +78,7 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const channels = spec.channels ?? 3;
   const size = spec.imageSize ?? 64;
   // Decoding straight to a little above the network's size (shrink-on-load) keeps large photos cheap.
-  const options = { channels, strict: spec.strict ?? false, shortSide: Math.round(size / FOLDER_CROP_PCT) };
+  const options = { channels, strict: spec.strict ?? false, shortSide: Math.floor(size / FOLDER_CROP_PCT) };
   // Without training there is no need to list the training folder, except when it is
   // also the evaluation data (a folder with no test split).
   const evaluateOnTrain = need.test === true && testRoot === undefined;
@@ -83,9 +88,9 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   if (trainFolder && testFolder && trainFolder.classes.join('\n') !== testFolder.classes.join('\n')) {
     throw new Error(`the training folder ${trainRoot} has classes [${trainFolder.classes.join(', ')}] but the test folder ${testRoot} has [${testFolder.classes.join(', ')}]`);
   }
-  const train = need.train && trainFolder ? limitTo(trainFolder, spec.limitTrain) : undefined;
+  const train = need.train && trainFolder ? spreadOver(trainFolder, spec.limitTrain) : undefined;
   const testSource = testFolder ?? (evaluateOnTrain ? trainFolder : undefined);
-  const test = testSource ? limitTo(testSource, spec.limitTest) : undefined;
+  const test = testSource ? spreadOver(testSource, spec.limitTest) : undefined;
   const skipped = [...(trainFolder?.skipped ?? []), ...(testFolder?.skipped ?? [])];
   const parts = [train && `${train.length} training images from ${trainRoot}`, test && `${test.length} test images from ${testFolder ? testRoot : `${trainRoot} (no test split)`}`];
   return {
@@ -110,7 +115,7 @@ export function trainTransform(data: PreparedData, augment: boolean): Transform 
 export function evalTransform(data: PreparedData): Transform | undefined {
   const [, size] = data.inputShape;
   if (data.kind === 'fashion-mnist') return undefined;
-  return compose([resize(Math.round(size / FOLDER_CROP_PCT)), centerCrop(size)]);
+  return compose([resize(Math.floor(size / FOLDER_CROP_PCT)), centerCrop(size)]);
 }
 
 /** Per-channel mean and std: Fashion-MNIST's own, else ImageNet's (RGB) or 0.5 (grey). */

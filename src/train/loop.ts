@@ -64,7 +64,8 @@ export interface TrainOptions {
   /** Checked after every step: true stops the run with a resumable checkpoint. */
   shouldStop?: () => boolean;
   onStep?: (progress: StepProgress) => void;
-  onEpoch?: (record: EpochRecord, evaluation?: EvalResult) => void;
+  /** `isBest`: the epoch's score (test accuracy, else training accuracy) beats every earlier epoch's. */
+  onEpoch?: (record: EpochRecord, evaluation: EvalResult | undefined, isBest: boolean) => void;
   onEvaluate?: (epoch: number) => void;
 }
 
@@ -212,7 +213,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       run.writeCurves();
     }
     state.partial = next.partial;
-    options.onEpoch?.(record, evaluation);
+    options.onEpoch?.(record, evaluation, isBest);
     if (options.shouldStop?.() && epoch + 1 < epochs) {
       return { status: 'stopped', records, state: { ...next } };
     }

@@ -75,9 +75,16 @@ export interface ScheduleSpec {
   minLr?: number;
 }
 
-/** Builds the per-iteration schedule from an epoch-based spec. */
+/**
+ * Builds the per-iteration schedule from an epoch-based spec. Step and multistep decays
+ * fall at the same epochs with or without a warm-up; cosine decays over what follows it.
+ */
 export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
-  const warmup = Math.round((spec.warmupEpochs ?? 0) * iterationsPerEpoch);
+  const warmupEpochs = spec.warmupEpochs ?? 0;
+  if (warmupEpochs > 0 && warmupEpochs >= spec.epochs) {
+    throw new Error(`a warm-up of ${warmupEpochs} epochs would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
+  }
+  const warmup = Math.round(warmupEpochs * iterationsPerEpoch);
   const total = spec.epochs * iterationsPerEpoch;
   const epochs = (e: number) => Math.round(e * iterationsPerEpoch) - warmup;
   let main: Schedule;
@@ -85,9 +92,13 @@ export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number)
     case 'constant':
       main = constantSchedule(spec.lr);
       break;
-    case 'step':
-      main = stepSchedule({ lr: spec.lr, stepSize: Math.round((spec.stepEpochs ?? Math.max(1, Math.floor(spec.epochs / 3))) * iterationsPerEpoch), gamma: spec.gamma });
+    case 'step': {
+      const stepSize = Math.round((spec.stepEpochs ?? Math.max(1, Math.floor(spec.epochs / 3))) * iterationsPerEpoch);
+      const steps = stepSchedule({ lr: spec.lr, stepSize, gamma: spec.gamma });
+      // withWarmup starts the main schedule's count after the warm-up: shift it back.
+      main = { lrAt: (iteration) => steps.lrAt(iteration + warmup), description: steps.description };
       break;
+    }
     case 'multistep': {
       const milestones = spec.milestones ?? [Math.round(spec.epochs / 2), Math.round((spec.epochs * 3) / 4)];
       main = multiStepSchedule({ lr: spec.lr, milestones: milestones.map(epochs), gamma: spec.gamma });

@@ -68,11 +68,13 @@ export interface SessionResult {
   config: RunConfig;
 }
 
-/** The run directory of a fresh run must not hold another run's state. */
+/**
+ * A fresh run must not overwrite a run that can be resumed. A folder whose run ended
+ * before its first checkpoint (config.json but no state) holds nothing to lose.
+ */
 function checkFreshRunDir(out: string): void {
   if (!existsSync(out)) return;
-  const files = readdirSync(out);
-  if (files.includes(RUN_FILES.state) || files.includes(RUN_FILES.config)) {
+  if (readdirSync(out).includes(RUN_FILES.state)) {
     throw new Error(`${out} already holds a training run; continue it with --resume ${out}, or pick another --out`);
   }
 }
@@ -100,6 +102,7 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   getModelInfo(config.model); // an unknown name fails before the data is read
 
   const data = await prepareData(config.data, { train: true, test: 'if-present' });
+  if (options.shouldStop?.()) throw new Error('stopped before training started; nothing was written');
   log(data.description);
   const skipped = describeSkipped(data.skipped);
   if (skipped) log(`warning: ${skipped}`);
@@ -108,16 +111,37 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
     log(`warning: batch size ${config.batchSize} is larger than the ${trainSize} training images; using batches of ${trainSize}`);
   }
 
-  const normalization = normalizationFor(data);
-  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
-  const trainData = trainLoader(data, loaderSettings);
-  const testData = data.test ? testLoader(data, loaderSettings) : undefined;
-
   manualSeed(config.seed);
   const [channels] = data.inputShape;
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   const model = createModel(config.model, modelOptions);
   const optimizer = buildOptimizer(config, model);
+  try {
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions);
+    return { ...result, model, data, config };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    optimizer.disposeState();
+  }
+}
+
+/** Opens the run directory (fresh or resumed) and runs the loop over `model`. */
+async function trainModel(
+  config: RunConfig,
+  options: SessionOptions,
+  data: PreparedData,
+  model: ImageClassifier,
+  optimizer: Optimizer,
+  modelOptions: Record<string, unknown>,
+): Promise<{ result: TrainResult; run: RunDirectory }> {
+  const log = options.log ?? (() => {});
+  const normalization = normalizationFor(data);
+  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
+  const trainData = trainLoader(data, loaderSettings);
+  const testData = data.test ? testLoader(data, loaderSettings) : undefined;
+
   const schedule = scheduleFromSpec(
     {
       name: config.schedule,
@@ -140,19 +164,17 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
     if (resumeFrom.epoch >= config.epochs) {
-      model.dispose();
-      optimizer.disposeState();
       throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
     run.truncateMetrics(resumeFrom.epoch);
+    run.writeConfig(config); // --epochs may have changed
     log(`resuming ${run.path} at epoch ${resumeFrom.epoch + 1}, batch ${resumeFrom.batch} of ${trainData.numBatches()} (step ${resumeFrom.iteration})`);
   } else {
     run.writeConfig(config);
-    writeFileAtomic(`${run.path}/classes.json`, new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
+    writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
 
-  let best = resumeFrom?.bestAccuracy ?? -1;
   const result = await train({
     model,
     optimizer,
@@ -169,15 +191,9 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
     shouldStop: options.shouldStop,
     onStep: options.onStep,
     onEvaluate: options.onEvaluate,
-    onEpoch: (record) => {
-      const score = record.testAccuracy ?? record.trainAccuracy;
-      const isBest = score > best;
-      if (isBest) best = score;
-      options.onEpoch?.(record, isBest);
-    },
+    onEpoch: (record, _evaluation, isBest) => options.onEpoch?.(record, isBest),
   });
-  optimizer.disposeState();
-  return { result, run, model, data, config };
+  return { result, run };
 }
 
 /** The config of a run in `runDir`, for --resume: the saved settings, with `epochs` optionally changed. */

@@ -1,6 +1,7 @@
 // A model rebuilt from a training run's weights file: the file's metadata names the
 // model, its options (classes, input channels), the class names and the input
 // normalisation, so nothing else is needed to run it.
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { ImageClassifier } from '../models/classifier.js';
@@ -15,6 +16,7 @@ export interface TrainedModel {
 
 /** The run metadata of `file`, or undefined for weights that were not written by a training run. */
 export function trainedWeightsInfo(file: string): WeightsInfo | undefined {
+  if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
   return extname(file).toLowerCase() === '.safetensors' ? readWeightsInfo(file) : undefined;
 }
 

@@ -1,6 +1,5 @@
 // `resnets demo`: trains a CIFAR ResNet on Fashion-MNIST for a few minutes, saves the run,
 // and shows the model's guesses for a handful of test images.
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { fashionMnistStats, loadFashionMnist } from '../../data/fashion-mnist.js';
 import { stackImages } from '../../data/normalize.js';
@@ -12,7 +11,7 @@ import { fromBytes } from '../../torch/creation.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
-import { addRuntimeOptions, trainWithConsole } from './train.js';
+import { addRuntimeOptions, trainWithConsole, unusedRunFolder } from './train.js';
 
 /** The accuracy the demo promises. */
 const TARGET = 0.85;
@@ -26,6 +25,7 @@ interface DemoOptions {
   batchSize: number;
   seed: number;
   limitTrain?: number;
+  dataDir?: string;
   workers: number;
   threads?: number;
   progress: boolean;
@@ -36,7 +36,7 @@ function demoConfig(options: DemoOptions): RunConfig {
   return {
     model: options.model,
     modelOptions: {},
-    data: { data: 'fashion-mnist', limitTrain: options.limitTrain },
+    data: { data: 'fashion-mnist', dataDir: options.dataDir, limitTrain: options.limitTrain },
     epochs: options.epochs,
     batchSize: options.batchSize,
     optimizer: 'sgd',
@@ -71,8 +71,8 @@ function asciiImage(pixels: Uint8Array, size = 28): string[] {
 }
 
 /** Prints the test images side by side, four per row, with true and predicted classes. */
-function showPredictions(model: ImageClassifier): void {
-  const test = loadFashionMnist({ split: 'test' });
+function showPredictions(model: ImageClassifier, dataDir: string | undefined): void {
+  const test = loadFashionMnist({ split: 'test', dataDir });
   const samples = SHOWN.map((index) => test.get(index));
   const { data, shape } = stackImages(samples.map((s) => s.image), { mean: [...fashionMnistStats.mean], std: [...fashionMnistStats.std] });
   const { probabilities, predicted } = tidy(() => {
@@ -104,11 +104,6 @@ function showPredictions(model: ImageClassifier): void {
   }
 }
 
-function demoOut(): string {
-  if (!existsSync('runs/demo')) return 'runs/demo';
-  for (let i = 2; ; i++) if (!existsSync(`runs/demo-${i}`)) return `runs/demo-${i}`;
-}
-
 export function register(program: Command): void {
   const command = program
     .command('demo')
@@ -118,17 +113,18 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'epochs (each is 60,000 images)', parsePositiveInt, 2)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
     .option('--seed <n>', 'seed of the weights and data order', parseNonNegativeInt, 0)
-    .option('--limit-train <n>', 'train on only the first N images (a quicker, less accurate demo)', parsePositiveInt);
+    .option('--limit-train <n>', 'train on only the first N images (a quicker, less accurate demo)', parsePositiveInt)
+    .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them");
   addRuntimeOptions(command).action(async (options: DemoOptions) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
     const config = demoConfig(options);
-    const out = options.out ?? demoOut();
+    const out = options.out ?? unusedRunFolder('runs/demo');
     console.log(`resnets demo: ${config.model} on Fashion-MNIST, ${config.epochs} epochs, ${getNumThreads()} threads; run folder ${out}`);
     const started = performance.now();
     const { result, model } = await trainWithConsole(config, { out, resume: false, workers: options.workers, progress: options.progress });
     try {
       if (result.status === 'stopped') return;
-      showPredictions(model);
+      showPredictions(model, options.dataDir);
       const last = result.records[result.records.length - 1];
       const accuracy = last.testAccuracy ?? 0;
       const verdict = accuracy >= TARGET ? `passes the ${TARGET * 100}% target` : `is below the ${TARGET * 100}% target`;

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
     .option('--split <name>', 'train or test', parseChoice(['train', 'test'] as const), 'test' as const)
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
-    .option('--limit <n>', 'evaluate only the first N images', parsePositiveInt)
+    .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
     .option('--channels <n>', "folder data: 1 or 3 (default: the run's, else 3)", parseChannels)
     .option('--image-size <n>', "folder data: side length (default: the run's, else 64)", parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')

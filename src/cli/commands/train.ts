@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
-import { optimizerNames, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
+import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
 
@@ -24,17 +24,17 @@ export interface TrainCommandOptions {
   resume?: string;
   epochs: number;
   batchSize: number;
-  lr: number;
+  lr?: number;
   optimizer: OptimizerName;
   momentum: number;
   nesterov: boolean;
-  weightDecay: number;
+  weightDecay?: number;
   decayNormBias?: boolean;
   schedule: ScheduleName;
   milestones?: number[];
   stepEpochs?: number;
   gamma?: number;
-  warmupEpochs: number;
+  warmupEpochs?: number;
   minLr: number;
   labelSmoothing: number;
   clipGradNorm?: number;
@@ -50,11 +50,14 @@ export interface TrainCommandOptions {
   progress: boolean;
 }
 
-/** A run folder name that is not taken yet: runs/<model>-<data>, then -2, -3, ... */
-function defaultOut(model: string, data: string): string {
-  const stem = join('runs', `${model}-${basename(resolve(data)).toLowerCase()}`);
+/** `stem` if no such folder exists yet, else the first free of stem-2, stem-3, ... */
+export function unusedRunFolder(stem: string): string {
   if (!existsSync(stem)) return stem;
   for (let i = 2; ; i++) if (!existsSync(`${stem}-${i}`)) return `${stem}-${i}`;
+}
+
+function defaultOut(model: string, data: string): string {
+  return unusedRunFolder(join('runs', `${model}-${basename(resolve(data)).toLowerCase()}`));
 }
 
 function configFromOptions(model: string, options: TrainCommandOptions): RunConfig {
@@ -75,16 +78,17 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     epochs: options.epochs,
     batchSize: options.batchSize,
     optimizer: options.optimizer,
-    lr: options.lr,
+    lr: options.lr ?? (options.optimizer === 'adamw' ? 1e-3 : 0.1),
     momentum: options.momentum,
     nesterov: options.nesterov,
-    weightDecay: options.weightDecay,
+    weightDecay: options.weightDecay ?? (options.optimizer === 'adamw' ? 0.05 : 5e-4),
     noDecayNormBias: !options.decayNormBias,
     schedule: options.schedule,
     milestones: options.milestones,
     stepEpochs: options.stepEpochs,
     gamma: options.gamma,
-    warmupEpochs: options.warmupEpochs,
+    // One epoch, or a fifth of a shorter run, so a short run is not all warm-up.
+    warmupEpochs: options.warmupEpochs ?? Math.min(1, options.epochs / 5),
     minLr: options.minLr,
     labelSmoothing: options.labelSmoothing,
     clipGradNorm: options.clipGradNorm,
@@ -165,17 +169,17 @@ export function register(program: Command): void {
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, 30)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
-    .option('--lr <rate>', 'peak learning rate', parsePositiveNumber, 0.1)
+    .option('--lr <rate>', 'peak learning rate (default: 0.1 for SGD, 0.001 for AdamW)', parsePositiveNumber)
     .option('--optimizer <name>', `one of ${optimizerNames.join(', ')}`, parseChoice(optimizerNames), 'sgd' as OptimizerName)
     .option('--momentum <m>', 'SGD momentum', parseNonNegativeNumber, 0.9)
     .option('--no-nesterov', 'plain momentum instead of Nesterov momentum')
-    .option('--weight-decay <wd>', 'L2 weight decay (SGD) or decoupled weight decay (AdamW)', parseNonNegativeNumber, 5e-4)
+    .option('--weight-decay <wd>', 'L2 weight decay (SGD; default 5e-4) or decoupled weight decay (AdamW; default 0.05)', parseNonNegativeNumber)
     .option('--decay-norm-bias', 'also decay BatchNorm weights and biases (by default they are not decayed)')
     .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')}`, parseChoice(scheduleNames), 'cosine' as ScheduleName)
     .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
     .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
     .option('--gamma <g>', 'step and multistep: the decay factor (default 0.1)', parsePositiveNumber)
-    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs', parseNonNegativeNumber, 1)
+    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1, or a fifth of a shorter run)', parseNonNegativeNumber)
     .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, 0)
     .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, 0)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
@@ -184,8 +188,8 @@ export function register(program: Command): void {
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
     .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
-    .option('--limit-train <n>', 'use only the first N training images (quick runs)', parsePositiveInt)
-    .option('--limit-test <n>', 'use only the first N test images', parsePositiveInt);
+    .option('--limit-train <n>', 'use only N training images, for quick runs (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
+    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt);
   addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
     let config: RunConfig;
@@ -195,12 +199,20 @@ export function register(program: Command): void {
       config = resumeConfig(options.resume, { epochs: explicitEpochs });
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
-      const ignored = ['data', 'lr', 'batchSize', 'optimizer', 'schedule', 'seed', 'weightDecay'].filter((key) => cmd.getOptionValueSource(key) === 'cli');
-      if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+      // Every setting that shapes the result comes from the run; only these may change.
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress']);
+      const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
+      if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
+      const saved = readSessionConfig(options.resume).epochs;
+      if (explicitEpochs !== undefined && explicitEpochs !== saved) {
+        console.log(`note: the run now has ${explicitEpochs} epochs instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
+      }
       out = options.resume;
     } else {
       if (model === undefined) throw new Error('missing model name (or --resume RUN_DIR to continue a run)');
       config = configFromOptions(model, options);
+      const sgdOnly = ['momentum', 'nesterov'].filter((key) => cmd.getOptionValueSource(key) === 'cli');
+      if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
       out = options.out ?? defaultOut(model, config.data.data);
     }
     const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
