@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { torch } from '../src/index.js';
 import { checkAgainstPyTorch, type ReferenceCase } from './helpers/engine-reference.js';
+import { runPythonCode } from './helpers/python.js';
 
 type Tensor = torch.Tensor;
 const ALL_DTYPES: torch.DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'uint8', 'bool'];
@@ -100,6 +101,8 @@ describe('creation and dtypes', () => {
     assert.deepEqual(torch.full([2], 2.5).toArray(), [2.5, 2.5]);
     assert.equal(torch.full([2], 2.5).dtype, 'float32');
     assert.equal(torch.full([1], true).dtype, 'bool');
+    assert.deepEqual(JSON.parse(runPythonCode('import torch, json; print(json.dumps([str(torch.full((1,), 3).dtype), str(torch.full((1,), 2.5).dtype)]))')), ['torch.int64', 'torch.float32']);
+    assert.equal(torch.full([1], 3).dtype, 'int64', 'an integer value gives int64, as in PyTorch');
     assert.deepEqual(torch.zeros([0, 3]).shape, [0, 3]);
     assert.equal(torch.zeros([]).item(), 0);
   });

@@ -21,7 +21,7 @@ export class PReLU extends Module {
     init = 0.25,
   ) {
     super();
-    const weight = full([numParameters], init);
+    const weight = full([numParameters], init, { dtype: 'float32' });
     this.weight = this.registerParameter('weight', weight)!;
     weight.dispose();
   }

@@ -111,8 +111,10 @@ export function ones(shape: number[], options: CreateOptions = {}): Tensor {
 export function empty(shape: number[], options: CreateOptions = {}): Tensor {
   return new Tensor(native.empty(shape, codeOf(options), deviceOf(options)));
 }
+/** Like torch.full, the dtype follows the value unless given: bool, int64 for an integer, else float32. */
 export function full(shape: number[], value: number | boolean, options: CreateOptions = {}): Tensor {
-  return new Tensor(native.full(shape, value, codeOf(options, typeof value === 'boolean' ? 'bool' : 'float32'), deviceOf(options)));
+  const inferred: DType = typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32';
+  return new Tensor(native.full(shape, value, codeOf(options, inferred), deviceOf(options)));
 }
 export function zerosLike(like: Tensor, options: CreateOptions = {}): Tensor {
   return zeros(like.shape, { dtype: options.dtype ?? like.dtype, device: options.device ?? like.device });
