@@ -42,8 +42,6 @@ interface Entry {
   end: number;
 }
 
-const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -91,7 +89,7 @@ function parseEntry(name: string, info: unknown, source: string): Entry {
   }
   const { dtype: code, shape, data_offsets: offsets } = info;
   if (typeof code !== 'string') throw new CheckpointError(`${where}: dtype is missing or not a string`);
-  if (!hasOwn(dtypeByCode, code)) throw new CheckpointError(`${where}: unknown or unsupported dtype '${code}' (supported: ${Object.keys(dtypeByCode).join(', ')})`);
+  if (!Object.hasOwn(dtypeByCode, code)) throw new CheckpointError(`${where}: unknown or unsupported dtype '${code}' (supported: ${Object.keys(dtypeByCode).join(', ')})`);
   if (!Array.isArray(shape)) throw new CheckpointError(`${where}: shape is missing or not a list`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !isCount(offsets[0]) || !isCount(offsets[1])) {
     throw new CheckpointError(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);

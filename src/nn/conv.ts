@@ -1,12 +1,9 @@
-import { conv2d } from '../torch/functional.js';
+import { conv2d, pair, type Pair } from '../torch/functional.js';
 import { empty } from '../torch/creation.js';
 import type { Tensor } from '../torch/tensor.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
 import type { Parameter } from './parameter.js';
-
-type Pair = number | [number, number];
-const pair = (value: Pair): [number, number] => (typeof value === 'number' ? [value, value] : value);
 
 export interface Conv2dOptions {
   stride?: Pair;

@@ -1,8 +1,6 @@
-import { adaptiveAvgPool2d, adaptiveMaxPool2d, avgPool2d, maxPool2d, type AvgPoolOptions, type MaxPoolOptions } from '../torch/functional.js';
+import { adaptiveAvgPool2d, adaptiveMaxPool2d, avgPool2d, maxPool2d, type AvgPoolOptions, type MaxPoolOptions, type Pair } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
-
-type Pair = number | [number, number];
 
 export class MaxPool2d extends Module {
   constructor(

@@ -3,8 +3,9 @@
 import { native, type NativeHandle } from '../native.js';
 import { Tensor } from './tensor.js';
 
-type Pair = number | [number, number];
-const pair = (value: Pair): [number, number] => (typeof value === 'number' ? [value, value] : value);
+/** A size for both spatial dimensions, or [height, width]. */
+export type Pair = number | [number, number];
+export const pair = (value: Pair): [number, number] => (typeof value === 'number' ? [value, value] : value);
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   return new Tensor(native.cat(tensors.map((t) => t.handle), dim));
