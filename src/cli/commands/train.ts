@@ -179,7 +179,7 @@ export function register(program: Command): void {
     .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
     .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
     .option('--gamma <g>', 'step and multistep: the decay factor (default 0.1)', parsePositiveNumber)
-    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1, or a fifth of a shorter run)', parseNonNegativeNumber)
+    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1; a fifth of the run for runs under 5 epochs)', parseNonNegativeNumber)
     .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, 0)
     .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, 0)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
