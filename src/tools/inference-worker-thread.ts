@@ -7,9 +7,9 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { createModel, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
-import { dispose, tidy } from '../torch/scope.js';
+import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
-import { loadTrainedModel } from '../train/trained-model.js';
+import { loadInto, loadTrainedModel } from '../train/trained-model.js';
 import { fastestFaithfulModel, modeName } from './inference-modes.js';
 import type { InferenceRequest, InferenceWorkerOptions, WorkerReply } from './inference-worker.js';
 
@@ -23,18 +23,8 @@ function build(): { model: ImageClassifier; inputSize: [number, number, number] 
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const model = createModel(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
-  if (options.weights) {
-    const dict = io.load(options.weights) as StateDict;
-    try {
-      model.loadStateDict(dict);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    } finally {
-      dispose(dict);
-    }
-  }
+  const fresh = createModel(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
+  const model = options.weights ? loadInto(fresh, io.load(options.weights) as StateDict) : fresh;
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }

@@ -20,4 +20,4 @@ export { RunDirectory, RUN_FILES, readMetricsFile, readRunConfig, readWeightsInf
 export { renderCurves, niceTicks, type CurvePoint } from './curves.js';
 export { runSession, readSessionConfig, resumeConfig, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
 export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
-export { loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
+export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';

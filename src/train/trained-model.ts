@@ -6,6 +6,8 @@ import { extname } from 'node:path';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createModel } from '../models/index.js';
+import type { StateDict } from '../io/types.js';
+import type { Module } from '../nn/module.js';
 import { dispose } from '../torch/scope.js';
 import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
 
@@ -29,14 +31,18 @@ export function loadTrainedModel(file: string, expectedModel?: string): TrainedM
   if (!info) return undefined;
   if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
   const model = createModel(info.model, { ...info.modelOptions, init: false });
-  const dict = loadSafetensors(file);
+  return { model: loadInto(model, loadSafetensors(file)), info };
+}
+
+/** Loads `dict` into `model` (strictly) and frees `dict`; when it does not fit, frees `model` too and throws. */
+export function loadInto<M extends Module<never, unknown>>(model: M, dict: StateDict): M {
   try {
     model.loadStateDict(dict);
+    return model;
   } catch (error) {
     model.dispose();
     throw error;
   } finally {
     dispose(dict);
   }
-  return { model, info };
 }
