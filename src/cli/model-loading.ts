@@ -4,7 +4,8 @@ import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
 import { Linear } from '../nn/linear.js';
-import { loadTrainedModel, trainedWeightsInfo } from '../train/trained-model.js';
+import type { WeightsInfo } from '../train/checkpoint.js';
+import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
@@ -88,16 +89,20 @@ export function loadWeights(model: ImageModel, dict: StateDict, file: string, mo
 
 /**
  * Builds `name` and loads `file` into it. A training run's weights file names its model
- * and options (classes, input channels); otherwise the class count comes from the
- * checkpoint unless given.
+ * and options (classes, input channels) and comes back as `run`; otherwise the class
+ * count comes from the checkpoint unless given.
  */
-export function loadModelWithWeights(name: string, file: string, numClasses?: number): ImageModel {
+export function loadModelWithWeights(name: string, file: string, numClasses?: number): { model: ImageModel; run?: WeightsInfo } {
   const run = trainedWeightsInfo(file);
-  if (run && numClasses !== undefined && run.classes.length > 0 && numClasses !== run.classes.length) {
+  if (!run) return { model: loadPlainWeights(name, file, numClasses) };
+  if (numClasses !== undefined && run.classes.length > 0 && numClasses !== run.classes.length) {
     throw new Error(`'${file}' was trained on ${run.classes.length} classes, not --num-classes ${numClasses}`);
   }
-  const trained = loadTrainedModel(file, name);
-  if (trained) return trained.model as unknown as ImageModel;
+  return { model: modelFromRun(file, run, name).model as unknown as ImageModel, run };
+}
+
+/** Builds `name` for a state dict without run metadata; the class count comes from the checkpoint unless given. */
+function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
   const dict = readCheckpoint(file);
   try {
     let model = buildModel(name, { numClasses, init: false });

@@ -28,7 +28,11 @@ export function trainedWeightsInfo(file: string): WeightsInfo | undefined {
  */
 export function loadTrainedModel(file: string, expectedModel?: string): TrainedModel | undefined {
   const info = trainedWeightsInfo(file);
-  if (!info) return undefined;
+  return info ? modelFromRun(file, info, expectedModel) : undefined;
+}
+
+/** Builds the model `info` (read from `file`'s metadata) describes and loads `file` into it. */
+export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: string): TrainedModel {
   if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
   const model = createModel(info.model, { ...info.modelOptions, init: false });
   return { model: loadInto(model, loadSafetensors(file)), info };

@@ -4,7 +4,6 @@ import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
-import { trainedWeightsInfo } from '../../train/trained-model.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
 import { preprocessImages, type PreprocessOptions } from '../preprocess-image.js';
@@ -47,8 +46,7 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
  */
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
-  const model = loadModelWithWeights(name, options.weights, options.numClasses);
-  const run = trainedWeightsInfo(options.weights);
+  const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses);
   if (run) {
     const [channels, height] = run.inputShape;
     const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };

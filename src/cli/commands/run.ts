@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .requiredOption('--output <file>', 'where to write the output tensor (.npy)')
     .action(async (name: string, options: RunOptions) => {
       const input = readInput(options.input);
-      const model = loadModelWithWeights(name, options.weights, options.numClasses);
+      const { model } = loadModelWithWeights(name, options.weights, options.numClasses);
       try {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));
