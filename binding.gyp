@@ -8,13 +8,14 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/allocator.cc",
         "native/tensor_ops.cc",
         "native/view_ops.cc",
         "native/nn_ops.cc",
         "native/autograd.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],

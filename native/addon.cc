@@ -5,6 +5,8 @@
 namespace resnets {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  // Before any tensor exists, so every allocation made for us is counted.
+  installCountingAllocator();
   registerTensorOps(env, exports);
   registerViewOps(env, exports);
   registerNnOps(env, exports);

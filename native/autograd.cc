@@ -83,7 +83,10 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
   RN_FN(exports, env, "memory", {
     auto result = Napi::Object::New(info.Env());
     result.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(liveTensorCount())));
-    result.Set("nativeBytes", Napi::Number::New(info.Env(), static_cast<double>(liveTensorBytes())));
+    result.Set("nativeBytes", Napi::Number::New(info.Env(), static_cast<double>(nativeBytes())));
+    result.Set("tensorBytes", Napi::Number::New(info.Env(), static_cast<double>(liveTensorBytes())));
+    result.Set("countsAllAllocations", Napi::Boolean::New(info.Env(), countingAllocatorInstalled()));
+    syncExternalMemory(info.Env());
     return result;
   });
   RN_FN(exports, env, "version", return Napi::String::New(info.Env(), TORCH_VERSION););

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <atomic>
+#include <memory>
 #include <cmath>
 #include <mutex>
 #include <string>
@@ -50,20 +51,62 @@ int64_t releaseBytes(const TensorHolder* holder) {
   return bytes;
 }
 
-void release(Napi::Env env, TensorHolder* holder) {
+// Frees the tensor and updates the counters. Touches no JavaScript state, so it can run
+// inside garbage collection.
+void release(TensorHolder* holder) {
   if (!holder->live) return;
   holder->live = false;
   int64_t bytes = releaseBytes(holder);
   holder->tensor = at::Tensor();
   gLiveTensors--;
   gLiveBytes -= bytes;
-  if (bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
 }
 
-void finalize(Napi::Env env, TensorHolder* holder) {
-  release(env, holder);
+// A basic finalizer: with the addon built against Node-API's experimental version, Node
+// runs it during garbage collection itself rather than on a later turn of the event loop,
+// so a synchronous loop that drops tensors without dispose() gets their memory back at
+// the next collection. It may not call into JavaScript; V8 hears of the freed bytes at
+// the next syncExternalMemory() on this thread.
+void finalizeInGc(node_api_basic_env, void* data, void*) {
+  auto* holder = static_cast<TensorHolder*>(data);
+  release(holder);
   delete holder;
 }
+
+// The tag every tensor handle carries: an External made by another addon (or by anything
+// else) is refused instead of being cast to a TensorHolder.
+constexpr napi_type_tag kTensorHandleTag = {0x7265736e6574732dULL, 0x74656e736f722d31ULL};
+
+std::string describe(const Napi::Value& value) {
+  if (value.IsUndefined()) return "undefined";
+  if (value.IsNull()) return "null";
+  if (value.IsExternal()) return "an External that is not a resnets tensor handle";
+  if (value.IsArray()) return "an array";
+  if (value.IsFunction()) return "a function";
+  if (value.IsObject()) return "an object";
+  if (value.IsNumber()) return "a number";
+  if (value.IsString()) return "a string";
+  if (value.IsBoolean()) return "a boolean";
+  return "a value of another type";
+}
+
+// The holder behind a tagged handle, or null for anything else.
+TensorHolder* holderOf(const Napi::Value& value) {
+  if (!value.IsExternal()) return nullptr;
+  bool tagged = false;
+  napi_status status = napi_check_object_type_tag(value.Env(), value, &kTensorHandleTag, &tagged);
+  if (status != napi_ok || !tagged) return nullptr;
+  return value.As<Napi::External<TensorHolder>>().Data();
+}
+
+TensorHolder* checkedHolder(const Napi::Value& value) {
+  TensorHolder* holder = holderOf(value);
+  if (holder == nullptr) throw Napi::TypeError::New(value.Env(), "expected a tensor handle, got " + describe(value));
+  return holder;
+}
+
+// What this thread's V8 isolate has been told (each Node environment runs on its own thread).
+thread_local int64_t tReportedBytes = 0;
 
 std::string messageOf(const c10::Error& error) { return error.what_without_backtrace(); }
 
@@ -79,29 +122,48 @@ int64_t integerOf(double d) {
 
 int64_t liveTensorCount() { return gLiveTensors.load(); }
 int64_t liveTensorBytes() { return gLiveBytes.load(); }
+int64_t nativeBytes() { return countingAllocatorInstalled() ? allocatedCpuBytes() : liveTensorBytes(); }
+
+void syncExternalMemory(Napi::Env env) {
+  const int64_t now = nativeBytes();
+  const int64_t change = now - tReportedBytes;
+  if (change == 0) return;
+  tReportedBytes = now;
+  Napi::MemoryManagement::AdjustExternalMemory(env, change);
+}
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor) {
-  auto* holder = new TensorHolder();
+  auto holder = std::make_unique<TensorHolder>();
   const int64_t added = acquireBytes(tensor, &holder->storage);
   holder->bytes = holder->storage == nullptr ? added : 0;
   holder->tensor = std::move(tensor);
   holder->live = true;
   gLiveTensors++;
   gLiveBytes += added;
-  if (added != 0) Napi::MemoryManagement::AdjustExternalMemory(env, added);
-  return Napi::External<TensorHolder>::New(env, holder, finalize);
+  napi_value external = nullptr;
+  napi_status status = napi_create_external(env, holder.get(), finalizeInGc, nullptr, &external);
+  if (status == napi_ok) status = napi_type_tag_object(env, external, &kTensorHandleTag);
+  if (status != napi_ok) {
+    if (external == nullptr) release(holder.get());  // otherwise the finalizer owns it
+    else holder.release();
+    throw Napi::Error::New(env, "could not create a tensor handle");
+  }
+  holder.release();
+  syncExternalMemory(env);
+  return Napi::Value(env, external);
 }
 
 at::Tensor& unwrap(const Napi::Value& value) {
-  if (!value.IsExternal()) throw std::invalid_argument("expected a tensor");
-  auto* holder = value.As<Napi::External<TensorHolder>>().Data();
+  TensorHolder* holder = checkedHolder(value);
   if (!holder->live) throw std::invalid_argument("tensor was used after dispose()");
   return holder->tensor;
 }
 
+bool isLiveHandle(const Napi::Value& value) { return checkedHolder(value)->live; }
+
 void disposeHandle(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsExternal()) throw std::invalid_argument("expected a tensor");
-  release(env, value.As<Napi::External<TensorHolder>>().Data());
+  release(checkedHolder(value));
+  syncExternalMemory(env);
 }
 
 Napi::Value guard(const Napi::CallbackInfo& info, const std::function<Napi::Value()>& body) {
@@ -137,6 +199,8 @@ std::vector<int64_t> intList(const Napi::Value& value) {
   return out;
 }
 
+// An External is taken as a tensor argument (and then checked by unwrap), so a foreign
+// External is a TypeError rather than a number or scalar.
 bool isTensorArg(const Napi::Value& value) { return value.IsExternal(); }
 
 c10::optional<at::Tensor> optionalTensor(const Napi::Value& value) {

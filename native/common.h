@@ -23,12 +23,26 @@ struct TensorHolder {
 };
 
 Napi::Value wrap(Napi::Env env, at::Tensor tensor);
+// A value that is not a tensor handle made by wrap() (checked by its Node-API type tag)
+// is a TypeError.
 at::Tensor& unwrap(const Napi::Value& value);
+bool isLiveHandle(const Napi::Value& value);
 void disposeHandle(Napi::Env env, const Napi::Value& value);
 
 // Live-tensor accounting reported by memory().
 int64_t liveTensorCount();
+// Bytes of the storages live handles address.
 int64_t liveTensorBytes();
+// Every byte libtorch holds on the CPU (the counting allocator), or liveTensorBytes()
+// where that allocator could not be installed.
+int64_t nativeBytes();
+// Tells this thread's V8 isolate how nativeBytes() moved since it was last told.
+void syncExternalMemory(Napi::Env env);
+
+// allocator.cc
+void installCountingAllocator();
+bool countingAllocatorInstalled();
+int64_t allocatedCpuBytes();
 
 // Runs `body`, translating libtorch and standard exceptions into a JS Error
 // carrying libtorch's message without its C++ backtrace.

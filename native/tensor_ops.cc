@@ -78,10 +78,7 @@ void registerTensorOps(Napi::Env env, Exports exports) {
 
   // ---- inspection and conversion ----
   RN_FN(exports, env, "dispose", disposeHandle(info.Env(), info[0]); return info.Env().Undefined(););
-  RN_FN(exports, env, "isLive", {
-    auto* holder = info[0].As<Napi::External<TensorHolder>>().Data();
-    return Napi::Boolean::New(info.Env(), holder->live);
-  });
+  RN_FN(exports, env, "isLive", return Napi::Boolean::New(info.Env(), isLiveHandle(info[0])););
   RN_FN(exports, env, "shape", return shapeOf(info.Env(), RN_T(0)););
   RN_FN(exports, env, "strides", {
     auto strides = RN_T(0).strides();
@@ -97,10 +94,19 @@ void registerTensorOps(Napi::Env env, Exports exports) {
     return Napi::Boolean::New(info.Env(), RN_T(0).is_contiguous(format));
   });
   RN_FN(exports, env, "toBuffer", {
-    // Copies the values, in logical C order, into a fresh ArrayBuffer.
+    // Copies the values, in logical C order, into a fresh ArrayBuffer. It is made through
+    // JavaScript's ArrayBuffer constructor, which throws a RangeError when V8 cannot
+    // allocate it, where napi_create_arraybuffer would end the process.
     at::Tensor t = RN_T(0).detach().to(at::kCPU).contiguous();
     size_t bytes = t.numel() * t.element_size();
-    auto buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
+    Napi::ArrayBuffer buffer;
+    try {
+      auto constructor = info.Env().Global().Get("ArrayBuffer").As<Napi::Function>();
+      buffer = constructor.New({Napi::Number::New(info.Env(), static_cast<double>(bytes))}).As<Napi::ArrayBuffer>();
+    } catch (const Napi::Error& error) {
+      throw Napi::Error::New(info.Env(), "cannot allocate " + std::to_string(bytes) + " bytes to copy a tensor of " +
+                                             std::to_string(t.numel()) + " elements out of libtorch (" + error.Message() + ")");
+    }
     if (bytes > 0) std::memcpy(buffer.Data(), t.data_ptr(), bytes);
     return buffer;
   });

@@ -43,8 +43,17 @@ export function getNumThreads(): number {
 export interface MemoryInfo {
   /** Tensor handles not yet disposed or collected. */
   liveTensors: number;
-  /** Bytes those handles address (views count their own size). */
+  /**
+   * Every byte libtorch holds on the CPU for this process, counted by an allocator
+   * wrapped around c10's: tensors, autograd's saved tensors, oneDNN-layout tensors.
+   * (Where that allocator could not be installed, the same as tensorBytes.) V8 is told of
+   * these bytes, so tensors nobody disposed are collected under memory pressure.
+   */
   nativeBytes: number;
+  /** Bytes of the storages that live handles address, each storage once. */
+  tensorBytes: number;
+  /** Whether nativeBytes counts every allocation (the counting allocator is installed). */
+  countsAllAllocations: boolean;
 }
 export function memory(): MemoryInfo {
   return native.memory();

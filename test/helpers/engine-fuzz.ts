@@ -2,6 +2,7 @@
 // test/engine-errors.test.ts: a crash shows up as a signal or a non-zero exit there.
 // Prints one JSON line: how many calls ran and any failure that was not a clean Error.
 import { native } from '../../src/native.js';
+import { foreignAddon } from './foreign-external.js';
 
 type Make = () => unknown;
 
@@ -19,9 +20,19 @@ const disposed = (): unknown => {
   return t;
 };
 
+// Externals made by another addon: handles only by their looks.
+const foreign = foreignAddon();
+const nullExternal = (): unknown => foreign.nullExternal();
+const zeroExternal = (): unknown => foreign.zeroExternal();
+const garbageExternal = (): unknown => foreign.garbageExternal();
+
 const value = (v: unknown): Make => () => v;
 const argumentLists: Make[][] = [
   [],
+  [nullExternal],
+  [zeroExternal, float],
+  [float, garbageExternal],
+  [() => [float(), zeroExternal()], value(0)],
   [value(undefined), value(undefined), value(undefined)],
   [value(null)],
   [value(3)],
