@@ -3,9 +3,9 @@
 // weights (channels-last, or oneDNN's blocked layout).
 import { convWeightsToChannelsLast_, fuseForInference } from '../models/index.js';
 import type { Module } from '../nn/module.js';
-import { randn } from '../torch/creation.js';
+import { full, randn } from '../torch/creation.js';
 import { noGrad } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { relativeDifference } from './bench.js';
 import { MkldnnInference, packConvWeightsForMkldnn_, supportsMkldnn } from './mkldnn.js';
@@ -54,8 +54,51 @@ export function prepareForInference(model: ImageModel, mode: InferenceMode): Ima
 export interface CheckedModel {
   model: ImageModel;
   mode: InferenceMode;
-  /** Largest output difference from the plain eval model, relative to its largest output. */
+  /**
+   * Largest output difference from the plain eval model, relative to its largest output;
+   * Infinity where the mode gives finite outputs for a non-finite probe and the plain
+   * model does not (or the other way round).
+   */
   difference: number;
+  /** The non-finite probe the mode disagreed on, when it did. */
+  nonFiniteMismatch?: string;
+}
+
+/**
+ * Inputs of `shape` the plain model and a fast mode must treat alike: one random input,
+ * and non-finite ones (all NaN, one NaN pixel, one +Infinity pixel, one -Infinity pixel).
+ * A fast mode may refuse a non-finite probe with an error, never answer it differently.
+ */
+function probeInputs(shape: number[]): { name: string; input: Tensor }[] {
+  const withPixel = (value: number): Tensor => {
+    const x = randn(shape);
+    x.view([-1]).narrow(0, Math.floor(x.numel / 2), 1).fill_(value);
+    return x;
+  };
+  return [
+    { name: 'a random input', input: randn(shape) },
+    { name: 'an all-NaN input', input: full(shape, Number.NaN) },
+    { name: 'a random input with one NaN pixel', input: withPixel(Number.NaN) },
+    { name: 'a random input with one +Infinity pixel', input: withPixel(Number.POSITIVE_INFINITY) },
+    { name: 'a random input with one -Infinity pixel', input: withPixel(Number.NEGATIVE_INFINITY) },
+  ];
+}
+
+/**
+ * How far `output` is from `reference`: relative difference over the elements both have
+ * finite, Infinity when they disagree on which elements are NaN, +Infinity or -Infinity.
+ */
+export function outputDifference(output: Tensor, reference: Tensor): number {
+  return tidy(() => {
+    const finite = reference.isfinite();
+    const kindsDiffer = output.isfinite().ne(finite).any().item() || output.isnan().ne(reference.isnan()).any().item();
+    if (kindsDiffer) return Number.POSITIVE_INFINITY;
+    // Both are infinite at the same places now: their signs must agree too.
+    const finiteOrNan = finite.logicalOr(reference.isnan());
+    if (output.maskedFill(finiteOrNan, 0).ne(reference.maskedFill(finiteOrNan, 0)).any().item()) return Number.POSITIVE_INFINITY;
+    const nonFinite = finite.logicalNot();
+    return relativeDifference(output.maskedFill(nonFinite, 0), reference.maskedFill(nonFinite, 0));
+  });
 }
 
 /** Whether `mode` can apply to `model` (oneDNN's layout needs float32 CPU tensors). */
@@ -70,20 +113,27 @@ export function modeApplies(model: ImageModel, mode: InferenceMode): boolean {
 export function checkedInferenceModel(model: ImageModel, mode: InferenceMode, probeShape: number[]): CheckedModel {
   if (!modeApplies(model, mode)) throw new Error(`the ${modeName(mode)} mode needs a float32 model on the CPU`);
   model.eval();
-  const [probe, reference] = tidy(() => {
-    const x = randn(probeShape);
-    return [x, noGrad(() => model.call(x))];
-  });
+  const probes = tidy(() => probeInputs(probeShape).map(({ name, input }) => ({ name, input, reference: noGrad(() => model.call(input)) })));
   try {
     const prepared = prepareForInference(model, mode);
-    const difference = tidy(() => {
-      const input = mode.layout === 'channels-last' ? probe.contiguous('channelsLast') : probe;
-      return relativeDifference(noGrad(() => prepared.call(input)), reference);
-    });
-    return { model: prepared, mode, difference };
+    let difference = 0;
+    let nonFiniteMismatch: string | undefined;
+    for (const [index, { name, input, reference }] of probes.entries()) {
+      const probeDifference = tidy(() => {
+        const laidOut = mode.layout === 'channels-last' ? input.contiguous('channelsLast') : input;
+        if (index === 0) return outputDifference(noGrad(() => prepared.call(laidOut)), reference);
+        try {
+          return outputDifference(noGrad(() => prepared.call(laidOut)), reference);
+        } catch {
+          return 0; // refusing a non-finite input is allowed
+        }
+      });
+      if (probeDifference === Number.POSITIVE_INFINITY && index > 0 && nonFiniteMismatch === undefined) nonFiniteMismatch = name;
+      difference = Math.max(difference, probeDifference);
+    }
+    return nonFiniteMismatch ? { model: prepared, mode, difference, nonFiniteMismatch } : { model: prepared, mode, difference };
   } finally {
-    probe.dispose();
-    reference.dispose();
+    for (const { input, reference } of probes) dispose([input, reference]);
   }
 }
 
@@ -122,7 +172,12 @@ export function fastestFaithfulModel(
       continue;
     }
     if (checked.difference <= tolerance || plain) return { ...checked, rejected };
-    rejected.push({ mode, reason: `output differs by ${checked.difference.toExponential(1)} (relative), over ${tolerance}` });
+    rejected.push({
+      mode,
+      reason: checked.nonFiniteMismatch
+        ? `for ${checked.nonFiniteMismatch} its outputs are not NaN/infinite where the plain model's are (or the other way round)`
+        : `output differs by ${checked.difference.toExponential(1)} (relative), over ${tolerance}`,
+    });
     checked.model.dispose();
   }
   throw new Error('no inference mode was tried'); // unreachable: the plain mode always applies

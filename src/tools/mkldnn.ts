@@ -4,6 +4,7 @@
 // once removes those copies (as torch.utils.mkldnn.to_mkldnn does). Same kernels, so
 // outputs match the dense model to float rounding.
 import { native } from '../native.js';
+import { countNonFinite } from '../torch/functional.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../torch/runtime.js';
@@ -64,6 +65,15 @@ export class MkldnnInference extends Module {
   }
 
   forward(input: Tensor): Tensor {
+    // oneDNN's ReLU and pooling turn NaN into finite values, so a NaN pixel would give
+    // finite, confident logits where the plain model gives NaN: refuse such inputs.
+    const nonFinite = countNonFinite(input);
+    if (nonFinite > 0) {
+      throw new Error(
+        `the input has ${nonFinite} NaN or infinite value${nonFinite === 1 ? '' : 's'}; the oneDNN-layout (mkldnn) inference mode ` +
+          'does not propagate them as the plain model does (its ReLU and pooling make them finite), so it refuses them',
+      );
+    }
     return tidy(() => noGrad(() => toDense(this.model.call(toMkldnn(input.contiguous())))));
   }
 }

@@ -1,6 +1,7 @@
 // Functions on tensors: joins, neural-network operations and losses. Names are
 // PyTorch's in camelCase (batchNorm, crossEntropy, maxPool2d).
 import { native, type NativeHandle } from '../native.js';
+import { tidy } from './scope.js';
 import { Tensor } from './tensor.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
@@ -156,3 +157,8 @@ export function normalize(input: Tensor, dim = 1, eps = 1e-12): Tensor {
 }
 
 export type { NativeHandle };
+
+/** How many elements of `input` are NaN or ±Infinity (0 for integer and bool tensors). */
+export function countNonFinite(input: Tensor): number {
+  return tidy(() => input.numel - input.isfinite().sum().item());
+}
