@@ -171,7 +171,47 @@ describe('resnets train on bad input', () => {
   it('a NaN loss stops with the step and learning rate, and a non-zero exit', async () => {
     const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('nan'), ...tiny, '--lr', '1e30', '--warmup-epochs', '0', '--epochs', '3');
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /loss became (NaN|Infinity) at step \d+ \(epoch \d, lr [\d.e+]+\); (last good checkpoint kept at .*last\.safetensors|no checkpoint had been written yet)/);
+    assert.match(
+      result.stderr,
+      /loss became (NaN|Infinity) at step \d+ \(epoch \d, lr [\d.e+]+\); (last good checkpoint kept at .*last\.safetensors|no checkpoint had been written yet)|the model gave \d+ NaN or infinite outputs .* for evaluation batch|the weights hold NaN or infinite values/,
+    );
+  });
+
+  it('a huge or overflowing learning rate never leaves a checkpoint that predicts NaN', async () => {
+    for (const [lr, schedule] of [['1e30', 'constant'], ['1e308', 'constant'], ['1e308', 'cosine'], ['1e300', 'cosine']]) {
+      const out = path(`huge-${lr}-${schedule}`);
+      const result = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', out, ...tiny, '--lr', lr, '--schedule', schedule, '--warmup-epochs', '0', '--epochs', '3');
+      assert.equal(result.code, 1, `--lr ${lr} --schedule ${schedule} exited ${result.code}: ${result.stdout}`);
+      assert.match(result.stderr, /loss became|NaN or infinite|the learning-rate schedule \(.*\) gives (Infinity|1e\+30[08]) at step 1/);
+      for (const file of ['last.safetensors', 'best.safetensors']) {
+        if (!existsSync(join(out, file))) continue;
+        const checked = await resnets('eval', 'resnet20', '--weights', join(out, file), '--data', path('shapes'), '--json');
+        assert.equal(checked.code, 0, `${file} of --lr ${lr}: ${checked.stderr}`);
+      }
+    }
+  });
+
+  it('eval, predict and run report NaN outputs as an error, never as a class', async () => {
+    const weights = path('run', 'best.safetensors');
+    const broken = path('nan-weights.safetensors');
+    const dict = io.load(weights) as Record<string, Tensor>;
+    noGrad(() => dict['fc.weight'].fill_(Number.NaN));
+    io.saveSafetensors(dict, broken, io.loadSafetensorsMetadata(weights));
+    for (const tensor of Object.values(dict)) tensor.dispose();
+    const evaluated = await resnets('eval', 'resnet20', '--weights', broken, '--data', path('shapes'));
+    assert.equal(evaluated.code, 1);
+    assert.match(evaluated.stderr, /the model gave (\d+) NaN or infinite outputs \(of \1\) for evaluation batch 1 of \d+/);
+    const image = path('shapes', 'test', 'left', '0.png');
+    const predicted = await resnets('predict', 'resnet20', '--weights', broken, image);
+    assert.equal(predicted.code, 1);
+    assert.match(predicted.stderr, /the model gave 3 NaN or infinite outputs \(of 3\) for .*0\.png/);
+    const input = tidy(() => randn([1, 3, 16, 16]));
+    io.save(input, path('nan-input.npy'));
+    input.dispose();
+    const ran = await resnets('run', 'resnet20', '--weights', broken, '--input', path('nan-input.npy'), '--output', path('nan-output.npy'));
+    assert.equal(ran.code, 1);
+    assert.match(ran.stderr, /NaN or infinite outputs \(of 3\) .*nothing was written/);
+    assert.equal(existsSync(path('nan-output.npy')), false);
   });
 
   it('a run that failed before its first checkpoint can be started again in its folder', async () => {

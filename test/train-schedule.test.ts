@@ -77,3 +77,24 @@ describe('schedules from epoch specs', () => {
     assert.throws(() => scheduleFromSpec({ name: 'bogus' as 'step', lr: 0.1, epochs: 1 }, 1), /unknown schedule 'bogus'/);
   });
 });
+
+describe('non-finite learning rates', () => {
+  it('refuses non-finite or non-positive values in the spec, naming the field', () => {
+    for (const [spec, text] of [
+      [{ lr: Number.NaN }, /schedule: lr must be a finite positive number, got NaN/],
+      [{ lr: Infinity }, /schedule: lr must be a finite positive number, got Infinity/],
+      [{ lr: -1 }, /schedule: lr must be a finite positive number, got -1/],
+      [{ gamma: Number.NaN }, /schedule: gamma must be a finite positive number/],
+      [{ minLr: -Infinity }, /schedule: minLr must be a finite non-negative number/],
+    ] as const) {
+      assert.throws(() => scheduleFromSpec({ name: 'step', lr: 0.1, epochs: 4, ...spec }, 10), text);
+    }
+  });
+
+  it('refuses a schedule whose arithmetic overflows to Infinity, naming the step', () => {
+    // 1e308 is finite, but the cosine's (lr - minLr) * (1 + cos) overflows at the first step.
+    assert.throws(() => scheduleFromSpec({ name: 'cosine', lr: 1e308, epochs: 2 }, 5), /gives Infinity at step 1; use a smaller --lr/);
+    assert.throws(() => scheduleFromSpec({ name: 'constant', lr: 1e300, epochs: 1 }, 5), /gives 1e\+300 at step 1, beyond the largest float32 value/);
+    assert.doesNotThrow(() => scheduleFromSpec({ name: 'cosine', lr: 1e30, epochs: 2 }, 5));
+  });
+});

@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { decodeSafetensors, loadSafetensorsMetadata, saveSafetensors } from '../io/safetensors.js';
 import type { StateDict } from '../io/types.js';
 import type { Module } from '../nn/module.js';
+import { countNonFinite } from '../torch/functional.js';
 import { dispose } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { renderCurves, type CurvePoint } from './curves.js';
@@ -100,6 +101,33 @@ function weightsMetadata(info: WeightsInfo): Record<string, string> {
   return metadata;
 }
 
+/** Keys of `tensors` that hold a NaN or an infinity. */
+export function nonFiniteKeys(tensors: StateDict): string[] {
+  return Object.entries(tensors)
+    .filter(([, tensor]) => tensor.device !== 'meta' && countNonFinite(tensor) > 0)
+    .map(([key]) => key);
+}
+
+/** A checkpoint would hold NaN or infinite weights: it is not written, the previous one stays. */
+export class NonFiniteWeightsError extends Error {
+  constructor(
+    readonly keys: string[],
+    readonly file: string,
+  ) {
+    const shown = keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, and ${keys.length - 5} more` : '');
+    super(
+      `the weights hold NaN or infinite values (${shown}), so ${file} was not written and the previous checkpoint is kept. ` +
+        'Try a lower --lr, a warm-up (--warmup-epochs) or --clip-grad-norm.',
+    );
+    this.name = 'NonFiniteWeightsError';
+  }
+}
+
+function assertFiniteWeights(tensors: StateDict, file: string): void {
+  const bad = nonFiniteKeys(tensors);
+  if (bad.length > 0) throw new NonFiniteWeightsError(bad, file);
+}
+
 export class RunDirectory {
   readonly path: string;
 
@@ -151,7 +179,9 @@ export class RunDirectory {
 
   saveWeights(which: 'last' | 'best', model: Module, record?: EpochRecord): void {
     const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy: record?.testAccuracy };
-    saveSafetensors(model.stateDict(), this.file(which), weightsMetadata(info));
+    const weights = model.stateDict();
+    assertFiniteWeights(weights, this.file(which));
+    saveSafetensors(weights, this.file(which), weightsMetadata(info));
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
@@ -160,11 +190,17 @@ export class RunDirectory {
     for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
+    assertFiniteWeights(tensors, this.file('state'));
     saveSafetensors(tensors, this.file('state'), {
       version: String(STATE_VERSION),
       training: JSON.stringify(state),
       optimizer: JSON.stringify(optimizerState.meta),
     });
+  }
+
+  /** Throws NonFiniteWeightsError, before anything of the epoch is written, when the model's weights are not finite. */
+  checkWeights(model: Module): void {
+    assertFiniteWeights(model.stateDict(), this.file('last'));
   }
 
   hasState(): boolean {

@@ -1,6 +1,6 @@
 // Evaluation over a batch source: mean loss, top-1 and top-5 accuracy, confusion matrix.
 import type { Module } from '../nn/module.js';
-import { crossEntropy } from '../torch/functional.js';
+import { countNonFinite, crossEntropy } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -35,6 +35,27 @@ export interface EvalOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
+/** The model answered NaN or infinite values: never counted as a class or written out. */
+export class NonFiniteOutputError extends Error {
+  constructor(
+    readonly count: number,
+    readonly total: number,
+    what: string,
+  ) {
+    super(
+      `the model gave ${count} NaN or infinite output${count === 1 ? '' : 's'} (of ${total}) for ${what}: ` +
+        'its weights may have diverged (train again with a lower --lr) or the input holds NaN or infinite values',
+    );
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
+/** Throws NonFiniteOutputError when `output` holds a NaN or an infinity. */
+export function assertFiniteOutput(output: Tensor, what: string): void {
+  const count = countNonFinite(output);
+  if (count > 0) throw new NonFiniteOutputError(count, output.numel, what);
+}
+
 /** Runs `model` in eval mode over every batch; restores the model's previous mode. */
 export async function evaluate(model: Module, data: BatchSource, options: EvalOptions): Promise<EvalResult> {
   const started = performance.now();
@@ -53,6 +74,7 @@ export async function evaluate(model: Module, data: BatchSource, options: EvalOp
         const result = noGrad(() =>
           tidy(() => {
             const logits = model.call(batch.images);
+            assertFiniteOutput(logits, `evaluation batch ${done + 1} of ${total}`);
             const loss = crossEntropy(logits, batch.labels, { reduction: 'sum' }).item();
             const [hits1, hits5] = topKCorrect(logits, batch.labels, [1, 5]);
             confusion.addLogits(logits, batch.labels);
@@ -81,7 +103,13 @@ export function predictProbabilities(model: Module, images: Tensor): Tensor {
   const wasTraining = model.training;
   model.eval();
   try {
-    return noGrad(() => tidy(() => model.call(images).softmax(1)));
+    return noGrad(() =>
+      tidy(() => {
+        const logits = model.call(images);
+        assertFiniteOutput(logits, `a batch of ${images.size(0)} images`);
+        return logits.softmax(1);
+      }),
+    );
   } finally {
     model.train(wasTraining);
   }

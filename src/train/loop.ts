@@ -206,6 +206,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const next: TrainingState = { ...state, epoch: epoch + 1, batch: 0, partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0 } };
     if (run) {
+      run.checkWeights(model);
       run.appendMetrics(record);
       run.saveWeights('last', model, record);
       if (isBest) run.saveWeights('best', model, record);

@@ -80,6 +80,40 @@ export interface ScheduleSpec {
  * fall at the same epochs with or without a warm-up; cosine decays over what follows it.
  */
 export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
+  for (const [name, value, lowest] of [
+    ['lr', spec.lr, 'positive'],
+    ['gamma', spec.gamma, 'positive'],
+    ['minLr', spec.minLr, 'non-negative'],
+    ['warmupStartFactor', spec.warmupStartFactor, 'positive'],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || (lowest === 'positive' ? value <= 0 : value < 0)) {
+      throw new Error(`schedule: ${name} must be a finite ${lowest} number, got ${value}`);
+    }
+  }
+  const schedule = buildSchedule(spec, iterationsPerEpoch);
+  assertFiniteSchedule(schedule, spec.epochs * iterationsPerEpoch);
+  return schedule;
+}
+
+/**
+ * Every learning rate the run will use must be a finite positive number (or 0 at the end
+ * of a cosine): an lr near the largest double overflows to Infinity in the schedule's
+ * arithmetic, and one Infinity step turns every weight into NaN.
+ */
+export function assertFiniteSchedule(schedule: Schedule, iterations: number): void {
+  for (let iteration = 0; iteration < iterations; iteration++) {
+    const lr = schedule.lrAt(iteration);
+    if (!Number.isFinite(lr) || lr < 0 || lr > FLOAT32_MAX) {
+      const why = Number.isFinite(lr) && lr > FLOAT32_MAX ? ', beyond the largest float32 value the weights can be updated with' : '';
+      throw new Error(`the learning-rate schedule (${schedule.description}) gives ${lr} at step ${iteration + 1}${why}; use a smaller --lr`);
+    }
+  }
+}
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function buildSchedule(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
   const warmupEpochs = spec.warmupEpochs ?? 0;
   if (warmupEpochs > 0 && warmupEpochs >= spec.epochs) {
     throw new Error(`a warm-up of ${warmupEpochs} epochs would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);

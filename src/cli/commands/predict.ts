@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
+import { assertFiniteOutput } from '../../train/evaluate.js';
 import { readLabels } from '../labels.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
@@ -83,6 +84,7 @@ export function register(program: Command): void {
             const top = tidy(() => {
               const logits = noGrad(() => model.call(batch));
               if (logits.ndim !== 2) throw new Error(`${name} returned shape [${logits.shape.join(', ')}], not [batch, classes] logits`);
+              assertFiniteOutput(logits, chunk.length === 1 ? chunk[0] : `the images ${chunk[0]} to ${chunk[chunk.length - 1]}`);
               const classes = logits.shape[1];
               if (labels && labels.length !== classes) throw new Error(`the labels file has ${labels.length} names, the model has ${classes} classes`);
               return topClasses(logits, Math.min(options.top, classes), labels);

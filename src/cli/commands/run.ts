@@ -5,6 +5,7 @@ import * as io from '../../io/index.js';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
+import { assertFiniteOutput } from '../../train/evaluate.js';
 import { loadModelWithWeights } from '../model-loading.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -38,8 +39,12 @@ export function register(program: Command): void {
       try {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));
-        io.save(output, options.output);
-        output.dispose();
+        try {
+          assertFiniteOutput(output, `the input from '${options.input}' (nothing was written to '${options.output}')`);
+          io.save(output, options.output);
+        } finally {
+          output.dispose();
+        }
       } finally {
         model.dispose();
         input.dispose();

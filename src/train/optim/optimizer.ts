@@ -79,6 +79,7 @@ export abstract class Optimizer {
 
   /** Sets every group's lr to `lr` times the group's scale (what schedules call each iteration). */
   setLr(lr: number): void {
+    if (!Number.isFinite(lr) || lr < 0) throw new Error(`learning rate must be a finite non-negative number, got ${lr}`);
     for (const group of this.paramGroups) group.lr = lr * group.lrScale;
   }
 
