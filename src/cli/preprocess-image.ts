@@ -28,7 +28,8 @@ export async function preprocessImages(files: readonly string[], options: Prepro
   const images = [];
   for (const file of files) {
     if (!existsSync(file)) throw new Error(`image '${file}' does not exist`);
-    images.push(transform(await decodeImage(file, channels), random));
+    // Very large images are decoded reduced (shrink-on-load), never at full size.
+    images.push(transform(await decodeImage(file, channels, undefined, { reduceToAtLeast: Math.floor(size / cropPct) }), random));
   }
   return imagesToTensor(images, { normalize: normalize(options.mean, options.std) });
 }

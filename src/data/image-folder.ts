@@ -1,7 +1,7 @@
 // A dataset of image files sorted into one sub-folder per class (root/<class>/<image>),
 // decoded with sharp when a sample is asked for.
-import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { extname, join, relative, isAbsolute } from 'node:path';
 import sharp from 'sharp';
 import { checkIndex, type Dataset, type Sample } from './dataset.js';
 import type { Image } from './image.js';
@@ -63,22 +63,62 @@ export class ImageFolder implements Dataset {
   }
 }
 
+/**
+ * The most pixels an image file may declare (width x height in its header): larger files
+ * are refused before any decoding, so one file cannot make us allocate gigabytes
+ * (16384 x 16384 x 3 bytes is 805 MB). sharp reads the size from the header first.
+ */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+
+export interface DecodeOptions {
+  /**
+   * Decode large images at reduced size, keeping the shorter side at least this long
+   * (sharp's shrink-on-load for JPEG and WebP, a box reduction for the rest). Images
+   * whose shorter side is under 4x this are decoded at full size, so the caller's own
+   * resize sees the same pixels as it would without it.
+   */
+  reduceToAtLeast?: number;
+}
+
+/** A sharp pipeline for an untrusted file: a pixel limit from the header, and only regular files. */
+async function openImage(path: string): Promise<sharp.Sharp> {
+  const info = await stat(path);
+  // A FIFO or device named like an image would block the read forever.
+  if (!info.isFile()) throw new Error(`cannot decode image ${path}: not a regular file`);
+  return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS });
+}
+
 /** Decodes an image file to HWC uint8 with 1 or 3 channels (alpha dropped). */
-export async function decodeImage(path: string, channels: 1 | 3 = 3, shortSide?: number): Promise<Image> {
-  let pipeline = sharp(path);
+export async function decodeImage(path: string, channels: 1 | 3 = 3, shortSide?: number, options: DecodeOptions = {}): Promise<Image> {
+  let pipeline: sharp.Sharp;
+  try {
+    pipeline = await openImage(path);
+    if (shortSide === undefined && options.reduceToAtLeast !== undefined) {
+      const { width = 0, height = 0 } = await pipeline.metadata();
+      const target = options.reduceToAtLeast;
+      if (Math.min(width, height) >= 4 * target) shortSide = 2 * target;
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.startsWith('cannot decode image') ? message : `cannot decode image ${path}: ${pixelLimitHint(message)}`);
+  }
   if (shortSide !== undefined) pipeline = pipeline.resize({ width: shortSide, height: shortSide, fit: 'outside', kernel: 'linear' });
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     // sRGB at 8 bits covers grey, 16-bit, palette and CMYK inputs alike.
     decoded = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw new Error(`cannot decode image ${path}: ${(error as Error).message}`);
+    throw new Error(`cannot decode image ${path}: ${pixelLimitHint((error as Error).message)}`);
   }
   const { data, info } = decoded;
   if (info.channels !== 3) throw new Error(`cannot decode image ${path}: expected 3 channels after conversion to sRGB, got ${info.channels}`);
   const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
   const image: Image = { data: rgb, channels: 3, height: info.height, width: info.width };
   return channels === 3 ? image : toGray(image);
+}
+
+function pixelLimitHint(message: string): string {
+  return /pixel limit/i.test(message) ? `${message} (images of more than ${MAX_IMAGE_PIXELS} pixels are refused)` : message;
 }
 
 /** L = (299 R + 587 G + 114 B) / 1000, rounded, in PIL's fixed-point form. */
@@ -113,27 +153,78 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-/** Image files under `dir`, at any depth, in sorted order. */
-async function listImages(dir: string, extensions: Set<string>): Promise<string[]> {
-  const found: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true });
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectory(path)))) found.push(...(await listImages(path, extensions)));
-    else if (extensions.has(extname(entry.name).toLowerCase())) found.push(path);
+const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Whether `path` (resolved) lies inside `root` (resolved). */
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+interface Listing {
+  files: string[];
+  /** Entries named like images that are not regular files (FIFOs, sockets, devices). */
+  notFiles: string[];
+}
+
+/**
+ * Image files under the class folder `dir`, at any depth, in sorted order. Symbolic
+ * links are followed only while they stay inside the class folder, and each folder (by
+ * device and inode) is listed once, so a link to '.' or '..' neither repeats images nor
+ * gives one class's images to another. The walk keeps its own stack: deep trees cannot
+ * overflow the call stack.
+ */
+async function listImages(dir: string, extensions: Set<string>, visited: Set<string>): Promise<Listing> {
+  const root = await realpath(dir);
+  const listing: Listing = { files: [], notFiles: [] };
+  // Depth-first in sorted order: a stack of sorted entry lists.
+  const stack: string[] = [dir];
+  while (stack.length > 0) {
+    const folder = stack.pop() as string;
+    const info = await stat(folder, { bigint: true });
+    const key = `${info.dev}:${info.ino}`;
+    if (visited.has(key)) continue;
+    visited.add(key);
+    const entries = (await readdir(folder, { withFileTypes: true })).sort(byName);
+    const subfolders: string[] = [];
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) {
+        subfolders.push(path);
+        continue;
+      }
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(path).catch(() => undefined);
+        if (target === undefined || !isInside(root, target)) continue;
+        if (await isDirectory(target)) {
+          subfolders.push(path);
+          continue;
+        }
+      }
+      if (!extensions.has(extname(entry.name).toLowerCase())) continue;
+      const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile());
+      if (isFile) listing.files.push(path);
+      else listing.notFiles.push(path);
+    }
+    // Pushed in reverse so the first sub-folder is listed next, as a recursive walk would.
+    for (let i = subfolders.length - 1; i >= 0; i--) stack.push(subfolders[i]);
   }
-  return found;
+  return listing;
 }
 
 /** Why `path` cannot be used, or undefined when it can. */
 async function probe(path: string, verify: 'header' | 'full'): Promise<string | undefined> {
   try {
+    const image = await openImage(path);
     if (verify === 'full') {
-      await sharp(path).raw().toBuffer();
+      await image.raw().toBuffer();
       return undefined;
     }
-    const metadata = await sharp(path).metadata();
+    const metadata = await image.metadata();
+    if (metadata.width && metadata.height && metadata.width * metadata.height > MAX_IMAGE_PIXELS) {
+      return `${metadata.width}x${metadata.height} is over the limit of ${MAX_IMAGE_PIXELS} pixels`;
+    }
     if (!metadata.width || !metadata.height) return 'the header gives no image size';
     return undefined;
   } catch (error) {
@@ -156,30 +247,44 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   const extensionList = (options.extensions ?? defaultImageExtensions).map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase());
   const extensions = new Set(extensionList);
   if (!(await isDirectory(root))) throw new Error(`image folder: ${root} is not a folder`);
+  const realRoot = await realpath(root);
 
   const entries = await readdir(root, { withFileTypes: true });
   const classes: string[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
-    if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectory(join(root, entry.name))))) classes.push(entry.name);
+    if (entry.isDirectory()) classes.push(entry.name);
+    else if (entry.isSymbolicLink()) {
+      const target = await realpath(join(root, entry.name)).catch(() => undefined);
+      if (target !== undefined && isInside(realRoot, target) && target !== realRoot && (await isDirectory(target))) classes.push(entry.name);
+    }
   }
   classes.sort();
   if (classes.length === 0) throw new Error(`image folder: ${root} has no class sub-folders; expected ${join(root, '<class>', '<image>')}`);
 
   const samples: ImageFile[] = [];
+  const notFiles: SkippedFile[] = [];
+  // Shared by all classes: a folder reached from two classes (through a link) belongs to the first.
+  const visited = new Set<string>();
+  const rootInfo = await stat(root, { bigint: true });
+  visited.add(`${rootInfo.dev}:${rootInfo.ino}`);
   for (const [label, name] of classes.entries()) {
-    const files = await listImages(join(root, name), extensions);
+    const { files, notFiles: special } = await listImages(join(root, name), extensions, visited);
     if (files.length === 0) {
       throw new Error(`image folder: class folder ${join(root, name)} holds no images (looked for ${extensionList.join(', ')})`);
     }
     for (const path of files) samples.push({ path, label });
+    for (const path of special) notFiles.push({ path, reason: 'not a regular file' });
+  }
+  if (strict && notFiles.length > 0) {
+    throw new Error(`image folder: ${notFiles[0].path} is named like an image but is not a regular file (a FIFO, socket or device)`);
   }
 
-  if (verify === false) return new ImageFolder(root, classes, samples, [], channels, shortSide);
+  if (verify === false) return new ImageFolder(root, classes, samples, notFiles, channels, shortSide);
 
   // Probing runs on sharp's thread pool; a bounded number at once keeps file handles in check.
   const problems = await mapLimit(samples, 16, (sample) => probe(sample.path, verify));
-  const skipped: SkippedFile[] = [];
+  const skipped: SkippedFile[] = [...notFiles];
   const kept: ImageFile[] = [];
   samples.forEach((sample, i) => {
     const reason = problems[i];
