@@ -59,10 +59,10 @@ before(() => {
     'conv.weight': torch.randn([2, 3]),
     bias: torch.arange(3),
     mask: torch.tensor([true, false, true, true]),
-    half: torch.randn([2]).to('float16'),
+    half: torch.tidy(() => torch.randn([2]).to('float16')),
   };
   valid.safetensors = io.encodeSafetensors(dict, { format: 'pt' });
-  valid.npy = io.encodeNpy(torch.randn([3, 4]));
+  valid.npy = torch.tidy(() => io.encodeNpy(torch.randn([3, 4])));
   valid.pth = io.encodeTorchFile(dict);
   torch.dispose(dict);
   // The unmutated files read fine (not counted).

@@ -15,7 +15,12 @@ const END64 = 0x06064b50;
 const LOCATOR64 = 0x07064b50;
 /** Deflate cannot expand data by more than about 1032 times. */
 const MAX_DEFLATE_RATIO = 1032;
-const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+/**
+ * What all compressed entries of one archive may inflate to, together: torch.save writes
+ * its entries stored, so only small records are ever compressed (a per-entry cap alone
+ * lets many small deflated storages inflate to gigabytes).
+ */
+export const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
 
 export interface ZipEntry {
   name: string;
@@ -191,6 +196,17 @@ export class ZipArchive {
     }
     if (p !== directoryEnd) r.fail(`central directory has ${directoryEnd - p} bytes after its ${directory.count} entries`);
     this.#checkNoOverlap();
+    let inflated = 0;
+    for (const entry of this.#entries.values()) {
+      if (entry.method !== 8) continue;
+      if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        r.fail(`entry '${entry.name}' claims ${entry.size} bytes from ${entry.compressedSize} compressed bytes, more than deflate can produce`);
+      }
+      inflated += entry.size;
+    }
+    if (inflated > MAX_INFLATED_BYTES) {
+      r.fail(`its compressed entries would inflate to ${inflated} bytes in all, over the limit of ${MAX_INFLATED_BYTES} (torch.save stores tensors uncompressed)`);
+    }
   }
 
   #checkNoOverlap(): void {
@@ -227,9 +243,6 @@ export class ZipArchive {
     const raw = r.bytes.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
     let data = raw;
     if (entry.method === 8) {
-      if (entry.size > raw.length * MAX_DEFLATE_RATIO + 1024) r.fail(`entry '${name}' claims ${entry.size} bytes from ${raw.length} compressed bytes, more than deflate can produce`);
-      // torch.save stores its entries uncompressed; a big compressed one would cost its full size up front.
-      if (entry.size > MAX_INFLATED_BYTES) r.fail(`entry '${name}' is compressed and would inflate to ${entry.size} bytes; compressed entries over ${MAX_INFLATED_BYTES} bytes are not read`);
       try {
         data = inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (error) {

@@ -67,21 +67,84 @@ export interface WeightsInfo {
 
 const STATE_VERSION = 1;
 
+/** Limits on what a weights file's run metadata may ask for (it drives allocations in predict and eval). */
+export const WEIGHTS_INFO_LIMITS = { maxSide: 4096, maxChannels: 64, maxClasses: 1_000_000, maxClassNameLength: 1000 } as const;
+
 /** Reads the model description from a weights file written by a training run. */
 export function readWeightsInfo(path: string): WeightsInfo | undefined {
-  const metadata = loadSafetensorsMetadata(path);
-  if (!metadata.model) return undefined;
-  const json = <T>(key: string, fallback: T): T => (metadata[key] ? (JSON.parse(metadata[key]) as T) : fallback);
+  return parseWeightsInfo(loadSafetensorsMetadata(path), path);
+}
+
+/**
+ * The run metadata of a weights file, every field checked for type and range: a file
+ * is untrusted input, and these fields size the images decoded and the model built.
+ */
+export function parseWeightsInfo(metadata: Record<string, string>, path: string): WeightsInfo | undefined {
+  if (metadata.model === undefined) return undefined;
+  const bad = (key: string, expected: string, got: unknown): never => {
+    throw new Error(`${path}: run metadata '${key}' must be ${expected}, got ${JSON.stringify(got)?.slice(0, 200)}`);
+  };
+  const json = (key: string): unknown => {
+    if (metadata[key] === undefined) return undefined;
+    try {
+      return JSON.parse(metadata[key]);
+    } catch {
+      return bad(key, 'JSON', metadata[key]);
+    }
+  };
+  const number = (key: string): number | undefined => {
+    if (metadata[key] === undefined) return undefined;
+    const value = Number(metadata[key]);
+    return metadata[key].trim() === '' || !Number.isFinite(value) ? bad(key, 'a finite number', metadata[key]) : value;
+  };
+  const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  const { maxSide, maxChannels, maxClasses, maxClassNameLength } = WEIGHTS_INFO_LIMITS;
+
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(metadata.model)) bad('model', 'a model name', metadata.model);
+  const modelOptions = json('model_options') ?? {};
+  if (typeof modelOptions !== 'object' || modelOptions === null || Array.isArray(modelOptions)) bad('model_options', 'a JSON object', modelOptions);
+  const options = modelOptions as Record<string, unknown>;
+  if (options.numClasses !== undefined && !isInt(options.numClasses, 0, maxClasses)) bad('model_options.numClasses', `an integer from 0 to ${maxClasses}`, options.numClasses);
+  if (options.inChans !== undefined && !isInt(options.inChans, 1, maxChannels)) bad('model_options.inChans', `an integer from 1 to ${maxChannels}`, options.inChans);
+
+  const classes = json('classes') ?? [];
+  if (!Array.isArray(classes) || classes.length > maxClasses || !classes.every((c) => typeof c === 'string' && c.length <= maxClassNameLength)) {
+    bad('classes', `an array of at most ${maxClasses} strings`, classes);
+  }
+  const classNames = classes as string[];
+  if (classNames.length > 0 && options.numClasses !== undefined && options.numClasses !== classNames.length) {
+    bad('classes', `${String(options.numClasses)} names (model_options.numClasses)`, `${classNames.length} names`);
+  }
+  const inputShape = json('input_shape') ?? [0, 0, 0];
+  const unset = Array.isArray(inputShape) && inputShape.length === 3 && inputShape.every((v) => v === 0);
+  if (!unset && (!Array.isArray(inputShape) || inputShape.length !== 3 || !isInt(inputShape[0], 1, maxChannels) || !isInt(inputShape[1], 1, maxSide) || !isInt(inputShape[2], 1, maxSide))) {
+    bad('input_shape', `[channels 1-${maxChannels}, height 1-${maxSide}, width 1-${maxSide}]`, inputShape);
+  }
+  const channels = unset ? undefined : (inputShape as number[])[0];
+  const stats = (key: string, positive: boolean): number[] => {
+    const value = json(key) ?? [];
+    const ok = Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
+    if (!ok || (channels !== undefined && value.length !== 0 && value.length !== channels)) {
+      bad(key, `${channels ?? 'one per channel'} finite${positive ? ' positive' : ''} numbers`, value);
+    }
+    return value as number[];
+  };
+  const cropPct = number('crop_pct') ?? 1;
+  if (!(cropPct > 0 && cropPct <= 1)) bad('crop_pct', 'a number in (0, 1]', metadata.crop_pct);
+  const epoch = number('epoch');
+  if (epoch !== undefined && !isInt(epoch, 0, Number.MAX_SAFE_INTEGER)) bad('epoch', 'a non-negative integer', metadata.epoch);
+  const testAccuracy = number('test_accuracy');
+  if (testAccuracy !== undefined && !(testAccuracy >= 0 && testAccuracy <= 1)) bad('test_accuracy', 'a number in [0, 1]', metadata.test_accuracy);
   return {
     model: metadata.model,
-    modelOptions: json('model_options', {}),
-    classes: json('classes', []),
-    inputShape: json('input_shape', [0, 0, 0]),
-    mean: json('mean', []),
-    std: json('std', []),
-    cropPct: metadata.crop_pct ? Number(metadata.crop_pct) : 1,
-    epoch: metadata.epoch ? Number(metadata.epoch) : undefined,
-    testAccuracy: metadata.test_accuracy ? Number(metadata.test_accuracy) : undefined,
+    modelOptions: options,
+    classes: classNames,
+    inputShape: inputShape as [number, number, number],
+    mean: stats('mean', false),
+    std: stats('std', true),
+    cropPct,
+    epoch,
+    testAccuracy,
   };
 }
 

@@ -1,7 +1,7 @@
 // The allow-list that makes unpickling a torch.save file safe, as
 // torch.load(weights_only=True): only OrderedDict, the two tensor rebuild functions
 // and the storage types may be named; storages come from the archive's entries.
-import { isFloatingPoint, type DType } from '../../torch/dtype.js';
+import { dtypeSize, isFloatingPoint, type DType } from '../../torch/dtype.js';
 import { Tensor } from '../../torch/tensor.js';
 import { isCount } from '../shared.js';
 import { dtypeByStorageClass } from './storage-types.js';
@@ -39,6 +39,9 @@ function checkCounts(value: unknown, what: string): number[] {
   return value as number[];
 }
 
+/** The most elements a view may have beyond its storage's (2^20: 4 MB of float32). */
+export const MAX_EXPANDED_ELEMENTS = 1 << 20;
+
 function rebuildTensor(args: readonly unknown[]): Tensor {
   if (args.length !== 6 && args.length !== 7) throw new Error(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
   const [storage, offset, sizeArg, strideArg, requiresGrad] = args;
@@ -53,6 +56,16 @@ function rebuildTensor(args: readonly unknown[]): Tensor {
   const last = empty ? offset - 1 : size.reduce((sum, dim, i) => sum + (dim - 1) * stride[i], offset);
   if (last >= storage.numel || offset > storage.numel) {
     throw new Error(`tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reaches element ${last} of a storage of ${storage.numel} elements`);
+  }
+  // A view can address more elements than its storage holds only by reading some twice
+  // (a stride of 0: an expanded tensor). State dicts never hold such views, and a large
+  // one turns a small file into a huge allocation once it is copied into a model.
+  const numel = size.reduce((product, dim) => product * dim, 1);
+  if (numel > storage.numel && numel > MAX_EXPANDED_ELEMENTS) {
+    throw new Error(
+      `tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] claims ${numel} elements from a storage of ${storage.numel}: ` +
+        `expanded (stride-0) views over ${MAX_EXPANDED_ELEMENTS} elements are refused, since copying one would allocate ${numel * dtypeSize[storage.dtype]} bytes`,
+    );
   }
   const tensor = storage.data.asStrided(size, stride, offset);
   if (requiresGrad) setRequiresGrad(tensor);
