@@ -288,9 +288,16 @@ export class RunDirectory {
         else if (key.startsWith('optimizer.')) optimizerTensors[key.slice('optimizer.'.length)] = tensor;
         else throw new Error(`${path}: unexpected tensor '${key}'`);
       }
+      const training = parseTrainingState(parseJson(metadata.training, `${path}: the training record`));
+      const badWeights = nonFiniteKeys(modelTensors);
+      if (badWeights.length > 0) throw new Error(`${path}: the model weights hold NaN or infinite values (${badWeights.slice(0, 5).join(', ')})`);
       model.loadStateDict(modelTensors);
-      optimizer.loadStateDict({ tensors: optimizerTensors, meta: JSON.parse(metadata.optimizer) as OptimizerMeta });
-      return JSON.parse(metadata.training) as TrainingState;
+      try {
+        optimizer.loadStateDict({ tensors: optimizerTensors, meta: parseJson(metadata.optimizer, `${path}: the optimizer record`) as OptimizerMeta });
+      } catch (error) {
+        throw new Error(`${path}: ${(error as Error).message}`);
+      }
+      return training;
     } finally {
       dispose(tensors);
     }
@@ -300,6 +307,48 @@ export class RunDirectory {
     const points: CurvePoint[] = this.readMetrics();
     writeFileAtomic(this.file('curves'), new TextEncoder().encode(renderCurves(points, this.title)));
   }
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what} is not valid JSON: ${text.slice(0, 100)}`);
+  }
+}
+
+/**
+ * A training record from a state file, every field checked: a field that is missing or
+ * of the wrong type would resume at another step (or crash later) with no complaint.
+ */
+export function parseTrainingState(value: unknown): TrainingState {
+  const fail = (what: string): never => {
+    throw new Error(`the training record in the state file is damaged: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`expected an object, got ${JSON.stringify(value)}`);
+  const record = value as Record<string, unknown>;
+  const count = (v: unknown, key: string): number =>
+    Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : fail(`'${key}' must be a non-negative integer, got ${JSON.stringify(v)}`);
+  const finite = (v: unknown, key: string): number =>
+    typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fail(`'${key}' must be a finite non-negative number, got ${JSON.stringify(v)}`);
+  const epoch = count(record.epoch, 'epoch');
+  const batch = count(record.batch, 'batch');
+  const iteration = count(record.iteration, 'iteration');
+  const bestEpoch = count(record.bestEpoch, 'bestEpoch');
+  const seed = count(record.seed, 'seed');
+  const bestAccuracy = record.bestAccuracy;
+  if (typeof bestAccuracy !== 'number' || !(bestAccuracy === -1 || (bestAccuracy >= 0 && bestAccuracy <= 1))) {
+    fail(`'bestAccuracy' must be -1 (no epoch yet) or a number in [0, 1], got ${JSON.stringify(bestAccuracy)}`);
+  }
+  const partial = record.partial as Record<string, unknown> | null;
+  if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) fail(`'partial' must be an object, got ${JSON.stringify(partial)}`);
+  const p = partial as Record<string, unknown>;
+  const sums = { lossSum: finite(p.lossSum, 'partial.lossSum'), correct: count(p.correct, 'partial.correct'), seen: count(p.seen, 'partial.seen'), seconds: finite(p.seconds, 'partial.seconds') };
+  if (sums.correct > sums.seen) fail(`'partial.correct' (${sums.correct}) exceeds 'partial.seen' (${sums.seen})`);
+  if ((batch === 0) !== (sums.seen === 0)) fail(`batch ${batch} of the epoch with ${sums.seen} images seen`);
+  if (iteration < batch) fail(`step ${iteration} is before batch ${batch} of the epoch`);
+  if (bestEpoch > epoch) fail(`the best epoch (${bestEpoch}) is after the current one (${epoch})`);
+  return { epoch, batch, iteration, bestAccuracy: bestAccuracy as number, bestEpoch, seed, partial: sums };
 }
 
 export function readMetricsFile(path: string): EpochRecord[] {

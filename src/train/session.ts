@@ -163,6 +163,13 @@ async function trainModel(
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
+    const batches = trainData.numBatches();
+    if (resumeFrom.batch >= batches || resumeFrom.iteration !== resumeFrom.epoch * batches + resumeFrom.batch) {
+      throw new Error(
+        `${run.file('state')} says step ${resumeFrom.iteration} is batch ${resumeFrom.batch} of epoch ${resumeFrom.epoch + 1}, which does not fit ${batches} batches per epoch: ` +
+          'the state file is damaged or the training data changed since it was written',
+      );
+    }
     if (resumeFrom.epoch >= config.epochs) {
       throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }

@@ -25,6 +25,11 @@ export class AdamW extends Optimizer {
     if (!(this.eps >= 0)) throw new Error(`AdamW eps must be non-negative, got ${this.eps}`);
   }
 
+  protected override readonly countsSteps = true;
+  protected override stateNames(): string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
   protected hyperParameters(): Record<string, number | boolean> {
     return { beta1: this.betas[0], beta2: this.betas[1], eps: this.eps };
   }

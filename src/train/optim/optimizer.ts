@@ -4,6 +4,7 @@
 // as PyTorch's optimizer state_dict does.
 import { native, type NativeHandle } from '../../native.js';
 import { zerosLike } from '../../torch/creation.js';
+import { countNonFinite } from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
 
 export interface ParamGroupInput {
@@ -34,6 +35,8 @@ export interface OptimizerMeta {
   /** Per-parameter integers (AdamW's step counts), by flat parameter index. */
   counters?: Record<string, number>;
   hyper: Record<string, number | boolean>;
+  /** Flat indices of the parameters that hold state (written since state files were checked on load). */
+  stateful?: number[];
 }
 
 /** A parameter with its gradient handle, read once per step (the caller disposes the handle). */
@@ -76,6 +79,13 @@ export abstract class Optimizer {
   protected abstract readonly kind: string;
   /** Hyper-parameters, recorded in stateDict for the reader. */
   protected abstract hyperParameters(): Record<string, number | boolean>;
+
+  /** The state tensors each parameter holds once it has been stepped (SGD with momentum: its buffer). */
+  protected stateNames(): string[] {
+    return [];
+  }
+  /** Whether each stepped parameter has a step counter (AdamW). */
+  protected readonly countsSteps: boolean = false;
 
   /** Sets every group's lr to `lr` times the group's scale (what schedules call each iteration). */
   setLr(lr: number): void {
@@ -128,13 +138,19 @@ export abstract class Optimizer {
         groups: this.paramGroups.map((group) => ({ lr: group.lr, weightDecay: group.weightDecay, size: group.params.length })),
         counters: { ...this.counters },
         hyper: this.hyperParameters(),
+        stateful: [...new Set([...this.state.keys(), ...Object.keys(this.counters).map(Number)])].sort((a, b) => a - b),
       },
     };
   }
 
-  /** Restores a state from stateDict(); the tensors are copied, the caller keeps ownership. */
+  /**
+   * Restores a state from stateDict(); the tensors are copied, the caller keeps ownership.
+   * Everything is checked first (settings, counters, every buffer of every stepped
+   * parameter, finite values), so a damaged state is refused, naming what is wrong,
+   * instead of resuming to different weights.
+   */
   loadStateDict(saved: OptimizerState): void {
-    const { meta } = saved;
+    const meta = checkMeta(saved.meta);
     if (meta.kind !== this.kind) throw new Error(`optimizer state is for '${meta.kind}', this optimizer is '${this.kind}'`);
     const sizes = this.paramGroups.map((group) => group.params.length);
     const savedSizes = meta.groups.map((group) => group.size);
@@ -143,19 +159,46 @@ export abstract class Optimizer {
     }
     const flat = this.paramGroups.flatMap((group) => group.params);
     const pattern = /^state\.(\d+)\.(\w+)$/;
-    const incoming = new Map<number, Record<string, Tensor>>();
+    const names = this.stateNames();
+    const found = new Map<number, Map<string, Tensor>>();
     for (const [key, tensor] of Object.entries(saved.tensors)) {
       const match = pattern.exec(key);
       if (!match) throw new Error(`unexpected key '${key}' in optimizer state`);
       const index = Number(match[1]);
       const param = flat[index];
       if (!param) throw new Error(`optimizer state names parameter ${index}, but there are only ${flat.length}`);
+      if (!names.includes(match[2])) throw new Error(`optimizer state '${key}': a ${this.kind} optimizer keeps ${names.length ? names.map((n) => `'${n}'`).join(' and ') : 'no tensors'} per parameter`);
       if (param.shape.join(',') !== tensor.shape.join(',')) {
         throw new Error(`optimizer state '${key}' has shape [${tensor.shape.join(', ')}], parameter ${index} has [${param.shape.join(', ')}]`);
       }
-      const slot = incoming.get(index) ?? {};
-      slot[match[2]] = tensor.to({ dtype: param.dtype, copy: true }).keep();
-      incoming.set(index, slot);
+      if (countNonFinite(tensor) > 0) throw new Error(`optimizer state '${key}' holds NaN or infinite values`);
+      const slot = found.get(index) ?? new Map<string, Tensor>();
+      slot.set(match[2], tensor);
+      found.set(index, slot);
+    }
+    const counters = meta.counters ?? {};
+    for (const key of Object.keys(counters)) {
+      if (!flat[Number(key)]) throw new Error(`optimizer state has a step counter for parameter ${key}, but there are only ${flat.length}`);
+    }
+    // Which parameters must hold state: the list the file gives, or (older files) every
+    // parameter that requires gradients once any holds state.
+    const anyState = found.size > 0 || Object.keys(counters).length > 0;
+    const stateful = meta.stateful ?? (anyState ? flat.flatMap((param, index) => (param.requiresGrad ? [index] : [])) : []);
+    for (const index of stateful) {
+      if (!flat[index]) throw new Error(`optimizer state lists parameter ${index} as stepped, but there are only ${flat.length}`);
+      for (const name of names) {
+        if (!found.get(index)?.has(name)) throw new Error(`optimizer state is missing 'state.${index}.${name}' (parameter ${index}, shape [${flat[index].shape.join(', ')}]): the state file is damaged`);
+      }
+      if (this.countsSteps && counters[String(index)] === undefined) throw new Error(`optimizer state is missing the step count of parameter ${index}: the state file is damaged`);
+    }
+    const listed = new Set(stateful);
+    for (const index of [...found.keys(), ...Object.keys(counters).map(Number)]) {
+      if (!listed.has(index)) throw new Error(`optimizer state holds state for parameter ${index}, which its list of stepped parameters leaves out: the state file is damaged`);
+    }
+    const incoming = new Map<number, Record<string, Tensor>>();
+    for (const [index, slot] of found) {
+      const dtype = flat[index].dtype;
+      incoming.set(index, Object.fromEntries([...slot].map(([name, tensor]) => [name, tensor.to({ dtype, copy: true }).keep()])));
     }
     this.disposeState();
     for (const [index, slot] of incoming) this.state.set(index, slot);
@@ -163,7 +206,7 @@ export abstract class Optimizer {
       this.paramGroups[i].lr = group.lr;
       this.paramGroups[i].weightDecay = group.weightDecay;
     });
-    this.counters = { ...(meta.counters ?? {}) };
+    this.counters = { ...counters };
   }
 
   /** Frees the optimizer's state tensors. */
@@ -172,6 +215,39 @@ export abstract class Optimizer {
     this.state.clear();
     this.counters = {};
   }
+}
+
+/** The JSON part of an optimizer state, checked for shape, types and ranges. */
+function checkMeta(meta: unknown): OptimizerMeta {
+  const fail = (what: string): never => {
+    throw new Error(`optimizer state: ${what}`);
+  };
+  if (typeof meta !== 'object' || meta === null) fail('the settings record is missing');
+  const m = meta as Record<string, unknown>;
+  if (typeof m.kind !== 'string') fail(`'kind' must be a string, got ${JSON.stringify(m.kind)}`);
+  if (!Array.isArray(m.groups) || m.groups.length === 0) fail(`'groups' must be a non-empty array, got ${JSON.stringify(m.groups)}`);
+  (m.groups as unknown[]).forEach((group, i) => {
+    const g = group as Record<string, unknown>;
+    if (typeof g !== 'object' || g === null) fail(`group ${i} is not an object`);
+    for (const key of ['lr', 'weightDecay'] as const) {
+      if (typeof g[key] !== 'number' || !Number.isFinite(g[key]) || (g[key] as number) < 0) fail(`group ${i} '${key}' must be a finite non-negative number, got ${JSON.stringify(g[key])}`);
+    }
+    if (!Number.isInteger(g.size) || (g.size as number) < 0) fail(`group ${i} 'size' must be a non-negative integer, got ${JSON.stringify(g.size)}`);
+  });
+  if (m.counters !== undefined) {
+    if (typeof m.counters !== 'object' || m.counters === null || Array.isArray(m.counters)) fail(`'counters' must be an object, got ${JSON.stringify(m.counters)}`);
+    for (const [key, value] of Object.entries(m.counters as object)) {
+      if (!/^\d+$/.test(key) || !Number.isInteger(value) || (value as number) < 1) fail(`step counter '${key}' must be a positive integer, got ${JSON.stringify(value)}`);
+    }
+  }
+  if (typeof m.hyper !== 'object' || m.hyper === null) fail(`'hyper' must be an object, got ${JSON.stringify(m.hyper)}`);
+  for (const [key, value] of Object.entries(m.hyper as object)) {
+    if (typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) fail(`hyper-parameter '${key}' must be a finite number or a boolean, got ${JSON.stringify(value)}`);
+  }
+  if (m.stateful !== undefined && (!Array.isArray(m.stateful) || !m.stateful.every((i) => Number.isInteger(i) && i >= 0))) {
+    fail(`'stateful' must be a list of parameter indices, got ${JSON.stringify(m.stateful)}`);
+  }
+  return m as unknown as OptimizerMeta;
 }
 
 function isGroupList(params: Tensor[] | ParamGroupInput[]): params is ParamGroupInput[] {

@@ -29,6 +29,10 @@ export class SGD extends Optimizer {
     }
   }
 
+  protected override stateNames(): string[] {
+    return this.momentum !== 0 ? ['momentum_buffer'] : [];
+  }
+
   protected hyperParameters(): Record<string, number | boolean> {
     return { momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov };
   }
