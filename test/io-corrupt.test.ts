@@ -312,7 +312,7 @@ test('malformed pickles', () => {
     ['rebuild with too few arguments', (b) => b.global('torch._utils', '_rebuild_tensor_v2').mark().int(1).raw(Op.TUPLE).reduce(), /takes 6 or 7 arguments, got 1/],
     ['rebuild without a storage', (b) => b.global('torch._utils', '_rebuild_tensor_v2').mark().int(0).int(0).emptyTuple().emptyTuple().bool(false).none().raw(Op.TUPLE).reduce(), /first argument is not a storage/],
     ['parameter of a non-tensor', (b) => b.global('torch._utils', '_rebuild_parameter').mark().int(1).bool(true).none().raw(Op.TUPLE).reduce(), /the data is not a tensor/],
-    ['REDUCE on a string', (b) => b.string('print').emptyTuple().reduce(), /REDUCE calls a string/],
+    ['REDUCE on a string', (b) => b.string('print').emptyTuple().reduce(), /REDUCE calls a str, which is not an allowed function/],
     ['REDUCE with a list of arguments', (b) => b.global('collections', 'OrderedDict').emptyList().reduce(), /not a tuple/],
     ['BUILD on a dict', (b) => b.emptyDict().emptyDict().build(), /BUILD is only allowed on an OrderedDict/],
     ['BUILD on a list', (b) => b.emptyList().emptyDict().build(), /BUILD is only allowed/],
@@ -390,6 +390,7 @@ test('malicious pickles never run anything', () => {
   rejects('INST', readTorch(archive(pickle((b) => b.mark().string(command).raw(Op.INST).bytes(new TextEncoder().encode('os\nsystem\n'))))), /INST can import and call arbitrary code/);
   rejects('OBJ', readTorch(archive(pickle((b) => b.mark().global('os', 'system').string(command).raw(Op.OBJ)))), /not allowed/);
   rejects('NEWOBJ of an allowed name', readTorch(archive(pickle((b) => b.global('collections', 'OrderedDict').emptyTuple().raw(Op.NEWOBJ)))), /NEWOBJ would instantiate collections\.OrderedDict; creating objects is not allowed/);
+  rejects('NEWOBJ_EX of a list', readTorch(archive(pickle((b) => b.emptyList().emptyTuple().emptyDict().raw(Op.NEWOBJ_EX)))), /NEWOBJ_EX would instantiate a list; creating objects is not allowed/);
   assert.equal(existsSync(sentinel), false, 'nothing ran');
   dir.cleanup();
 });
@@ -435,4 +436,16 @@ test('the process survives: good files still read, no tensor leaked, at least 20
   assert.equal(torch.memory().liveTensors, liveBefore, 'tensors leaked by failed reads');
   assert.ok(mutations >= 200, `only ${mutations} mutations ran`);
   console.log(`io-corrupt: ${mutations} mutations, each rejected with a CheckpointError`);
+});
+
+test('messages name the file and say what is wrong in Python terms', () => {
+  // A string that is not UTF-8 and a bool storage byte of 2: the file and the place are named.
+  const badString = pickle((b) => b.emptyDict().raw(0x58).bytes(new Uint8Array([1, 0, 0, 0, 0xff])));
+  rejects('bad UTF-8', readTorch(archive(badString)), /^model\.pth: data\.pkl: byte \d+ \(BINUNICODE\): a string is not valid UTF-8/);
+  rejects('int dict key', () => io.stateDictFrom(new Map([[1, torch.zeros([1])]]), 'ints.pth'), /ints\.pth: .*key 1 is an integer, not a string/);
+  // '=f4' is NumPy's native byte order, little-endian here: read like '<f4'.
+  const native = io.encodeNpy(torch.tidy(() => torch.arange(3).float()));
+  const withNative = native.slice();
+  withNative[Buffer.from(native).indexOf("'<f4'") + 1] = '='.charCodeAt(0);
+  torch.tidy(() => assert.deepEqual(io.decodeNpy(withNative, 'native.npy').toArray(), [0, 1, 2]));
 });

@@ -5,21 +5,27 @@ import { InvalidArgumentError } from 'commander';
 export function parseShape(text: string): number[] {
   const parts = text.trim().split(/[x,×]/i);
   const shape = parts.map((part) => Number(part));
-  if (parts.length === 0 || shape.some((size) => !Number.isInteger(size) || size <= 0) || parts.some((part) => part.trim() === '')) {
+  if (parts.length === 0 || shape.some((size) => !Number.isSafeInteger(size) || size <= 0) || parts.some((part) => part.trim() === '')) {
     throw new InvalidArgumentError(`expected sizes joined by 'x' such as 1x3x224x224, got '${text}'`);
   }
   return shape;
 }
 
+// Integers beyond 2^53 are not exact in JavaScript (1e30 "is an integer"), and libtorch
+// refuses them: they are usage errors here, not native errors later.
 export function parsePositiveInt(text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${text}'`);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`expected a positive integer up to ${Number.MAX_SAFE_INTEGER}, got '${text}'`);
+  }
   return value;
 }
 
 export function parseNonNegativeInt(text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${text}'`);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`expected a non-negative integer up to ${Number.MAX_SAFE_INTEGER}, got '${text}'`);
+  }
   return value;
 }
 
@@ -27,7 +33,7 @@ export function parseNonNegativeInt(text: string): number {
 export function parsePositiveIntList(text: string): number[] {
   const parts = text.split(',');
   const values = parts.map((part) => Number(part));
-  if (parts.some((part) => part.trim() === '') || values.some((value) => !Number.isInteger(value) || value <= 0)) {
+  if (parts.some((part) => part.trim() === '') || values.some((value) => !Number.isSafeInteger(value) || value <= 0)) {
     throw new InvalidArgumentError(`expected positive integers separated by commas such as 1,8, got '${text}'`);
   }
   return values;

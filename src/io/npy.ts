@@ -7,6 +7,7 @@ import { dtypeSize, type DType } from '../torch/dtype.js';
 import { Tensor } from '../torch/tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { CheckpointError } from './errors.js';
+import { endianness } from 'node:os';
 import { checkBoolBytes, checkedNumel, concatChunks, describe } from './shared.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -144,7 +145,9 @@ function interpretHeader(header: Map<string, Literal>, source: string): Omit<Npy
   if (descr.includes('O')) throw new CheckpointError(`${source}: object arrays (descr '${descr}') are not supported; they need pickle`);
   if (descr.startsWith('>')) throw new CheckpointError(`${source}: big-endian arrays (descr '${descr}') are not supported; save with arr.astype('<${descr.slice(1)}')`);
   // One-byte types may be written with any byte-order mark.
-  const normalized = /^[<=|][iub]1$/.test(descr) ? `|${descr.slice(1)}` : descr;
+  // '=' is NumPy's native byte order: little-endian on every platform libtorch runs on here.
+  const native = endianness() === 'LE' && descr.startsWith('=') ? `<${descr.slice(1)}` : descr;
+  const normalized = /^[<=|][iub]1$/.test(native) ? `|${native.slice(1)}` : native;
   const dtype = dtypeByDescr[normalized];
   if (!dtype || !Object.prototype.hasOwnProperty.call(dtypeByDescr, normalized)) {
     throw new CheckpointError(`${source}: unsupported dtype '${descr}' (supported: ${Object.keys(dtypeByDescr).join(', ')})`);

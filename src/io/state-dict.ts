@@ -26,7 +26,12 @@ function firstProblem(value: unknown): string {
   const entries = entriesOf(value);
   if (!entries) return `the checkpoint is ${describe(value)}`;
   const bad = entries.find(([key, item]) => typeof key !== 'string' || !(item instanceof Tensor));
-  return bad ? `'${String(bad[0])}' is ${describe(bad[1])}` : '';
+  if (!bad) return '';
+  if (typeof bad[0] !== 'string') {
+    const kind = typeof bad[0] === 'number' || typeof bad[0] === 'bigint' ? 'an integer' : describe(bad[0]);
+    return `key ${String(bad[0])} is ${kind}, not a string (state dict keys are parameter names)`;
+  }
+  return `'${bad[0]}' is ${describe(bad[1])}`;
 }
 
 /**

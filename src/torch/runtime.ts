@@ -30,7 +30,7 @@ export function setGradEnabled(enabled: boolean): void {
 
 /** Seeds libtorch's generators (CPU and every CUDA device). */
 export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`manualSeed: expected a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`manualSeed: expected a non-negative integer up to ${Number.MAX_SAFE_INTEGER}, got ${seed}`);
   native.manualSeed(seed);
 }
 export function setNumThreads(threads: number): void {

@@ -330,7 +330,8 @@ class Machine {
       }
       case Op.NEWOBJ:
       case Op.NEWOBJ_EX: {
-        const [cls] = this.#popN(2);
+        // NEWOBJ takes (cls, args); NEWOBJ_EX takes (cls, args, kwargs).
+        const [cls] = this.#popN(code === Op.NEWOBJ_EX ? 3 : 2);
         throw new Error(`${opName(code)} would instantiate ${describeValue(cls)}; creating objects is not allowed`);
       }
       case Op.INST:
@@ -345,10 +346,20 @@ class Machine {
   }
 }
 
+/** A value as Python would name it (the pickle's view, not JavaScript's). */
 function describeValue(value: unknown): string {
   if (value instanceof PickleInternal) return value.fullName;
-  if (value === null) return 'None';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
+  if (value === null || value === undefined) return 'None';
+  if (isTuple(value)) return 'a tuple';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Map) return 'a dict';
+  if (value instanceof Set) return 'a set';
+  if (value instanceof Uint8Array) return 'bytes';
+  if (typeof value === 'string') return 'a str';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an int' : 'a float';
+  if (typeof value === 'bigint') return 'an int';
+  if (typeof value === 'boolean') return 'a bool';
+  if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }
 
@@ -392,8 +403,11 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, source: string
   try {
     result = machine.run();
   } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(`${source}: ${machine.location}: ${(error as Error).message}`);
+    // Every failure names the file and where in the pickle it happened, whichever
+    // layer raised it (a string that is not UTF-8, a bad bool storage, ...).
+    const message = (error as Error).message;
+    if (error instanceof CheckpointError && message.startsWith(`${source}:`)) throw error;
+    throw new CheckpointError(`${source}: ${machine.location}: ${message}`);
   }
   try {
     return toPlain(result, new Map(), 0);
