@@ -34,4 +34,5 @@ export const native = loadAddon();
 // libtorch starts with one intra-op thread inside Node; use the machine's cores unless told otherwise.
 const requestedThreads = Number(process.env.RESNETS_NUM_THREADS ?? 0);
 import { availableParallelism } from 'node:os';
-native.setNumThreads(requestedThreads > 0 ? requestedThreads : availableParallelism());
+// A count above the cores only slows every op down: capped there (setNumThreads warns).
+native.setNumThreads(Math.min(requestedThreads > 0 && Number.isSafeInteger(requestedThreads) ? requestedThreads : availableParallelism(), availableParallelism()));

@@ -46,6 +46,8 @@ before(async () => {
     }
   }
   writeFileSync(path('shapes', 'train', 'left', 'broken.png'), Buffer.from('this is not a PNG file at all'));
+  mkdirSync(path('single', 'only'), { recursive: true });
+  for (let i = 0; i < 4; i++) await writeImage(path('single', 'only', `${i}.png`), 0, i);
   for (const name of ['a', 'b']) mkdirSync(path('empty', name), { recursive: true });
   await writeImage(path('empty', 'a', '0.png'), 0, 0);
 });
@@ -212,6 +214,12 @@ describe('resnets train on bad input', () => {
     assert.equal(ran.code, 1);
     assert.match(ran.stderr, /NaN or infinite outputs \(of 3\) .*nothing was written/);
     assert.equal(existsSync(path('nan-output.npy')), false);
+  });
+
+  it('a folder of a single class trains with a warning that its accuracy means nothing', async () => {
+    const result = await resnets('train', 'resnet20', '--data', path('single'), '--out', path('single-run'), ...tiny, '--epochs', '1');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout + result.stderr, /warning: the data has a single class \('only'\): every prediction is that class, so accuracy is 100% by construction/);
   });
 
   it('a run that failed before its first checkpoint can be started again in its folder', async () => {

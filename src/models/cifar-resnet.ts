@@ -42,7 +42,8 @@ export type ResolvedCifarResNetConfig = Required<CifarResNetConfig>;
 export function resolveCifarResNetConfig(config: CifarResNetConfig): ResolvedCifarResNetConfig {
   const name = config.name ?? `cifar_resnet${config.depth}`;
   const widths = checkIntegerList(name, 'widths', config.widths ?? [16, 32, 64], 1);
-  const depth = checkInteger(name, 'depth', config.depth, 2 * widths.length + 2);
+  // ResNet-1202 is the deepest of the paper; ten thousand layers bound the blocks built.
+  const depth = checkInteger(name, 'depth', config.depth, 2 * widths.length + 2, 10_000);
   if ((depth - 2) % (2 * widths.length) !== 0) {
     throw new Error(`${name}: depth must be ${2 * widths.length}n + 2 with ${widths.length} stages (20, 32, 44, 56, 110 for three), got ${depth}`);
   }

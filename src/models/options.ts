@@ -10,19 +10,26 @@ export function rejectUnknownOptions(model: string, options: object, accepted: r
   }
 }
 
-export function checkInteger(model: string, option: string, value: unknown, minimum: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
-    throw new Error(`${model}: ${option} must be an integer >= ${minimum}, got ${JSON.stringify(value)}`);
+/**
+ * The largest integer any model option may take (widths, classes, groups, depths): far
+ * beyond every published network, and small enough that a typo such as 1e9 is refused
+ * here instead of building for minutes and allocating gigabytes.
+ */
+export const MAX_MODEL_INTEGER = 1_000_000;
+
+export function checkInteger(model: string, option: string, value: unknown, minimum: number, maximum = MAX_MODEL_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new Error(`${model}: ${option} must be an integer from ${minimum} to ${maximum}, got ${JSON.stringify(value)}`);
   }
   return value;
 }
 
-export function checkIntegerList(model: string, option: string, value: unknown, minimum: number, length?: number): number[] {
-  if (!Array.isArray(value) || value.length === 0 || (length !== undefined && value.length !== length)) {
-    const size = length === undefined ? 'a non-empty list' : `a list of ${length}`;
-    throw new Error(`${model}: ${option} must be ${size} integers >= ${minimum}, got ${JSON.stringify(value)}`);
+export function checkIntegerList(model: string, option: string, value: unknown, minimum: number, length?: number, maximum = MAX_MODEL_INTEGER): number[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 1000 || (length !== undefined && value.length !== length)) {
+    const size = length === undefined ? 'a non-empty list of up to 1000' : `a list of ${length}`;
+    throw new Error(`${model}: ${option} must be ${size} integers >= ${minimum}, got ${JSON.stringify(value)?.slice(0, 200)}`);
   }
-  return value.map((item, i) => checkInteger(model, `${option}[${i}]`, item, minimum));
+  return value.map((item, i) => checkInteger(model, `${option}[${i}]`, item, minimum, maximum));
 }
 
 export function checkChoice<T extends string>(model: string, option: string, value: unknown, choices: readonly T[]): T {

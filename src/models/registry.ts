@@ -1,6 +1,9 @@
 // The model registry: every named model with the facts tools need to describe it
 // (paper, input size, normalisation), and createModel / listModels / getModelInfo.
 import type { ImageClassifier } from './classifier.js';
+import { totalmem } from 'node:os';
+import { withDefaultDevice } from '../torch/creation.js';
+import { dtypeSize } from '../torch/dtype.js';
 
 /** What tools need to know about a registered model without building it. */
 export interface ModelInfo {
@@ -139,5 +142,13 @@ export function createModelFromConfig(config: ModelConfig): ImageClassifier {
   const family = config.family ?? 'resnet';
   const build = families.get(family);
   if (!build) throw new Error(`unknown model family '${family}'; known families: ${[...families.keys()].join(', ')}`);
+  // A custom config can describe a network larger than the machine: size it on the
+  // 'meta' device (no memory) before allocating anything.
+  const sized = withDefaultDevice('meta', () => build(config));
+  const bytes = sized.parameters().reduce((total, p) => total + p.numel * dtypeSize[p.dtype], 0);
+  sized.dispose();
+  if (bytes > totalmem()) {
+    throw new Error(`${config.name ?? family}: this config has ${(bytes / 4).toExponential(2)} parameters (${(bytes / 2 ** 30).toFixed(1)} GiB), more than this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GiB of memory`);
+  }
   return build(config);
 }

@@ -45,10 +45,14 @@ export interface ResNetConfig extends ModelConfig {
 export type ResolvedResNetConfig = Required<ResNetConfig>;
 
 /** Fills in every default and checks every value. */
+/** The most residual blocks one stage may stack. */
+export const MAX_BLOCKS_PER_STAGE = 1000;
+
 export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig {
   const name = config.name ?? 'resnet';
   const block = checkChoice(name, 'block', config.block, ['basic', 'bottleneck'] as const);
-  const depths = checkIntegerList(name, 'depths', config.depths, 1);
+  // Blocks are JS objects: a depth is bounded like the deepest published ResNets (1001 layers).
+  const depths = checkIntegerList(name, 'depths', config.depths, 1, undefined, MAX_BLOCKS_PER_STAGE);
   const widths = config.widths === undefined ? depths.map((_, i) => 64 * 2 ** i) : checkIntegerList(name, 'widths', config.widths, 1, depths.length);
   const dilation = config.replaceStrideWithDilation ?? depths.slice(1).map(() => false);
   if (!Array.isArray(dilation) || dilation.length !== depths.length - 1) {

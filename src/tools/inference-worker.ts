@@ -71,6 +71,10 @@ export class InferenceWorker {
 
   /** Starts a worker and loads the model; rejects with the loading error (an unknown model, a checkpoint that does not fit). */
   static start(options: InferenceWorkerOptions): Promise<InferenceWorker> {
+    const modes = ['fastest', 'plain'];
+    if (options.mode !== undefined && !modes.includes(options.mode)) {
+      return Promise.reject(new Error(`InferenceWorker: unknown mode ${JSON.stringify(options.mode)}; expected one of ${modes.map((m) => `'${m}'`).join(', ')}`));
+    }
     const worker = startWorker(options);
     return new Promise((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {

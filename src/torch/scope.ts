@@ -32,15 +32,24 @@ function collect(value: unknown, into: Set<Disposable>, seen: Set<unknown>): voi
   if (Array.isArray(value)) {
     for (const item of value) collect(item, into, seen);
   } else if (value instanceof Map) {
-    for (const item of value.values()) collect(item, into, seen);
-  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of value) {
+      collect(key, into, seen);
+      collect(item, into, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const item of value) collect(item, into, seen);
+  } else if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
+    // Plain objects and class instances alike (a returned Module keeps its parameters).
     for (const item of Object.values(value)) collect(item, into, seen);
   }
 }
 
 /**
- * Runs `fn` and frees every tensor created inside it, except tensors found in its
- * result (tensors, arrays, maps and plain objects are searched) and kept tensors.
+ * Runs `fn` and frees every tensor created inside it, except kept tensors and tensors
+ * found in its result. The search covers, at any depth: the result itself, array
+ * elements, Map keys and values, Set members, and the own enumerable properties of any
+ * other object (plain objects and class instances). It does not see tensors reachable
+ * only through private (#) fields, getters, closures or prototypes: keep() those.
  * Returned tensors move to the enclosing scope. `fn` must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {

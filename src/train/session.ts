@@ -106,6 +106,9 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   log(data.description);
   const skipped = describeSkipped(data.skipped);
   if (skipped) log(`warning: ${skipped}`);
+  if (data.classes.length === 1) {
+    log(`warning: the data has a single class ('${data.classes[0]}'): every prediction is that class, so accuracy is 100% by construction and the model learns nothing useful`);
+  }
   const trainSize = data.train!.length;
   if (config.batchSize > trainSize) {
     log(`warning: batch size ${config.batchSize} is larger than the ${trainSize} training images; using batches of ${trainSize}`);
