@@ -371,5 +371,5 @@ export function readMetricsFile(path: string): EpochRecord[] {
 export function readRunConfig<T>(runDir: string): T {
   const path = join(resolve(runDir), RUN_FILES.config);
   if (!existsSync(path)) throw new Error(`${runDir} is not a training run: ${RUN_FILES.config} is missing`);
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  return parseJson(readFileSync(path, 'utf8'), path) as T;
 }
