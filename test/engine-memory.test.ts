@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { torch } from '../src/index.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 type Tensor = torch.Tensor;
 // Tiny tensors: extra intra-op threads only add synchronisation, which on a loaded
@@ -13,7 +14,7 @@ const live = (): number => torch.memory().liveTensors;
 
 describe('tidy, keep and dispose', () => {
   it('frees every tensor made inside except the returned one', () => {
-    const before = live();
+    const before = liveTensorsAfterCollection();
     let inner: Tensor[] = [];
     const result = torch.tidy(() => {
       const a = torch.ones([4]);
@@ -29,7 +30,7 @@ describe('tidy, keep and dispose', () => {
   });
 
   it('keeps tensors found in returned arrays, objects and maps', () => {
-    const before = live();
+    const before = liveTensorsAfterCollection();
     const { pair, named, map } = torch.tidy(() => {
       const x = torch.arange(3);
       const scratch = x.mul(10);
@@ -44,7 +45,7 @@ describe('tidy, keep and dispose', () => {
   });
 
   it('nested scopes: an inner result belongs to the outer scope', () => {
-    const before = live();
+    const before = liveTensorsAfterCollection();
     let fromInner: Tensor | undefined;
     const outer = torch.tidy(() => {
       fromInner = torch.tidy(() => torch.ones([2]).mul(2));
@@ -76,7 +77,7 @@ describe('tidy, keep and dispose', () => {
   });
 
   it('kept tensors survive every scope until disposed', () => {
-    const before = live();
+    const before = liveTensorsAfterCollection();
     let kept: Tensor | undefined;
     let keptByFunction: Tensor | undefined;
     torch.tidy(() => {
@@ -93,7 +94,7 @@ describe('tidy, keep and dispose', () => {
   });
 
   it('a throw inside tidy frees everything made inside, nested scopes too', () => {
-    const before = live();
+    const before = liveTensorsAfterCollection();
     const made: Tensor[] = [];
     assert.throws(
       () =>
@@ -112,7 +113,7 @@ describe('tidy, keep and dispose', () => {
 
   it('autograd inside tidy: gradient handles are freed, the gradient stays on the leaf', () => {
     const w = torch.ones([3]).requiresGrad_();
-    const before = live();
+    const before = liveTensorsAfterCollection();
     torch.tidy(() => {
       w.mul(w).sum().backward();
       assert.deepEqual(w.grad!.toArray(), [2, 2, 2]);

@@ -12,6 +12,7 @@ import { crc32, crc32Portable } from '../src/io/crc32.js';
 import { zipStoredChunks } from '../src/io/zip.js';
 import * as torch from '../src/torch/index.js';
 import { tempDir } from './helpers/python.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 let mutations = 0;
 let liveBefore = 0;
@@ -71,7 +72,7 @@ before(() => {
     io.decodeNpy(valid.npy);
     io.decodeTorchFile(valid.pth);
   });
-  liveBefore = torch.memory().liveTensors;
+  liveBefore = liveTensorsAfterCollection();
 });
 
 test('truncation at many offsets', () => {

@@ -13,6 +13,7 @@ import * as io from '../src/io/index.js';
 import { torch } from '../src/index.js';
 import { fromBytes } from '../src/torch/creation.js';
 import { dtypeSize, type DType } from '../src/torch/dtype.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 const RUNS = Number(process.env.RESNETS_PROPERTY_RUNS ?? 150);
 const settings = { numRuns: RUNS, seed: Number(process.env.RESNETS_PROPERTY_SEED ?? 20261202) };
@@ -44,7 +45,7 @@ function sameTensor(actual: torch.Tensor, spec: Spec): void {
 
 /** Reading `bytes` either succeeds or throws a CheckpointError; nothing it made stays alive. */
 function readsOrRefuses(read: () => unknown): void {
-  const before = torch.memory().liveTensors;
+  const before = liveTensorsAfterCollection();
   try {
     torch.tidy(() => void read());
   } catch (error) {

@@ -11,6 +11,7 @@ import { BatchNorm2d } from '../src/nn/batchnorm.js';
 import { Conv2d } from '../src/nn/conv.js';
 import { relativeError, writeTorchvisionFixtures, type TorchvisionFixture } from './helpers/models-reference.js';
 import { tempDir } from './helpers/python.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 const TOLERANCE = 1e-4;
 const INPUT = [2, 3, 64, 64];
@@ -183,7 +184,7 @@ describe('fusion', () => {
     const model = models.fuseForInference(models.createModel('resnet18'), { inPlace: true, channelsLast: true });
     try {
       const x = torch.randn([1, 3, 32, 32]);
-      const before = torch.memory().liveTensors;
+      const before = liveTensorsAfterCollection();
       const y = model.call(x);
       assert.equal(y.requiresGrad, false);
       assert.equal(torch.memory().liveTensors, before + 1);

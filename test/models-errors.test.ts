@@ -99,7 +99,7 @@ describe('names and options', () => {
   it('bad values name the option and what it accepts', () => {
     assert.throws(() => models.createModel('resnet50', { strideOn: '5x5' }), /resnet50: strideOn must be one of '3x3', '1x1', got "5x5"/);
     assert.throws(() => models.createModel('resnet18', { groups: 32 }), /basic blocks support only groups 1/);
-    assert.throws(() => models.createModel('resnet18', { numClasses: -1 }), /numClasses must be an integer >= 0, got -1/);
+    assert.throws(() => models.createModel('resnet18', { numClasses: -1 }), /numClasses must be an integer from 0 to 1000000, got -1/);
     assert.throws(() => models.createModel('resnet20', { shortcut: 'C' }), /shortcut must be one of 'A', 'B'/);
     assert.throws(() => models.createModel('resnet50', { replaceStrideWithDilation: [true] }), /must list 3 booleans/);
     assert.throws(() => models.createModelFromConfig({ block: 'bottleneck', depths: [2, 2], widths: [64] } as models.ResNetConfig), /widths must be a list of 2 integers/);

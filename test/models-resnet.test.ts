@@ -9,6 +9,7 @@ import * as models from '../src/models/index.js';
 import { BatchNorm2d } from '../src/nn/batchnorm.js';
 import { Conv2d } from '../src/nn/conv.js';
 import { assertSameStructure, torchvisionStructures } from './helpers/models-reference.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 const TEN = [
   'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152',
@@ -172,7 +173,7 @@ describe('memory', () => {
     const model = models.createModel('resnet18', { numClasses: 4 });
     try {
       const x = torch.randn([2, 3, 32, 32]);
-      const before = torch.memory().liveTensors;
+      const before = liveTensorsAfterCollection();
       torch.tidy(() => {
         const loss = model.call(x).sum();
         loss.backward();

@@ -9,6 +9,7 @@ import { randn, withDefaultDevice, zeros } from '../src/torch/creation.js';
 import { manualSeed, memory } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
 import { runPythonCode } from './helpers/python.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 /** The same network in both: nested Sequentials, BatchNorm buffers, grouped conv, PReLU. */
 const PYTHON_NET = `
@@ -156,7 +157,7 @@ print(json.dumps({'state': list(net.state_dict()), 'parameters': [k for k, _ in 
                   'modules': [k for k, _ in net.named_modules()], 'count': sum(p.numel() for p in net.parameters())}))
 `),
     ) as { state: string[]; parameters: string[]; modules: string[]; count: number };
-    const before = memory().liveTensors;
+    const before = liveTensorsAfterCollection();
     const net = new SharedHead();
     assert.deepEqual(Object.keys(net.stateDict()), reference.state);
     assert.deepEqual([...net.namedParameters()].map(([name]) => name), reference.parameters);

@@ -20,6 +20,7 @@ import {
 import { isMkldnn, MkldnnInference, toDense, toMkldnn } from '../src/tools/mkldnn.js';
 import { benchmarkAgainstTorch } from '../src/tools/bench-compare.js';
 import { TorchPeer } from '../src/tools/torch-peer.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 type ImageModel = Parameters<typeof prepareForInference>[0];
 
@@ -125,7 +126,7 @@ describe('inference modes', () => {
 describe('benchmarkInference', () => {
   it('times warm-up and runs, reports the median, frees what it made', () => {
     const model = createModel('resnet20') as unknown as ImageModel;
-    const before = memory().liveTensors;
+    const before = liveTensorsAfterCollection();
     const result = benchmarkInference(model as unknown as Parameters<typeof benchmarkInference>[0], { batchSize: 4, size: 32, warmup: 1, runs: 5 });
     assert.equal(memory().liveTensors, before);
     assert.equal(result.timesMs.length, 5);

@@ -11,6 +11,7 @@ import { manualSeed, memory, noGrad } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
 import type { Tensor } from '../src/torch/tensor.js';
 import { tempDir } from './helpers/python.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 const temp = tempDir('resnets-worker-');
 const weights = join(temp.path, 'resnet20.safetensors');
@@ -101,7 +102,7 @@ describe('InferenceWorker', () => {
   });
 
   it('leaves no tensor behind on the main thread', async () => {
-    const before = memory().liveTensors;
+    const before = liveTensorsAfterCollection();
     const worker = await InferenceWorker.start({ model: 'resnet20', weights, numClasses: 7, mode: 'plain', threads: 1 });
     const output = await worker.run(input);
     output.dispose();

@@ -8,6 +8,7 @@ import { BatchNorm2d, Conv2d, Flatten, Identity, Linear, Module, ReLU, Sequentia
 import type { Tensor } from '../src/torch/tensor.js';
 import { memory } from '../src/torch/runtime.js';
 import { formatMacs, formatSummary, summarize } from '../src/tools/summary.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 /** conv -> bn -> relu, the same relu twice, then a grouped conv, flatten, linear. */
 class Tiny extends Module {
@@ -25,7 +26,7 @@ describe('summarize', () => {
   it('reports every leaf call in order with shapes, own parameters and per-image MACs', () => {
     const model = new Tiny();
     model.train();
-    const before = memory().liveTensors;
+    const before = liveTensorsAfterCollection();
     const summary = summarize(model, [2, 3, 6, 6]);
     assert.equal(memory().liveTensors, before, 'the forward frees what it made');
     assert.equal(model.training, true, 'train mode is restored');
