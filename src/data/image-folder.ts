@@ -177,7 +177,6 @@ interface Listing {
 async function listImages(dir: string, extensions: Set<string>, visited: Set<string>): Promise<Listing> {
   const root = await realpath(dir);
   const listing: Listing = { files: [], notFiles: [] };
-  // Depth-first in sorted order: a stack of sorted entry lists.
   const stack: string[] = [dir];
   while (stack.length > 0) {
     const folder = stack.pop() as string;
@@ -207,7 +206,8 @@ async function listImages(dir: string, extensions: Set<string>, visited: Set<str
       if (isFile) listing.files.push(path);
       else listing.notFiles.push(path);
     }
-    // Pushed in reverse so the first sub-folder is listed next, as a recursive walk would.
+    // Pushed in reverse so the first sub-folder is listed next: a folder's own files, then
+    // its sub-folders depth-first in sorted order (torchvision's sorted os.walk order).
     for (let i = subfolders.length - 1; i >= 0; i--) stack.push(subfolders[i]);
   }
   return listing;
