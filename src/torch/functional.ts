@@ -162,3 +162,9 @@ export type { NativeHandle };
 export function countNonFinite(input: Tensor): number {
   return tidy(() => input.numel - input.isfinite().sum().item());
 }
+
+/** Samples 0/1 per element with probability `p` of 1, in the shape, dtype and device of `like`, from libtorch's generator. */
+export function bernoulli(like: Tensor, p: number): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new Error(`bernoulli: p must be in [0, 1], got ${p}`);
+  return new Tensor(native.bernoulli(like.handle, p));
+}

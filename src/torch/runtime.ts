@@ -52,6 +52,18 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
+/**
+ * The thread count an application wants by default: RESNETS_NUM_THREADS, or every
+ * available core. libtorch starts with one intra-op thread inside Node; importing the
+ * package leaves that as it is, and the CLI calls this at start-up.
+ */
+export function useDefaultThreads(): number {
+  const requested = Number(process.env.RESNETS_NUM_THREADS ?? 0);
+  const threads = requested > 0 && Number.isSafeInteger(requested) ? requested : availableParallelism();
+  setNumThreads(threads);
+  return getNumThreads();
+}
+
 export interface MemoryInfo {
   /** Tensor handles not yet disposed or collected. */
   liveTensors: number;
