@@ -10,8 +10,9 @@ import type { ModelConfig } from '../src/models/registry.js';
 class ChannelMeans extends EmbeddingModel {
   readonly config: ModelConfig = { family: 'test' };
   readonly modes: boolean[] = [];
+  readonly embeddingSize = 3;
   constructor(readonly preprocessing: EmbeddingPreprocessing) {
-    super('channel-means', 3);
+    super('channel-means');
   }
   protected embedding(input: torch.Tensor): torch.Tensor {
     this.modes.push(this.training);

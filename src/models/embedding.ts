@@ -31,12 +31,12 @@ export abstract class EmbeddingModel extends Module {
   constructor(
     /** The registered name ('fresnet100', 'iresnet50') or a name given to a custom config. */
     readonly name: string,
-    /** Length of the embedding forward() returns. */
-    readonly embeddingSize: number,
   ) {
     super();
   }
 
+  /** Length of the embedding forward() returns. */
+  abstract readonly embeddingSize: number;
   /** The resolved plain config: every option filled in, enough to rebuild the model. */
   abstract readonly config: ModelConfig;
   abstract readonly preprocessing: EmbeddingPreprocessing;

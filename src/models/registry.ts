@@ -1,6 +1,10 @@
 // The model registry: every named model with the facts tools need to describe it
 // (paper, input size, normalisation), and createModel / listModels / getModelInfo.
-import type { ImageClassifier } from './classifier.js';
+import { ImageClassifier } from './classifier.js';
+import type { EmbeddingModel } from './embedding.js';
+
+/** Classifiers return logits; embedding models (face recognition) return embeddings. */
+export type RegisteredModel = ImageClassifier | EmbeddingModel;
 
 /** What tools need to know about a registered model without building it. */
 export interface ModelInfo {
@@ -16,6 +20,8 @@ export interface ModelInfo {
   cropPct?: number;
   numClasses: number;
   description?: string;
+  /** 'embedding' for models that return embeddings rather than logits (default 'classifier'). */
+  kind?: 'classifier' | 'embedding';
 }
 
 /**
@@ -33,7 +39,7 @@ export interface ModelOptions {
   [familyOption: string]: unknown;
 }
 
-export type ModelBuilder = (name: string, options: ModelOptions) => ImageClassifier;
+export type ModelBuilder = (name: string, options: ModelOptions) => RegisteredModel;
 
 interface Entry {
   info: ModelInfo;
@@ -55,8 +61,22 @@ export function registerModel(info: ModelInfo, build: ModelBuilder): void {
   models.set(info.name, { info: Object.freeze(record), build });
 }
 
-/** Builds the named model; `options` override its defaults (numClasses, inChans, family options). */
+/** Builds the named classifier; `options` override its defaults (numClasses, inChans, family options). */
 export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
+  const entry = entryFor(name);
+  if (entry.info.kind === 'embedding') throw new Error(`${name} is an embedding model (it returns embeddings, not class scores): build it with createEmbeddingModel`);
+  return entry.build(name, options) as ImageClassifier;
+}
+
+/** Builds the named embedding model (fresnet*, iresnet*). */
+export function createEmbeddingModel(name: string, options: ModelOptions = {}): EmbeddingModel {
+  const entry = entryFor(name);
+  if (entry.info.kind !== 'embedding') throw new Error(`${name} is a classifier, not an embedding model: build it with createModel`);
+  return entry.build(name, options) as EmbeddingModel;
+}
+
+/** Builds any registered model, classifier or embedding model (for tools that handle both). */
+export function createAnyModel(name: string, options: ModelOptions = {}): RegisteredModel {
   return entryFor(name).build(name, options);
 }
 
@@ -126,18 +146,33 @@ export interface ModelConfig {
   inChans?: number;
 }
 
-const families = new Map<string, (config: ModelConfig) => ImageClassifier>();
+const families = new Map<string, (config: ModelConfig) => RegisteredModel>();
 
 /** Adds the builder that turns a family's plain config into a model. */
-export function registerFamily(family: string, build: (config: ModelConfig) => ImageClassifier): void {
+export function registerFamily(family: string, build: (config: ModelConfig) => RegisteredModel): void {
   if (families.has(family)) throw new Error(`a model family named '${family}' is already registered`);
   families.set(family, build);
 }
 
 /** Builds a custom variant from a plain config (depths, widths, block type, groups, ...). */
 export function createModelFromConfig(config: ModelConfig): ImageClassifier {
+  const model = createAnyModelFromConfig(config);
+  if (!(model instanceof ImageClassifier)) {
+    model.dispose();
+    throw new Error(`family '${config.family}' builds embedding models: use createAnyModelFromConfig`);
+  }
+  return model;
+}
+
+/** As createModelFromConfig, for any family (embedding models included). */
+export function createAnyModelFromConfig(config: ModelConfig): RegisteredModel {
   const family = config.family ?? 'resnet';
   const build = families.get(family);
   if (!build) throw new Error(`unknown model family '${family}'; known families: ${[...families.keys()].join(', ')}`);
   return build(config);
+}
+
+/** Whether `name` is a family registered with registerFamily ('resnet', 'fresnet'). */
+export function isFamily(name: string): boolean {
+  return families.has(name);
 }
