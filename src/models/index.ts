@@ -37,3 +37,4 @@ export { FResNet, fresnetDepths, resolveFResNetConfig, type FResNetConfig, type 
 export { headKinds, type HeadKind } from './fresnet-heads.js';
 export { ResidualUnitV1, ResidualUnitV2, ResidualUnitV3, type UnitVersion } from './fresnet-units.js';
 export { fresnetConfigFromSymbol, fromMxnetParams, loadMxnetCheckpoint, loadMxnetParamsInto, mxnetNames, toMxnetParams, type MxnetCheckpoint, type MxnetName } from './fresnet-mxnet.js';
+export { IBasicBlock, IResNet, iresnetLayers, resolveIResNetConfig, type IResNetConfig, type ResolvedIResNetConfig } from './iresnet.js';
