@@ -140,7 +140,7 @@ describe('fresnet names and counts', () => {
       params: number;
       mxnet_summary: number;
     }[];
-    const model = models.createEmbeddingModel('fresnet18', { init: false });
+    const model = models.createEmbeddingModelByName('fresnet18', { init: false });
     try {
       const summary = summarize(model, [1, 3, 112, 112]);
       assert.equal(summary.mxnetParams, reference.mxnet_summary);
@@ -178,7 +178,7 @@ describe('fresnet names and counts', () => {
       models.listModels('fresnet*'),
       ['fresnet18', 'fresnet34', 'fresnet49', 'fresnet50', 'fresnet74', 'fresnet90', 'fresnet98', 'fresnet99', 'fresnet100', 'fresnet101', 'fresnet124', 'fresnet134', 'fresnet136', 'fresnet140', 'fresnet152', 'fresnet160', 'fresnet200', 'fresnet269'],
     );
-    const model = torch.withDefaultDevice('meta', () => models.createEmbeddingModel('fresnet100', { init: false })) as models.FResNet;
+    const model = torch.withDefaultDevice('meta', () => models.createEmbeddingModelByName('fresnet100', { init: false })) as models.FResNet;
     try {
       assert.deepEqual(
         { units: model.config.units, unit: model.config.unit, input: model.config.input, act: model.config.act, se: model.config.se, head: model.config.head },
@@ -189,11 +189,11 @@ describe('fresnet names and counts', () => {
     } finally {
       model.dispose();
     }
-    assert.throws(() => models.createModel('fresnet50'), /fresnet50 is an embedding model .*createEmbeddingModel/);
+    assert.throws(() => models.createClassifierByName('fresnet50'), /fresnet50 is an embedding model/);
   });
 
   it('names the option and what it accepts on bad options', () => {
-    const build = (options: models.ModelOptions) => () => models.createEmbeddingModel('fresnet18', { init: false, ...options }).dispose();
+    const build = (options: models.ModelOptions) => () => models.createEmbeddingModelByName('fresnet18', { init: false, ...options }).dispose();
     assert.throws(build({ unit: 4 }), /unit 4 calls residual_unit_v4, which the seed's fresnet.py does not define/);
     assert.throws(build({ unit: 5 }), /unit must be one of 1, 2, 3, '3_x', got 5/);
     assert.throws(build({ unit: '3_x' }), /'3_x' \(residual_unit_v3_x\) needs bottleneck units/);
@@ -202,6 +202,6 @@ describe('fresnet names and counts', () => {
     assert.throws(build({ act: 'tanh' }), /act must be one of 'relu', 'prelu'/);
     assert.throws(build({ head: 'GDC', inputSize: [32, 32] }), /head 'GDC' needs a feature map of at least 7x7.*got 2x2/);
     assert.throws(build({ numClass: 3 }), /unknown option 'numClass'/);
-    assert.throws(() => models.createAnyModelFromConfig({ family: 'fresnet', depth: 19 } as models.FResNetConfig), /no experiments done on depth 19/);
+    assert.throws(() => models.createModelFromConfigByName({ family: 'fresnet', depth: 19 }), /no experiments done on depth 19/);
   });
 });

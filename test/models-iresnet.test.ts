@@ -22,7 +22,7 @@ before(() => {
 describe('IResNet (arcface_torch)', () => {
   for (const name of ['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'iresnet200']) {
     it(`${name}: keys, shapes and counts`, () => {
-      const model = torch.withDefaultDevice('meta', () => models.createEmbeddingModel(name, { init: false }));
+      const model = torch.withDefaultDevice('meta', () => models.createEmbeddingModelByName(name, { init: false }));
       try {
         const reference = structures[name];
         assertSameStructure(model.stateDict(), reference, name);
@@ -41,7 +41,7 @@ describe('IResNet (arcface_torch)', () => {
 
   it('iresnet18: the eval-mode embedding of a torch.save checkpoint, features weight loaded', () => {
     const checkpoint = io.load(join(dir.path, 'iresnet18.pth'));
-    const model = models.createEmbeddingModel('iresnet18', { init: false });
+    const model = models.createEmbeddingModelByName('iresnet18', { init: false });
     const input = io.loadNpy(join(dir.path, 'iresnet18-input.npy'));
     const expected = io.loadNpy(join(dir.path, 'iresnet18-output.npy'));
     try {
@@ -68,7 +68,7 @@ describe('IResNet (arcface_torch)', () => {
 
   it('arcface_torch initialisation: convolutions N(0, 0.1), features weight 1 and frozen', () => {
     torch.manualSeed(0);
-    const model = models.createEmbeddingModel('iresnet18', { dropout: 0.2 }) as models.IResNet;
+    const model = models.createEmbeddingModelByName('iresnet18', { dropout: 0.2 }) as models.IResNet;
     try {
       torch.tidy(() => {
         const weights = model.stateDict();
@@ -78,8 +78,8 @@ describe('IResNet (arcface_torch)', () => {
         assert.ok(weights['features.weight'].allclose(torch.ones([512])));
       });
       assert.equal(model.config.dropout, 0.2);
-      assert.throws(() => models.createEmbeddingModel('iresnet18', { dropout: 1.5 }), /dropout must be a number in \[0, 1\), got 1.5/);
-      assert.throws(() => models.createEmbeddingModel('iresnet18', { numFeatures: 128 }), /unknown option 'numFeatures'; accepted: init, embeddingSize/);
+      assert.throws(() => models.createEmbeddingModelByName('iresnet18', { dropout: 1.5 }), /dropout must be a number in \[0, 1\), got 1.5/);
+      assert.throws(() => models.createEmbeddingModelByName('iresnet18', { numFeatures: 128 }), /unknown option 'numFeatures'; accepted: layers, embeddingSize/);
     } finally {
       model.dispose();
     }

@@ -13,8 +13,9 @@ import { addEmbeddingHead, headKinds, type EmbeddingHead, type HeadKind } from '
 import { residualUnit, type UnitVersion } from './fresnet-units.js';
 import { EmbeddingModel, type EmbeddingPreprocessing } from './embedding.js';
 import { initResNetWeights, runChain, Stage } from './layers.js';
-import { checkBoolean, checkChoice, checkInteger, checkIntegerList, rejectUnknownOptions } from './options.js';
-import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
+import { defineFamily, type VariantDefinition } from './family.js';
+import { fromMxnetParams, looksLikeMxnetParams } from './mxnet-names.js';
+import { checkBoolean, checkChoice, checkInteger, checkIntegerList } from './options.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 
@@ -43,7 +44,7 @@ export const fresnetDepths: Readonly<Record<number, readonly number[]>> = {
 export type InputVersion = 0 | 1 | 2;
 
 /** A fresnet as plain data: the options of the seed's config (net_unit, net_input, ...). */
-export interface FResNetConfig extends ModelConfig {
+export interface FResNetConfig {
   family?: 'fresnet';
   name?: string;
   /** A depth of the table (18 to 269); `units` overrides it. Default 50. */
@@ -68,7 +69,7 @@ export interface FResNetConfig extends ModelConfig {
   inputSize?: [number, number];
 }
 
-export type ResolvedFResNetConfig = Required<Omit<FResNetConfig, 'numClasses' | 'inChans'>>;
+export type ResolvedFResNetConfig = Required<FResNetConfig> & { family: 'fresnet' };
 
 const unitVersions: readonly UnitVersion[] = [1, 2, 3, '3_x'];
 
@@ -76,9 +77,6 @@ export function resolveFResNetConfig(config: FResNetConfig): ResolvedFResNetConf
   const name = config.name ?? 'fresnet';
   if (config.unit === (4 as unknown)) throw new Error(`${name}: unit 4 calls residual_unit_v4, which the seed's fresnet.py does not define; use 1, 2, 3 or '3_x'`);
   if (!unitVersions.includes(config.unit ?? 3)) throw new Error(`${name}: unit must be one of 1, 2, 3, '3_x', got ${JSON.stringify(config.unit)}`);
-  if (config.numClasses !== undefined || config.inChans !== undefined) {
-    throw new Error(`${name}: fresnet is an embedding model with 3-channel input: use embeddingSize, not numClasses or inChans`);
-  }
   const depth = checkInteger(name, 'depth', config.depth ?? 50, 1);
   let units: number[];
   if (config.units !== undefined) {
@@ -189,39 +187,66 @@ export class FResNet extends EmbeddingModel {
   }
 
   override describe(): string {
-    const c = this.config;
-    return `${c.name} (fresnet: units [${c.units.join(', ')}], unit ${c.unit}, input ${c.input}, ${c.act}, SE ${c.se ? 'on' : 'off'}, head ${c.head}, ${this.embeddingSize}-d${c.bottleneck ? ', bottleneck' : ''})`;
+    return `${this.name} (FResNet, ${describeFResNet(this.config)}, ${this.embeddingSize}-d)`;
   }
-}
-
-/** Options a registered fresnet accepts on top of InsightFace's default configuration. */
-const acceptedOptions = ['init', 'units', 'unit', 'input', 'act', 'se', 'head', 'embeddingSize', 'bottleneck', 'inputSize'];
-
-function buildRegistered(name: string, options: ModelOptions): FResNet {
-  rejectUnknownOptions(name, options, acceptedOptions);
-  const { init, ...overrides } = options;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return new FResNet({ depth: Number(name.slice('fresnet'.length)), ...defined, name }, { init: init as boolean | undefined });
 }
 
 const paper = 'Deng, Guo, Xue, Zafeiriou. ArcFace: Additive Angular Margin Loss for Deep Face Recognition. CVPR 2019 (arXiv:1801.07698); InsightFace fresnet.py';
 
-for (const depth of Object.keys(fresnetDepths).map(Number)) {
-  registerModel(
-    {
-      name: `fresnet${depth}`,
-      family: 'fresnet',
-      kind: 'embedding',
-      paper,
-      description: `LResNet${depth}E-IR: units [${fresnetDepths[depth].join(', ')}], unit 3, input 1, PReLU, head E, 512-d`,
-      defaultInputSize: [3, 112, 112],
-      // Raw 0..255 pixels: the network scales them itself.
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      numClasses: 0,
-    },
-    buildRegistered,
-  );
+function describeFResNet(c: ResolvedFResNetConfig): string {
+  const bottleneck = c.bottleneck ? ', bottleneck' : '';
+  return `units [${c.units.join(', ')}], unit ${c.unit}, input ${c.input}, ${c.act}, SE ${c.se ? 'on' : 'off'}, head ${c.head}${bottleneck}`;
 }
 
-registerFamily('fresnet', (config: ModelConfig) => new FResNet(config as FResNetConfig));
+/** InsightFace's default configuration at `depth`: InsightFace calls it LResNet<depth>E-IR. */
+const variant = (depth: number): VariantDefinition<FResNetConfig> => ({
+  config: { depth },
+  description: `LResNet${depth}E-IR: units [${fresnetDepths[depth].join(', ')}], unit 3, input 1, PReLU, head E, 512-d`,
+});
+
+export const fresnetFamily = defineFamily({
+  family: 'fresnet',
+  kind: 'embedding',
+  title: 'FResNet',
+  paper,
+  options: {
+    name: 'string',
+    depth: `a depth of the seed's table: ${Object.keys(fresnetDepths).join(', ')}`,
+    units: 'list of 4 integers >= 1 (units per stage; overrides depth)',
+    unit: "1 | 2 | 3 | '3_x'",
+    input: '0 | 1 | 2',
+    act: "'relu' | 'prelu'",
+    se: 'boolean',
+    head: headKinds.map((kind) => `'${kind}'`).join(' | '),
+    embeddingSize: 'integer >= 1',
+    bottleneck: 'boolean',
+    inputSize: '[height, width]',
+  },
+  resolve: resolveFResNetConfig,
+  build: (config: ResolvedFResNetConfig, options) => new FResNet(config, options),
+  describe: describeFResNet,
+  // Raw 0..255 pixels: the network scales them itself.
+  pretrained: (c: ResolvedFResNetConfig) => ({ inputSize: [3, ...c.inputSize], cropPct: 1, interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1], numClasses: 0, firstConv: 'conv0', classifier: '' }),
+  // An MXNet checkpoint (arg:conv0_weight, aux:bn0_moving_mean, ...) loads through the key map.
+  filterStateDict: (dict, model: FResNet) => (looksLikeMxnetParams(dict) ? fromMxnetParams(model, dict, 'the MXNet checkpoint').dict : dict),
+  variants: {
+    fresnet18: variant(18),
+    fresnet34: variant(34),
+    fresnet49: variant(49),
+    fresnet50: variant(50),
+    fresnet74: variant(74),
+    fresnet90: variant(90),
+    fresnet98: variant(98),
+    fresnet99: variant(99),
+    fresnet100: variant(100),
+    fresnet101: variant(101),
+    fresnet124: variant(124),
+    fresnet134: variant(134),
+    fresnet136: variant(136),
+    fresnet140: variant(140),
+    fresnet152: variant(152),
+    fresnet160: variant(160),
+    fresnet200: variant(200),
+    fresnet269: variant(269),
+  },
+});

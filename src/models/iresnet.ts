@@ -16,8 +16,8 @@ import { Sequential } from '../nn/sequential.js';
 import type { Tensor } from '../torch/tensor.js';
 import { EmbeddingModel, type EmbeddingPreprocessing } from './embedding.js';
 import { conv1x1, conv3x3, runChain, Stage } from './layers.js';
-import { checkBoolean, checkInteger, checkIntegerList, rejectUnknownOptions } from './options.js';
-import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
+import { defineFamily } from './family.js';
+import { checkBoolean, checkInteger, checkIntegerList } from './options.js';
 
 const EPS = 1e-5;
 /** arcface_torch's fc_scale: the 7x7 map a 112x112 input leaves after four stride-2 stages. */
@@ -50,11 +50,11 @@ export class IBasicBlock extends Module {
   }
 }
 
-export interface IResNetConfig extends ModelConfig {
+export interface IResNetConfig {
   family?: 'iresnet';
   name?: string;
   /** Blocks per stage: [3, 4, 14, 3] for iresnet50. */
-  layers: number[];
+  layers?: number[];
   /** num_features: the embedding size. */
   embeddingSize?: number;
   /** Dropout before fc (arcface_torch's `dropout`, default 0). */
@@ -63,19 +63,16 @@ export interface IResNetConfig extends ModelConfig {
   zeroInitResidual?: boolean;
 }
 
-export type ResolvedIResNetConfig = Required<Omit<IResNetConfig, 'numClasses' | 'inChans'>>;
+export type ResolvedIResNetConfig = Required<IResNetConfig> & { family: 'iresnet' };
 
 export function resolveIResNetConfig(config: IResNetConfig): ResolvedIResNetConfig {
   const name = config.name ?? 'iresnet';
-  if (config.numClasses !== undefined || config.inChans !== undefined) {
-    throw new Error(`${name}: IResNet is an embedding model with 3-channel input: use embeddingSize, not numClasses or inChans`);
-  }
   const dropout = config.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${name}: dropout must be a number in [0, 1), got ${JSON.stringify(dropout)}`);
   return {
     family: 'iresnet',
     name,
-    layers: checkIntegerList(name, 'layers', config.layers, 1, 4),
+    layers: checkIntegerList(name, 'layers', config.layers ?? [3, 4, 14, 3], 1, 4),
     embeddingSize: checkInteger(name, 'embeddingSize', config.embeddingSize ?? 512, 1),
     dropout,
     zeroInitResidual: checkBoolean(name, 'zeroInitResidual', config.zeroInitResidual ?? false),
@@ -148,45 +145,35 @@ export class IResNet extends EmbeddingModel {
   }
 
   override describe(): string {
-    return `${this.name} (IResNet, layers [${this.config.layers.join(', ')}], ${this.embeddingSize}-d embedding)`;
+    return `${this.name} (IResNet, ${iresnetFamily.describe(this.config)})`;
   }
-}
-
-/** arcface_torch's iresnet18 ... iresnet200. */
-export const iresnetLayers: Readonly<Record<string, readonly number[]>> = {
-  iresnet18: [2, 2, 2, 2],
-  iresnet34: [3, 4, 6, 3],
-  iresnet50: [3, 4, 14, 3],
-  iresnet100: [3, 13, 30, 3],
-  iresnet200: [6, 26, 60, 6],
-};
-
-const acceptedOptions = ['init', 'embeddingSize', 'dropout', 'zeroInitResidual'];
-
-function buildRegistered(name: string, options: ModelOptions): IResNet {
-  rejectUnknownOptions(name, options, acceptedOptions);
-  const { init, ...overrides } = options;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return new IResNet({ layers: [...iresnetLayers[name]], ...defined, name }, { init: init as boolean | undefined });
 }
 
 const paper = 'Duta, Liu, Zhu, Shao. Improved Residual Networks for Image and Video Recognition. ICPR 2020 (arXiv:2004.04989); InsightFace arcface_torch iresnet.py';
 
-for (const [name, layers] of Object.entries(iresnetLayers)) {
-  registerModel(
-    {
-      name,
-      family: 'iresnet',
-      kind: 'embedding',
-      paper,
-      description: `arcface_torch IResNet: IBasicBlock ${layers.join('-')}, 512-d embedding`,
-      defaultInputSize: [3, 112, 112],
-      mean: [0.5, 0.5, 0.5],
-      std: [0.5, 0.5, 0.5],
-      numClasses: 0,
-    },
-    buildRegistered,
-  );
-}
+const variant = (layers: number[]) => ({ config: { layers }, description: `arcface_torch IResNet: IBasicBlock ${layers.join('-')}, 512-d embedding` });
 
-registerFamily('iresnet', (config: ModelConfig) => new IResNet(config as IResNetConfig));
+export const iresnetFamily = defineFamily({
+  family: 'iresnet',
+  kind: 'embedding',
+  title: 'IResNet',
+  paper,
+  options: {
+    name: 'string',
+    layers: 'list of 4 integers >= 1 (blocks per stage)',
+    embeddingSize: 'integer >= 1 (num_features)',
+    dropout: 'number in [0, 1)',
+    zeroInitResidual: 'boolean',
+  },
+  resolve: resolveIResNetConfig,
+  build: (config: ResolvedIResNetConfig, options) => new IResNet(config, options),
+  describe: (c: ResolvedIResNetConfig) => `layers [${c.layers.join(', ')}], ${c.embeddingSize}-d embedding`,
+  pretrained: () => ({ inputSize: [3, 112, 112], cropPct: 1, interpolation: 'bilinear', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], numClasses: 0, firstConv: 'conv1', classifier: '' }),
+  variants: {
+    iresnet18: variant([2, 2, 2, 2]),
+    iresnet34: variant([3, 4, 6, 3]),
+    iresnet50: variant([3, 4, 14, 3]),
+    iresnet100: variant([3, 13, 30, 3]),
+    iresnet200: variant([6, 26, 60, 6]),
+  },
+});
