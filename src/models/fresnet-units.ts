@@ -7,7 +7,8 @@ import type { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
-import { act, batchNorm2d, conv, SqueezeExcite, type Activation } from './fresnet-layers.js';
+import type { SqueezeExcite } from '../layers/squeeze-excite.js';
+import { act, batchNorm2d, conv, squeezeExcite, type Activation } from './fresnet-layers.js';
 
 export interface UnitOptions {
   inChannels: number;
@@ -66,7 +67,7 @@ export class ResidualUnitV1 extends Module {
       if (!last) this.acts.push(this.registerModule(`relu${i + 1}`, act(options.act, out)));
       channels = out;
     });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
+    if (options.se) this.se = this.registerModule('se', squeezeExcite(options.numFilter, options.act));
     if (!options.dimMatch) {
       this.conv1sc = this.registerModule('conv1sc', conv(options.inChannels, options.numFilter, 1, options.stride));
       this.sc = this.registerModule('sc', batchNorm2d(options.numFilter));
@@ -108,7 +109,7 @@ export class ResidualUnitV2 extends Module {
       this.convs.push(this.registerModule(`conv${i + 1}`, conv(channels, out, kernel, stride, groups)));
       channels = out;
     });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
+    if (options.se) this.se = this.registerModule('se', squeezeExcite(options.numFilter, options.act));
     if (!options.dimMatch) this.sc = this.registerModule('sc', conv(options.inChannels, options.numFilter, 1, options.stride));
   }
 
@@ -153,7 +154,7 @@ export class ResidualUnitV3 extends Module {
       if (!last) this.acts.push(this.registerModule(`relu${i + 1}`, act(options.act, out)));
       channels = out;
     });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
+    if (options.se) this.se = this.registerModule('se', squeezeExcite(options.numFilter, options.act));
     if (!options.dimMatch) {
       this.conv1sc = this.registerModule('conv1sc', conv(options.inChannels, options.numFilter, 1, options.stride));
       this.sc = this.registerModule('sc', batchNorm2d(options.numFilter));
