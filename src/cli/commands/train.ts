@@ -8,7 +8,7 @@ import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
-import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
+import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -17,6 +17,7 @@ function parseEpochList(text: string): number[] {
 }
 
 export interface TrainCommandOptions {
+  modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
   dataDir?: string;
@@ -64,7 +65,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
   if (!options.data) throw new Error("--data is required ('fashion-mnist' or a folder of class sub-folders)");
   return {
     model,
-    modelOptions: {},
+    modelOptions: options.modelOptions ?? {},
     data: {
       data: options.data,
       testData: options.testData,
@@ -162,6 +163,7 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a model on Fashion-MNIST or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--data <source>', "'fashion-mnist', or a folder of class sub-folders (with train/ and test/ or val/ inside, or one set)")
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
