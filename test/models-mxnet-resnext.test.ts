@@ -59,6 +59,36 @@ describe('MXNet ResNeXt (symbol_resnext.py)', () => {
     assert.equal(count('resnext50_32x4d'), 25028904);
   });
 
+  it("renames for torchvision's layout where the architectures coincide, and says what it cannot carry over", () => {
+    const onMeta = (name: string) => torch.withDefaultDevice('meta', () => models.createModelByName(name, { init: false }));
+    const pairs: [string, string, RegExp[]][] = [
+      ['mxnet_resnext50_32x4d', 'resnext50_32x4d', [/^bn_data\./]],
+      ['mxnet_resnext34', 'resnet34', [/^bn_data\./, /^stage1\.unit1\.sc(_bn)?\./]],
+    ];
+    for (const [mxnet, torchvision, expectedLeft] of pairs) {
+      const [source, target] = [onMeta(mxnet), onMeta(torchvision)];
+      try {
+        const { dict, left } = models.toTorchvisionLayout(source.stateDict(), target.stateDict());
+        const targetDict = target.stateDict();
+        assert.deepEqual(Object.keys(dict).sort(), Object.keys(targetDict).sort(), `${mxnet} -> ${torchvision}: every key`);
+        for (const [key, tensor] of Object.entries(dict)) assert.deepEqual(tensor.shape, targetDict[key].shape, key);
+        assert.ok(left.length > 0 && left.every((key) => expectedLeft.some((pattern) => pattern.test(key))), `${mxnet}: left ${left.join(', ')}`);
+      } finally {
+        source.dispose();
+        target.dispose();
+      }
+    }
+    assert.throws(() => {
+      const [source, target] = [onMeta('mxnet_resnext34'), onMeta('resnet50')];
+      try {
+        models.toTorchvisionLayout(source.stateDict(), target.stateDict());
+      } finally {
+        source.dispose();
+        target.dispose();
+      }
+    }, /the architectures differ/);
+  });
+
   it('resnets run resnext --weights prefix-0000.params needs nothing else', async () => {
     const out = join(dir.path, 'out.npy');
     const result = await resnets('run', 'resnext', '--weights', `${prefix('basic')}-0000.params`, '--input', `${prefix('basic')}-input.npy`, '--output', out);

@@ -17,6 +17,7 @@ import type { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import { MaxPool2d } from '../nn/pooling.js';
+import type { StateDict } from '../io/types.js';
 import { dispose } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { ImageClassifier, type FeatureInfo, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
@@ -195,4 +196,41 @@ export function loadMxnetResNeXtCheckpoint(paramsPath: string, overrides: MxnetR
   } finally {
     dispose(params);
   }
+}
+
+// ---- torchvision's layout, where the architectures coincide -------------------------
+
+/**
+ * Our key of an MXNet ResNeXt as torchvision's ResNet/ResNeXt key: conv0/bn0 are
+ * conv1/bn1, stage{i}.unit{j} is layer{i}.{j-1}, the projection sc/sc_bn is
+ * downsample.0/.1, fc1 is fc. bn_data has no counterpart (undefined).
+ */
+export function torchvisionKeyOf(key: string): string | undefined {
+  if (key.startsWith('bn_data.')) return undefined;
+  return key
+    .replace(/^conv0\./, 'conv1.')
+    .replace(/^bn0\./, 'bn1.')
+    .replace(/^fc1\./, 'fc.')
+    .replace(/^stage(\d+)\.unit(\d+)\./, (_, stage: string, unit: string) => `layer${stage}.${Number(unit) - 1}.`)
+    .replace(/\.sc\./, '.downsample.0.')
+    .replace(/\.sc_bn\./, '.downsample.1.');
+}
+
+/**
+ * An MXNet ResNeXt state dict (our keys) in torchvision's layout for `target` (a state
+ * dict of the torchvision model's keys): what has no place there is listed in `left`
+ * (bn_data; the stage-1 projection of basic nets, which torchvision's stage 1 lacks), and
+ * a key torchvision needs that the checkpoint cannot give is an error.
+ */
+export function toTorchvisionLayout(dict: StateDict, target: StateDict): { dict: StateDict; left: string[] } {
+  const out: StateDict = {};
+  const left: string[] = [];
+  for (const [key, tensor] of Object.entries(dict)) {
+    const renamed = torchvisionKeyOf(key);
+    if (renamed !== undefined && Object.hasOwn(target, renamed)) Object.defineProperty(out, renamed, { value: tensor, enumerable: true });
+    else left.push(key);
+  }
+  const missing = Object.keys(target).filter((key) => !Object.hasOwn(out, key));
+  if (missing.length > 0) throw new CheckpointError(`the MXNet ResNeXt has nothing for torchvision's ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}: the architectures differ`);
+  return { dict: out, left };
 }

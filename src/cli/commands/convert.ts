@@ -10,7 +10,7 @@ import * as io from '../../io/index.js';
 import { loadMxnetSymbol, symbolPathFor } from '../../io/mxnet-symbol.js';
 import type { StateDict } from '../../io/types.js';
 import { fresnetConfigFromSymbol } from '../../models/fresnet-mxnet.js';
-import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymbol } from '../../models/index.js';
+import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymbol, toTorchvisionLayout } from '../../models/index.js';
 import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
 import { dispose } from '../../torch/scope.js';
@@ -20,6 +20,8 @@ import { modelOptionsHelp, parseModelOptions } from '../options.js';
 interface ConvertOptions {
   output: string;
   model?: string;
+  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for. */
+  to?: string;
   modelOptions?: Record<string, unknown>;
 }
 
@@ -64,12 +66,26 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
     if (mxnetIn) {
       const { dict: ours, ignored } = fromMxnetParams(model, dict, input);
       if (ignored.length > 0) notes.push(`left out ${ignored.join(', ')} (the margin loss's class centres, not part of the embedding network)`);
-      return copies(ours);
+      return copies(options.to ? inTorchvisionLayout(ours, options.to, notes) : ours);
     }
     loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: input });
     return copies(toMxnetParams(model));
   } finally {
     model.dispose();
+  }
+}
+
+/** An MXNet ResNeXt's weights (our keys) renamed for torchvision's `name`, saying what cannot be carried over. */
+function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): StateDict {
+  const target = buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] });
+  try {
+    const { dict: renamed, left } = toTorchvisionLayout(dict, target.stateDict());
+    const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
+    if (kept.length > 0) notes.push(`not carried over to ${name}: ${kept.join(', ')} (no place in torchvision's layout: the input BatchNorm bn_data, and a basic net's stage-1 projection)`);
+    notes.push(`${name}'s BatchNorm eps is 1e-5, MXNet's 2e-5; and it expects normalised input, where the MXNet net normalised raw pixels with bn_data`);
+    return renamed;
+  } finally {
+    target.dispose();
   }
 }
 
@@ -81,7 +97,9 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <file>', 'checkpoint to write; its extension picks the format')
     .option('--model <name>', 'the model the weights belong to (fresnet* maps names to and from MXNet); default: read from prefix-symbol.json beside an MXNet input')
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--to <name>', "with an MXNet ResNeXt input: rename for this torchvision-layout model (resnext50_32x4d), saying what cannot be carried over")
     .action((input: string, options: ConvertOptions) => {
+      if (options.to && isParams(options.output)) throw new Error('--to renames for a torchvision layout: write a .pth or .safetensors file');
       const dict = readCheckpoint(input);
       const notes: string[] = [];
       let out: StateDict | undefined;
