@@ -497,19 +497,23 @@ def run(item):
     return image, graph, out, conf, counts
 
 
+def write_checkpoint(prefix, graph, out, image, counts):
+    """PREFIX-symbol.json and PREFIX-0000.params as MXNet writes them, the input, the output and the counts."""
+    with open(f'{prefix}-symbol.json', 'w') as f:
+        json.dump(graph.symbol_json(out), f, indent=2)
+    arrays = {f'arg:{k}': v.numpy() for k, v in graph.arg.items()}
+    arrays.update({f'aux:{k}': v.numpy() for k, v in graph.aux.items()})
+    mxnet_params.save(f'{prefix}-0000.params', arrays)
+    np.save(f'{prefix}-input.npy', image.numpy())
+    np.save(f'{prefix}-output.npy', out.value.numpy())
+    with open(f'{prefix}.json', 'w') as f:
+        json.dump(counts, f)
+
+
 def fixtures(out_dir, spec):
     for item in spec:
-        image, graph, out, conf, counts = run(item)
-        prefix = os.path.join(out_dir, item['id'])
-        with open(f'{prefix}-symbol.json', 'w') as f:
-            json.dump(conf, f, indent=2)
-        arrays = {f'arg:{k}': v.numpy() for k, v in graph.arg.items()}
-        arrays.update({f'aux:{k}': v.numpy() for k, v in graph.aux.items()})
-        mxnet_params.save(f'{prefix}-0000.params', arrays)
-        np.save(f'{prefix}-input.npy', image.numpy())
-        np.save(f'{prefix}-output.npy', out.value.numpy())
-        with open(f'{prefix}.json', 'w') as f:
-            json.dump(counts, f)
+        image, graph, out, _conf, counts = run(item)
+        write_checkpoint(os.path.join(out_dir, item['id']), graph, out, image, counts)
 
 
 def main():

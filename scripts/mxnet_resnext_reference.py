@@ -16,12 +16,10 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fresnet_reference as mx  # noqa: E402  (the eager MXNet operators)
-import mxnet_params  # noqa: E402
 
 
 def BatchNorm(data, name, fix_gamma=False):
@@ -80,16 +78,8 @@ def fixtures(out_dir, spec):
         data = mx.Variable('data', image)
         out = resnext(data, config['units'], config['filter_list'], config.get('num_classes', 1000), config.get('num_group', 32), config.get('bottle_neck', False))
         graph = mx.G
-        prefix = os.path.join(out_dir, item['id'])
-        with open(f'{prefix}-symbol.json', 'w') as f:
-            json.dump(graph.symbol_json(out), f)
-        arrays = {f'arg:{k}': v.numpy() for k, v in graph.arg.items()}
-        arrays.update({f'aux:{k}': v.numpy() for k, v in graph.aux.items()})
-        mxnet_params.save(f'{prefix}-0000.params', arrays)
-        np.save(f'{prefix}-input.npy', image.numpy())
-        np.save(f'{prefix}-output.npy', out.value.numpy())
-        with open(f'{prefix}.json', 'w') as f:
-            json.dump({'params': sum(v.numel() for v in graph.arg.values()), 'aux': sum(v.numel() for v in graph.aux.values())}, f)
+        counts = {'params': sum(v.numel() for v in graph.arg.values()), 'aux': sum(v.numel() for v in graph.aux.values())}
+        mx.write_checkpoint(os.path.join(out_dir, item['id']), graph, out, image, counts)
 
 
 def main():
