@@ -13,6 +13,7 @@ export {
   type ModelOptions,
 } from './registry.js';
 export { ImageClassifier, type InferenceSettings } from './classifier.js';
+export { EmbeddingModel, type EmbeddingPreprocessing } from './embedding.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
 export { ResNet, resolveResNetConfig, type BuildOptions, type ResNetConfig, type ResolvedResNetConfig } from './resnet.js';
 export { resnetConfigs, imagenetInput, type ResNetOptions } from './resnet-zoo.js';
