@@ -47,7 +47,7 @@ describe('margin losses', () => {
           head.loadStateDict({ weight: torch.tensor(reference.weight, { dtype }) });
           const embeddings = torch.tensor(reference.embeddings, { dtype }).requiresGrad_();
           const labels = torch.tensor(reference.labels).long();
-          const { logits } = head.headOutput(embeddings, labels);
+          const { logits } = head.lossLogits(embeddings, labels);
           assertClose(logits, c.logits, tolerance, 'logits');
           const loss = torch.crossEntropy(logits, labels);
           assert.ok(Math.abs(loss.item() - c.loss) <= tolerance * c.loss, `loss ${loss.item()} vs ${c.loss}`);
@@ -92,9 +92,9 @@ describe('margin losses', () => {
     const head = new MarginHead('arcface', 4, 8);
     const softmax = new SoftmaxHead(4, 8);
     torch.tidy(() => {
-      assert.throws(() => head.headOutput(torch.zeros([2, 6]), torch.tensor([0, 1]).long()), /embeddings \[N, 8\], got \[2, 6\].*--embedding-size/);
+      assert.throws(() => head.lossLogits(torch.zeros([2, 6]), torch.tensor([0, 1]).long()), /embeddings \[N, 8\], got \[2, 6\].*--embedding-size/);
       assert.throws(() => marginLogits('cosface', torch.zeros([2, 4]), torch.tensor([0, 1, 2]).long()), /one label per row.*\[2, 4\].*\[3\]/);
-      assert.throws(() => softmax.headOutput(torch.zeros([3]), torch.tensor([0]).long()), /\[N, 8\], got \[3\]/);
+      assert.throws(() => softmax.lossLogits(torch.zeros([3]), torch.tensor([0]).long()), /\[N, 8\], got \[3\]/);
     });
     head.dispose();
     softmax.dispose();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { subset, type Dataset } from '../data/dataset.js';
 import { fashionMnistStats, loadFashionMnist } from '../data/fashion-mnist.js';
 import { loadImageFolder, type ImageFolder, type SkippedFile } from '../data/image-folder.js';
+import { keepClasses } from '../data/in-memory.js';
 import { DataLoader } from '../data/loader.js';
 import { centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize, type Transform } from '../data/transforms.js';
 
@@ -27,6 +28,8 @@ export interface DataSpec {
   /** Use only the first N training / test samples. */
   limitTrain?: number;
   limitTest?: number;
+  /** Fashion-MNIST: keep only these classes (indices 0-9), relabelled in this order; applied before the limits. */
+  classes?: number[];
 }
 
 export interface PreparedData {
@@ -60,13 +63,18 @@ function isFolder(path: string): boolean {
  */
 export async function prepareData(spec: DataSpec, need: { train: boolean; test: boolean | 'if-present' }): Promise<PreparedData> {
   if (spec.data.toLowerCase() === 'fashion-mnist' || spec.data.toLowerCase() === 'fashion_mnist') {
-    const train = need.train ? limitTo(loadFashionMnist({ split: 'train', dataDir: spec.dataDir }), spec.limitTrain) : undefined;
-    const test = need.test ? limitTo(loadFashionMnist({ split: 'test', dataDir: spec.dataDir }), spec.limitTest) : undefined;
+    const load = (split: 'train' | 'test') => {
+      const all = loadFashionMnist({ split, dataDir: spec.dataDir });
+      return spec.classes ? keepClasses(all, spec.classes) : all;
+    };
+    const train = need.train ? limitTo(load('train'), spec.limitTrain) : undefined;
+    const test = need.test ? limitTo(load('test'), spec.limitTest) : undefined;
     const classes = (train ?? test)!.classes;
     const counts = [train && `${train.length} training`, test && `${test.length} test`].filter(Boolean).join(' and ');
     return { kind: 'fashion-mnist', train, test, classes, inputShape: [1, 28, 28], skipped: [], description: `Fashion-MNIST: ${counts} images, 28x28 grey, ${classes.length} classes` };
   }
 
+  if (spec.classes) throw new Error('choosing classes by index applies to Fashion-MNIST; for a folder, keep only the class sub-folders to train on');
   if (!isFolder(spec.data)) {
     throw new Error(`--data must be 'fashion-mnist' or a folder of class sub-folders; '${spec.data}' is neither`);
   }

@@ -10,6 +10,7 @@ import { crossEntropy } from '../torch/functional.js';
 import { manualSeed } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import type { RunDirectory, TrainingState } from './checkpoint.js';
+import { logitsCriterion, type Criterion } from './criterion.js';
 import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
 import { clipGradNorm } from './optim/clip.js';
 import type { Optimizer } from './optim/optimizer.js';
@@ -55,6 +56,8 @@ export interface TrainOptions {
   /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
   seed: number;
   labelSmoothing?: number;
+  /** Turns the model's output into logits (default: the output is the logits); a margin head for embedding networks. */
+  criterion?: Criterion;
   /** Clip the gradients' joint 2-norm to this before each update. */
   clipGradNorm?: number;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
@@ -113,6 +116,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const batches = trainData.numBatches();
   if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
   const records: EpochRecord[] = [];
+  const criterion = options.criterion ?? logitsCriterion;
   let lastEvalSeconds = 0;
   model.train();
 
@@ -130,7 +134,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         manualSeed(stepSeed(state.seed, state.iteration));
         outcome = tidy(() => {
-          const logits = model.call(batch.images);
+          const { logits, scores } = criterion.lossLogits(model.call(batch.images), batch.labels);
           const lossTensor = crossEntropy(logits, batch.labels, { labelSmoothing: options.labelSmoothing ?? 0 });
           const loss = lossTensor.item();
           if (!Number.isFinite(loss)) return { loss, correct: 0 };
@@ -141,7 +145,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           // Gradients are dropped now rather than before the next backward, so they do
           // not hold memory through evaluation and checkpoint writes.
           optimizer.zeroGrad();
-          const correct = logits.argmax(1).eq(batch.labels).sum().item();
+          const correct = scores.argmax(1).eq(batch.labels).sum().item();
           return { loss, correct };
         });
       } finally {
@@ -184,7 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
 
     options.onEvaluate?.(epoch);
-    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses }) : undefined;
+    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, criterion }) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
     lastEvalSeconds = evaluation?.seconds ?? 0;

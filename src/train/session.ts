@@ -14,6 +14,10 @@ import { paramGroupsFor } from './optim/groups.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { SGD } from './optim/sgd.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
+import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from './losses/embedding-heads.js';
+import type { MarginSpec } from './losses/margin.js';
+import { embeddingModelOptions } from './embedding-setup.js';
+import type { Module } from '../nn/module.js';
 
 export type OptimizerName = 'sgd' | 'adamw';
 export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
@@ -43,6 +47,15 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  /**
+   * Embedding training: the model's output is an embedding of `embeddingSize` and the
+   * loss is this head over it, with one class centre per identity (absent: a classifier
+   * trained with cross-entropy on its logits).
+   */
+  loss?: EmbeddingLossName;
+  embeddingSize?: number;
+  /** Margin settings that differ from InsightFace's defaults for `loss` (s, m1, m2, m3). */
+  margin?: Partial<MarginSpec>;
 }
 
 /** Settings that do not change the result (speed and display). */
@@ -64,6 +77,8 @@ export interface SessionResult {
   result: TrainResult;
   run: RunDirectory;
   model: ImageClassifier;
+  /** An embedding run's loss head (class centres); the caller disposes it with the model. */
+  head?: EmbeddingHead;
   data: PreparedData;
   config: RunConfig;
 }
@@ -79,8 +94,10 @@ function checkFreshRunDir(out: string): void {
   }
 }
 
-function buildOptimizer(config: RunConfig, model: ImageClassifier): Optimizer {
-  const groups = paramGroupsFor(model, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+function buildOptimizer(config: RunConfig, model: ImageClassifier, head: EmbeddingHead | undefined): Optimizer {
+  const groupsOf = (module: Module<never, unknown>) => paramGroupsFor(module, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+  // The class centres train with the same optimiser and weight decay, as arcface_torch's PartialFC.
+  const groups = [...groupsOf(model), ...(head ? groupsOf(head) : [])];
   switch (config.optimizer) {
     case 'sgd':
       return new SGD(groups, { lr: config.lr, momentum: config.momentum, nesterov: config.nesterov && config.momentum > 0 });
@@ -113,14 +130,18 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
 
   manualSeed(config.seed);
   const [channels] = data.inputShape;
-  const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
+  const modelOptions = config.loss
+    ? { ...config.modelOptions, ...embeddingModelOptions(config.model, config.embeddingSize ?? 512, channels) }
+    : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   const model = createModel(config.model, modelOptions);
-  const optimizer = buildOptimizer(config, model);
+  const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
+  const optimizer = buildOptimizer(config, model, head);
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions);
-    return { ...result, model, data, config };
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head);
+    return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
+    head?.dispose();
     throw error;
   } finally {
     optimizer.disposeState();
@@ -135,6 +156,7 @@ async function trainModel(
   model: ImageClassifier,
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
+  head: EmbeddingHead | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
   const normalization = normalizationFor(data);
@@ -157,9 +179,11 @@ async function trainModel(
   );
 
   const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
-  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct };
+  const embedding = head ? { embeddingSize: head.embeddingSize, loss: config.loss } : {};
+  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct, ...embedding };
   const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;
-  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataName}`);
+  const title = `${config.model} on ${dataName}${head ? `, ${head.describe()}` : ''}`;
+  const run = new RunDirectory(options.out, weightsInfo, title, head);
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
@@ -173,6 +197,7 @@ async function trainModel(
     run.writeConfig(config);
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
+  if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
 
   const result = await train({
@@ -185,6 +210,7 @@ async function trainModel(
     numClasses: data.classes.length,
     seed: config.seed,
     labelSmoothing: config.labelSmoothing,
+    criterion: head,
     clipGradNorm: config.clipGradNorm,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),

@@ -11,28 +11,22 @@ import { empty } from '../../torch/creation.js';
 import { linear, normalize } from '../../torch/functional.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
+import type { Criterion, CriterionOutput } from '../criterion.js';
 import { marginDefaults, marginLogits, marginLossNames, type MarginLossName, type MarginSpec } from './margin.js';
 
 export type EmbeddingLossName = MarginLossName | 'softmax';
 export const embeddingLossNames: readonly EmbeddingLossName[] = [...marginLossNames, 'softmax'];
 
-export interface EmbeddingHeadOutput {
-  /** Logits for cross-entropy (with the margin applied to the target class). */
-  logits: Tensor;
-  /** The class each row is nearest to, without any margin: for the training accuracy. */
-  predicted: Tensor;
-}
-
 /** A trainable head between an embedding network and the cross-entropy loss. */
-export abstract class EmbeddingHead extends Module<Tensor, Tensor> {
+export abstract class EmbeddingHead extends Module<Tensor, Tensor> implements Criterion {
   constructor(
     readonly numClasses: number,
     readonly embeddingSize: number,
   ) {
     super();
   }
-  /** Logits and predictions for embeddings [N, embeddingSize] and int64 labels [N]. */
-  abstract headOutput(embeddings: Tensor, labels: Tensor): EmbeddingHeadOutput;
+  /** Logits for the loss (margin on the target class) and scores without it, for embeddings [N, embeddingSize] and int64 labels [N]. */
+  abstract lossLogits(embeddings: Tensor, labels: Tensor): CriterionOutput;
   /** One line for logs: the loss and its settings. */
   abstract describe(): string;
 
@@ -68,10 +62,10 @@ export class MarginHead extends EmbeddingHead {
     return tidy(() => linear(normalize(embeddings, 1), normalize(this.weight, 1)).clamp(-1, 1));
   }
 
-  headOutput(embeddings: Tensor, labels: Tensor): EmbeddingHeadOutput {
+  lossLogits(embeddings: Tensor, labels: Tensor): CriterionOutput {
     return tidy(() => {
       const cosine = this.forward(embeddings);
-      return { logits: marginLogits(this.loss, cosine, labels, this.spec), predicted: cosine.argmax(1) };
+      return { logits: marginLogits(this.loss, cosine, labels, this.spec), scores: cosine };
     });
   }
 
@@ -97,11 +91,9 @@ export class SoftmaxHead extends EmbeddingHead {
     return this.fc.call(embeddings);
   }
 
-  headOutput(embeddings: Tensor, _labels: Tensor): EmbeddingHeadOutput {
-    return tidy(() => {
-      const logits = this.forward(embeddings);
-      return { logits, predicted: logits.argmax(1) };
-    });
+  lossLogits(embeddings: Tensor): CriterionOutput {
+    const logits = this.forward(embeddings);
+    return { logits, scores: logits };
   }
 
   describe(): string {

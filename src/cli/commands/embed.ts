@@ -1,0 +1,70 @@
+// `resnets embed MODEL --weights FILE IMAGE... [--json | --npy OUT] [--flip]`: the
+// L2-normalised embedding of each face image.
+import type { Command } from 'commander';
+import { saveNpy } from '../../io/npy.js';
+import { tensor } from '../../torch/creation.js';
+import { embedPixels } from '../../tools/face-embedding.js';
+import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+
+interface EmbedOptions {
+  weights: string;
+  json?: boolean;
+  npy?: string;
+  flip?: boolean;
+  normalize: boolean;
+}
+
+/** Images decoded and run together; bounds memory for long file lists. */
+const BATCH = 32;
+
+export function register(program: Command): void {
+  program
+    .command('embed')
+    .description('Embeddings of face images (aligned crops at the model\'s input size, 112x112 for InsightFace models), L2-normalised')
+    .argument('<model>', "an embedding model (fresnet*, iresnet*) or the model of a 'resnets train --loss' run")
+    .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
+    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint, or a 'resnets train --loss' run's best/last.safetensors")
+    .option('--json', 'print a JSON array with one { image, embedding } entry per image')
+    .option('--npy <file>', 'write the embeddings as one [images, D] float32 .npy file')
+    .option('--flip', "add the horizontally mirrored image's embedding before normalising, as InsightFace's evaluation does")
+    .option('--no-normalize', 'print the raw embeddings (their norm is a quality signal) instead of L2-normalised ones')
+    .action(async (name: string, images: string[], options: EmbedOptions) => {
+      if (options.json && options.npy) throw new Error('choose one of --json and --npy');
+      const embedder = loadEmbedder(name, options.weights);
+      const rows: Float32Array[] = [];
+      let dim = 0;
+      try {
+        for (let start = 0; start < images.length; start += BATCH) {
+          const pixels = await loadPixels(images.slice(start, start + BATCH), embedder.input);
+          try {
+            const embeddings = embedPixels(embedder, pixels, { flip: options.flip, normalize: options.normalize });
+            dim = embeddings.size(1);
+            const values = embeddings.toTypedArray() as Float32Array;
+            embeddings.dispose();
+            for (let i = 0; i * dim < values.length; i++) rows.push(values.slice(i * dim, (i + 1) * dim));
+          } finally {
+            pixels.dispose();
+          }
+        }
+      } finally {
+        embedder.dispose();
+      }
+      if (options.npy) {
+        const all = new Float32Array(rows.length * dim);
+        rows.forEach((row, i) => all.set(row, i * dim));
+        const out = tensor(all, { shape: [rows.length, dim] });
+        try {
+          saveNpy(out, options.npy);
+        } finally {
+          out.dispose();
+        }
+        console.log(`wrote ${rows.length} embeddings of ${dim} values to ${options.npy}`);
+        return;
+      }
+      if (options.json) {
+        console.log(JSON.stringify(images.map((image, i) => ({ image, embedding: Array.from(rows[i]) }))));
+        return;
+      }
+      images.forEach((image, i) => console.log(`${image}\t${Array.from(rows[i], (v) => v.toPrecision(6)).join(' ')}`));
+    });
+}
