@@ -10,6 +10,7 @@ import * as demo from './commands/demo.js';
 import * as embed from './commands/embed.js';
 import * as evaluate from './commands/eval.js';
 import * as list from './commands/list.js';
+import * as openSetDemo from './commands/open-set-demo.js';
 import * as predict from './commands/predict.js';
 import * as run from './commands/run.js';
 import * as summary from './commands/summary.js';
@@ -23,7 +24,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, run, predict, embed, verify, verifyEval, bench, train, evaluate, demo];
+const commandModules: CommandModule[] = [list, summary, run, predict, embed, verify, verifyEval, bench, train, evaluate, demo, openSetDemo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.
