@@ -178,7 +178,7 @@ async function trainModel(
     trainData.numBatches(),
   );
 
-  const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
+  const cropPct = data.kind === 'image-folder' && !data.aligned ? FOLDER_CROP_PCT : 1;
   const embedding = head ? { embeddingSize: head.embeddingSize, loss: config.loss } : {};
   const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct, ...embedding };
   const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;

@@ -107,7 +107,9 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
       testData: options.testData,
       dataDir: options.dataDir,
       channels: options.channels,
-      imageSize: options.imageSize,
+      // Embedding training on folders follows InsightFace: aligned 112x112 crops, flips only.
+      imageSize: options.imageSize ?? (options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? 112 : undefined),
+      aligned: options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? true : undefined,
       strict: options.strict,
       limitTrain: options.limitTrain,
       limitTest: options.limitTest,
@@ -231,7 +233,7 @@ export function register(program: Command): void {
     .option('--no-augment', 'no data augmentation (default: random crops and horizontal flips)')
     .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, 0)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
-    .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
+    .option('--image-size <n>', 'folder data: side length of the training crops (default 64; 112 with --loss, whose folders are taken as aligned face crops: resized, not cropped, and only flipped)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--limit-train <n>', 'use only N training images, for quick runs (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
     .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
