@@ -3,15 +3,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { torch } from '../src/index.js';
-import { EmbeddingModel, type EmbeddingPreprocessing } from '../src/models/embedding.js';
-import type { ModelConfig } from '../src/models/registry.js';
+import { EmbeddingModel, type EmbeddingConfig, type EmbeddingPreprocessing } from '../src/models/embedding.js';
 
 /** Mean pixel per channel, plus a record of the mode each call saw. */
 class ChannelMeans extends EmbeddingModel {
-  readonly config: ModelConfig = { family: 'test' };
+  readonly config: EmbeddingConfig = { family: 'test', name: 'channel-means' };
   readonly modes: boolean[] = [];
+  readonly embeddingSize = 3;
   constructor(readonly preprocessing: EmbeddingPreprocessing) {
-    super('channel-means', 3);
+    super('channel-means');
   }
   protected embedding(input: torch.Tensor): torch.Tensor {
     this.modes.push(this.training);

@@ -16,6 +16,7 @@ export { writeFileAtomic } from './atomic.js';
 export { stateDictFrom } from './state-dict.js';
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, loadSafetensorsMetadata, saveSafetensors, type Safetensors } from './safetensors.js';
 export { decodeNpy, encodeNpy, loadNpy, saveNpy } from './npy.js';
+export { attrNumbers, loadMxnetSymbol, parseMxnetSymbol, symbolPathFor, type MxnetNode, type MxnetSymbol } from './mxnet-symbol.js';
 export { decodeMxnetParams, encodeMxnetParams, loadMxnetParams, saveMxnetParams } from './mxnet-params.js';
 export { decodeTorchFile, encodeTorchFile, loadTorchFile, saveTorchFile } from './torchsave.js';
 

@@ -12,7 +12,12 @@ import { isFloatingPoint } from '../torch/dtype.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
-import type { ModelConfig } from './registry.js';
+
+/** What every embedding model's resolved config holds: its family and name. */
+export interface EmbeddingConfig {
+  family: string;
+  name: string;
+}
 
 /** How an image becomes this model's input. */
 export interface EmbeddingPreprocessing {
@@ -31,14 +36,14 @@ export abstract class EmbeddingModel extends Module {
   constructor(
     /** The registered name ('fresnet100', 'iresnet50') or a name given to a custom config. */
     readonly name: string,
-    /** Length of the embedding forward() returns. */
-    readonly embeddingSize: number,
   ) {
     super();
   }
 
+  /** Length of the embedding forward() returns. */
+  abstract readonly embeddingSize: number;
   /** The resolved plain config: every option filled in, enough to rebuild the model. */
-  abstract readonly config: ModelConfig;
+  abstract readonly config: EmbeddingConfig;
   abstract readonly preprocessing: EmbeddingPreprocessing;
 
   /** The network on prepared input (see `preprocess`): [N, C, H, W] -> [N, embeddingSize]. */

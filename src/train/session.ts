@@ -2,7 +2,11 @@
 // schedule, open the run directory (fresh or resumed) and run the loop. The train and
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
-import { createModel, getModelInfo } from '../models/index.js';
+import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
+import type { EmbeddingModel } from '../models/embedding.js';
+
+/** What a run trains: a classifier, or (with a loss head) an embedding model. */
+export type TrainableModel = ImageClassifier | EmbeddingModel;
 import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
@@ -76,7 +80,7 @@ export interface SessionOptions {
 export interface SessionResult {
   result: TrainResult;
   run: RunDirectory;
-  model: ImageClassifier;
+  model: TrainableModel;
   /** An embedding run's loss head (class centres); the caller disposes it with the model. */
   head?: EmbeddingHead;
   data: PreparedData;
@@ -94,7 +98,7 @@ function checkFreshRunDir(out: string): void {
   }
 }
 
-function buildOptimizer(config: RunConfig, model: ImageClassifier, head: EmbeddingHead | undefined): Optimizer {
+function buildOptimizer(config: RunConfig, model: TrainableModel, head: EmbeddingHead | undefined): Optimizer {
   const groupsOf = (module: Module<never, unknown>) => paramGroupsFor(module, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
   // The class centres train with the same optimiser and weight decay, as arcface_torch's PartialFC.
   const groups = [...groupsOf(model), ...(head ? groupsOf(head) : [])];
@@ -133,7 +137,8 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   const modelOptions = config.loss
     ? { ...config.modelOptions, ...embeddingModelOptions(config.model, config.embeddingSize ?? 512, channels) }
     : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
-  const model = createModel(config.model, modelOptions);
+  // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
+  const model = config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions);
   const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
   const optimizer = buildOptimizer(config, model, head);
   try {
@@ -153,7 +158,7 @@ async function trainModel(
   config: RunConfig,
   options: SessionOptions,
   data: PreparedData,
-  model: ImageClassifier,
+  model: TrainableModel,
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
   head: EmbeddingHead | undefined,
