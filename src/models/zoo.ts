@@ -9,8 +9,9 @@ import { createModelByName, createModelFromConfigByName, registerFamily } from '
 import { fresnetFamily } from './fresnet.js';
 import { iresnetFamily } from './iresnet.js';
 import { resnetFamily } from './resnet.js';
+import { resnetV2Family } from './resnetv2.js';
 
-export const families = [resnetFamily, cifarResNetFamily, fresnetFamily, iresnetFamily] as const;
+export const families = [resnetFamily, cifarResNetFamily, resnetV2Family, fresnetFamily, iresnetFamily] as const;
 
 for (const family of families) registerFamily(family);
 

@@ -6,15 +6,12 @@
 // (seed, iteration); so a run stopped after any step and resumed from its state file
 // makes the same updates as one that never stopped.
 import type { Module } from '../nn/module.js';
-import { crossEntropy } from '../torch/functional.js';
 import { manualSeed } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
 import type { RunDirectory, TrainingState } from './checkpoint.js';
-import { logitsCriterion, type Criterion } from './criterion.js';
 import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
-import { clipGradNorm } from './optim/clip.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { Schedule } from './schedule.js';
+import { crossEntropyLoss, trainingStep, type LossFunction } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -55,9 +52,10 @@ export interface TrainOptions {
   numClasses: number;
   /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
   seed: number;
+  /** The training loss; default cross-entropy with `labelSmoothing`. */
+  loss?: LossFunction;
+  /** Label smoothing of the default loss. */
   labelSmoothing?: number;
-  /** Turns the model's output into logits (default: the output is the logits); a margin head for embedding networks. */
-  criterion?: Criterion;
   /** Clip the gradients' joint 2-norm to this before each update. */
   clipGradNorm?: number;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
@@ -113,10 +111,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, schedule, trainData, epochs, run } = options;
   const state: TrainingState = structuredClone(options.resumeFrom ?? initialState(options.seed));
   const params = optimizer.paramGroups.flatMap((group) => group.params);
+  const loss = options.loss ?? crossEntropyLoss({ labelSmoothing: options.labelSmoothing ?? 0 });
   const batches = trainData.numBatches();
   if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
   const records: EpochRecord[] = [];
-  const criterion = options.criterion ?? logitsCriterion;
   let lastEvalSeconds = 0;
   model.train();
 
@@ -133,21 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lr = schedule.lrAt(state.iteration);
         optimizer.setLr(lr);
         manualSeed(stepSeed(state.seed, state.iteration));
-        outcome = tidy(() => {
-          const { logits, scores } = criterion.lossLogits(model.call(batch.images), batch.labels);
-          const lossTensor = crossEntropy(logits, batch.labels, { labelSmoothing: options.labelSmoothing ?? 0 });
-          const loss = lossTensor.item();
-          if (!Number.isFinite(loss)) return { loss, correct: 0 };
-          optimizer.zeroGrad();
-          lossTensor.backward();
-          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
-          optimizer.step();
-          // Gradients are dropped now rather than before the next backward, so they do
-          // not hold memory through evaluation and checkpoint writes.
-          optimizer.zeroGrad();
-          const correct = scores.argmax(1).eq(batch.labels).sum().item();
-          return { loss, correct };
-        });
+        outcome = trainingStep({ model, optimizer, images: batch.images, labels: batch.labels, loss, clipGradNorm: options.clipGradNorm, params });
       } finally {
         batch.images.dispose();
         batch.labels.dispose();
@@ -188,7 +172,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
 
     options.onEvaluate?.(epoch);
-    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, criterion }) : undefined;
+    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
     lastEvalSeconds = evaluation?.seconds ?? 0;

@@ -11,14 +11,23 @@ import { empty } from '../../torch/creation.js';
 import { linear, normalize } from '../../torch/functional.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
-import type { Criterion, CriterionOutput } from '../criterion.js';
+import { crossEntropy } from '../../torch/functional.js';
+import type { LossFunction } from '../step.js';
+
+/** What a head gives the loss: logits for cross-entropy, and scores without the margin for accuracy and top-k. */
+export interface HeadLogits {
+  /** The target class's logit lowered by the margin. */
+  logits: Tensor;
+  /** Cosines to the class centres (or the classifier's logits): no margin. */
+  scores: Tensor;
+}
 import { marginDefaults, marginLogits, marginLossNames, type MarginLossName, type MarginSpec } from './margin.js';
 
 export type EmbeddingLossName = MarginLossName | 'softmax';
 export const embeddingLossNames: readonly EmbeddingLossName[] = [...marginLossNames, 'softmax'];
 
 /** A trainable head between an embedding network and the cross-entropy loss. */
-export abstract class EmbeddingHead extends Module<Tensor, Tensor> implements Criterion {
+export abstract class EmbeddingHead extends Module<Tensor, Tensor> {
   constructor(
     readonly numClasses: number,
     readonly embeddingSize: number,
@@ -26,7 +35,15 @@ export abstract class EmbeddingHead extends Module<Tensor, Tensor> implements Cr
     super();
   }
   /** Logits for the loss (margin on the target class) and scores without it, for embeddings [N, embeddingSize] and int64 labels [N]. */
-  abstract lossLogits(embeddings: Tensor, labels: Tensor): CriterionOutput;
+  abstract lossLogits(embeddings: Tensor, labels: Tensor): HeadLogits;
+
+  /** The training loss over the model's embeddings: cross-entropy of lossLogits, with the scores for accuracy. */
+  lossFunction(): LossFunction {
+    return (embeddings, labels) => {
+      const { logits, scores } = this.lossLogits(embeddings, labels);
+      return { loss: crossEntropy(logits, labels), scores };
+    };
+  }
   /** One line for logs: the loss and its settings. */
   abstract describe(): string;
 
@@ -62,7 +79,7 @@ export class MarginHead extends EmbeddingHead {
     return tidy(() => linear(normalize(embeddings, 1), normalize(this.weight, 1)).clamp(-1, 1));
   }
 
-  lossLogits(embeddings: Tensor, labels: Tensor): CriterionOutput {
+  lossLogits(embeddings: Tensor, labels: Tensor): HeadLogits {
     return tidy(() => {
       const cosine = this.forward(embeddings);
       return { logits: marginLogits(this.loss, cosine, labels, this.spec), scores: cosine };
@@ -91,7 +108,7 @@ export class SoftmaxHead extends EmbeddingHead {
     return this.fc.call(embeddings);
   }
 
-  lossLogits(embeddings: Tensor): CriterionOutput {
+  lossLogits(embeddings: Tensor): HeadLogits {
     const logits = this.forward(embeddings);
     return { logits, scores: logits };
   }
