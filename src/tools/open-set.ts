@@ -127,8 +127,8 @@ export async function runOpenSetDemo(options: OpenSetOptions): Promise<{ results
     const config: RunConfig = {
       model,
       modelOptions: {},
-      data: { data: 'fashion-mnist', dataDir: options.dataDir, classes: SEEN_CLASSES, limitTrain: (options.perClass ?? 1000) * SEEN_CLASSES.length, limitTest: options.seenTestImages ?? 1000 },
-      epochs: options.epochs ?? 10,
+      data: { data: 'fashion-mnist', dataDir: options.dataDir, classes: SEEN_CLASSES, limitTrain: (options.perClass ?? 600) * SEEN_CLASSES.length, limitTest: options.seenTestImages ?? 1000 },
+      epochs: options.epochs ?? 5,
       batchSize: options.batchSize ?? 128,
       optimizer: 'sgd',
       lr: 0.1,
@@ -138,7 +138,7 @@ export async function runOpenSetDemo(options: OpenSetOptions): Promise<{ results
       noDecayNormBias: true,
       schedule: 'cosine',
       // One epoch, or a fifth of a shorter run, as 'resnets train' does.
-      warmupEpochs: Math.min(1, (options.epochs ?? 10) / 5),
+      warmupEpochs: Math.min(1, (options.epochs ?? 5) / 5),
       minLr: 0,
       labelSmoothing: 0,
       augment: false,

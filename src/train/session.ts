@@ -3,7 +3,7 @@
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
 import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
-import type { EmbeddingModel } from '../models/embedding.js';
+import { EmbeddingModel } from '../models/embedding.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
 export type TrainableModel = ImageClassifier | EmbeddingModel;
@@ -97,6 +97,17 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
     weightDecay: given.weightDecay ?? defaultWeightDecay(base.optimizer),
     warmupEpochs: given.warmupEpochs ?? defaultWarmupEpochs(base.epochs),
   };
+}
+
+/**
+ * The loader's normalisation for an embedding model: its own preprocessing, so training
+ * feeds what embed() feeds. fresnet scales raw pixels inside its graph (mean 0 and std
+ * 1/255 on the 0..1 scale leave the pixels at 0..255); arcface_torch's IResNet takes
+ * (x / 255 - 0.5) / 0.5.
+ */
+function embeddingModelNormalization(model: EmbeddingModel): { mean: number[]; std: number[] } {
+  const channels = model.preprocessing.inputSize[0];
+  return model.preprocessing.normalize ?? { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1 / 255) };
 }
 
 /** Settings that do not change the result (speed and display). */
@@ -202,7 +213,7 @@ async function trainModel(
   head: EmbeddingHead | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
-  const normalization = normalizationFor(data);
+  const normalization = model instanceof EmbeddingModel ? embeddingModelNormalization(model) : normalizationFor(data);
   const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
   const trainData = trainLoader(data, loaderSettings);
   const testData = data.test ? testLoader(data, loaderSettings) : undefined;
