@@ -13,7 +13,7 @@ import { fromBytes } from '../torch/creation.js';
 import type { EmbeddingLossName } from '../train/losses/embedding-heads.js';
 import { renderRoc, type RocCurve } from '../train/roc-svg.js';
 import { tidy } from '../torch/scope.js';
-import { runSession, type RunConfig, type SessionOptions } from '../train/session.js';
+import { runSession, type RunConfigInput, type SessionOptions } from '../train/session.js';
 import { exactRoc, type VerificationResult } from '../train/verification.js';
 import { embedPixels, moduleEmbedder, verifyEmbeddingPairs, type Embedder } from './face-embedding.js';
 
@@ -124,23 +124,12 @@ export async function runOpenSetDemo(options: OpenSetOptions): Promise<{ results
   const results: OpenSetResult[] = [];
   const curves: RocCurve[] = [];
   for (const loss of losses) {
-    const config: RunConfig = {
+    // 'resnets train''s recipe (SGD, Nesterov momentum, lr 0.1, cosine after a warm-up), without augmentation.
+    const config: RunConfigInput = {
       model,
-      modelOptions: {},
       data: { data: 'fashion-mnist', dataDir: options.dataDir, classes: SEEN_CLASSES, limitTrain: (options.perClass ?? 600) * SEEN_CLASSES.length, limitTest: options.seenTestImages ?? 1000 },
       epochs: options.epochs ?? 5,
       batchSize: options.batchSize ?? 128,
-      optimizer: 'sgd',
-      lr: 0.1,
-      momentum: 0.9,
-      nesterov: true,
-      weightDecay: 5e-4,
-      noDecayNormBias: true,
-      schedule: 'cosine',
-      // One epoch, or a fifth of a shorter run, as 'resnets train' does.
-      warmupEpochs: Math.min(1, (options.epochs ?? 5) / 5),
-      minLr: 0,
-      labelSmoothing: 0,
       augment: false,
       seed,
       loss,
