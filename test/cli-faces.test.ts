@@ -193,6 +193,9 @@ describe('embedding networks on the command line', () => {
     const classifier = await resnets('embed', 'resnet18', '--weights', plain, faceFile(0, 1));
     assert.equal(classifier.code, 1);
     assert.match(classifier.stderr, /resnet18 is a classifier, not an embedding model/);
+    const evalRun = await resnets('eval', 'resnet20', '--weights', weights(), '--data', path('faces'));
+    assert.equal(evalRun.code, 1);
+    assert.match(evalRun.stderr, /holds an embedding network \(8-d, trained with --loss arcface\), which has no classes to score; use 'resnets embed'/);
     const noLoss = await resnets('train', 'resnet20', '--data', path('faces'), '--embedding-size', '8', '--out', path('x'));
     assert.match(noLoss.stderr, /--embedding-size applies to embedding training; add --loss/);
     const wrongMargin = await resnets('train', 'resnet20', '--data', path('faces'), '--loss', 'arcface', '--margins', '1,0.3,0.2', '--out', path('x'));

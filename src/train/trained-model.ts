@@ -38,6 +38,12 @@ export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: st
   return { model: loadInto(model, loadSafetensors(file), file), info };
 }
 
+/** Throws for the weights of an embedding run (`resnets train --loss`): they make embeddings, not class scores. */
+export function refuseEmbeddingRun(file: string, info: WeightsInfo | undefined): void {
+  if (info?.embeddingSize === undefined) return;
+  throw new Error(`${file} holds an embedding network (${info.embeddingSize}-d, trained with --loss ${info.loss ?? 'a margin loss'}), which has no classes to score; use 'resnets embed', 'verify' or 'verify-eval'`);
+}
+
 /**
  * The network of an embedding run (`resnets train --loss`): an embedding model, or a
  * classifier whose final layer outputs the embedding.

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
+import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
@@ -46,6 +47,7 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
  */
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
+  refuseEmbeddingRun(options.weights, trainedWeightsInfo(options.weights));
   const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses);
   if (run) {
     const [channels, height] = run.inputShape;
