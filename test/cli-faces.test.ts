@@ -152,10 +152,7 @@ describe('embedding networks on the command line', () => {
     }
     writeFileSync(path('pairs.txt'), `${lines.join('\n')}\n`);
     runPython('face_bin_fixture.py', [path('faces-eval'), flags.join(''), ...files]);
-    const fromText = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path('pairs.txt'), '--images', path('faces'), '--json');
-    // pairs.txt names .jpg files by default; ours are .png, so every pair is missing.
-    assert.equal(fromText.code, 1);
-    assert.match(fromText.stderr, /none of its pairs has both images/);
+    // pairs.txt names .jpg files.
     for (const name of identities) {
       for (let i = 1; i <= 6; i++) {
         const file = path('faces', name, `${name}_${String(i).padStart(4, '0')}`);
@@ -170,18 +167,17 @@ describe('embedding networks on the command line', () => {
     assert.equal(textResult.flip, true);
     assert.deepEqual(textResult.tarAtFar.map((t) => t.farTarget), [1e-3, 1e-4]);
 
+    const reports: string[] = [];
     for (const layout of ['py3', 'py2']) {
       const roc = path(`roc-${layout}.svg`);
       const bin = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path(`faces-eval-${layout}.bin`), '--roc', roc);
+      reports.push(bin.stdout.replace(/py\d/g, ''));
       assert.equal(bin.code, 0, bin.stderr);
       assert.match(bin.stdout, /resnet20 on faces-eval-py\d\.bin: 20 pairs \(10 same, 10 different\), 10 folds\naccuracy \d+\.\d\d% ± \d+\.\d\d%/);
       assert.match(bin.stdout, /TAR @ FAR 1e-3: .*\nTAR @ FAR 1e-4: /);
       assert.match(readFileSync(roc, 'utf8'), /^<svg [\s\S]*<polyline [\s\S]*<\/svg>/);
     }
-    // The PNG bytes in the .bin and the PNG files give the same embeddings: the same figures.
-    const binJson = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path('faces-eval-py2.bin'), '--json');
-    const pngPairs = JSON.parse(binJson.stdout) as { foldAccuracies: number[] };
-    assert.equal(pngPairs.foldAccuracies.length, 10);
+    assert.equal(reports[0], reports[1], 'both pickle layouts give the same figures');
     const evil = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path('faces-eval-evil.bin'));
     assert.equal(evil.code, 1);
     assert.match(evil.stderr, /names (posix|os)\.system/);
