@@ -162,8 +162,8 @@ describe('fresnet names and counts', () => {
       assert.equal(names.get('relu0.weight'), 'arg:relu0_gamma');
       assert.equal(names.get('stage1.unit1.conv1sc.weight'), 'arg:stage1_unit1_conv1sc_weight');
       assert.equal(names.get('stage1.unit1.sc.weight'), 'arg:stage1_unit1_sc_gamma');
-      assert.equal(names.get('stage2.unit1.se.conv1.bias'), 'arg:stage2_unit1_se_conv1_bias');
-      assert.equal(names.get('stage2.unit1.se.relu1.weight'), 'arg:stage2_unit1_se_relu1_gamma');
+      assert.equal(names.get('stage2.unit1.se.fc1.bias'), 'arg:stage2_unit1_se_conv1_bias');
+      assert.equal(names.get('stage2.unit1.se.act.weight'), 'arg:stage2_unit1_se_relu1_gamma');
       assert.equal(names.get('pre_fc1.weight'), 'arg:pre_fc1_weight');
       assert.equal(names.get('fc1.weight'), 'arg:fc1_gamma');
       assert.equal(names.get('fc1.running_mean'), 'aux:fc1_moving_mean');

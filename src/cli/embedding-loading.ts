@@ -1,55 +1,46 @@
 // Shared by embed, verify and verify-eval: the embedding network a name and a weights
 // file describe, and face images decoded to the raw pixels it takes.
-import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
 import { EmbeddingModel } from '../models/embedding.js';
 import { ImageClassifier } from '../models/classifier.js';
-import { createModelByName, loadCheckpoint, loadMxnetCheckpoint } from '../models/index.js';
+import type { ModelOptions } from '../models/index.js';
 import { embeddingNetworkFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import { toEmbedder, type Embedder, type EmbeddingInput } from '../tools/face-embedding.js';
 import type { Tensor } from '../torch/tensor.js';
-import { dispose } from '../torch/scope.js';
-import { modelInfo, readCheckpoint } from './model-loading.js';
+import { checkModelName, isFamilyName, loadModelWithWeights, modelInfo } from './model-loading.js';
 import { preprocessImages } from './preprocess-image.js';
 
-const symbolBeside = (params: string) => `${params.replace(/-\d+\.params$/i, '').replace(/\.params$/i, '')}-symbol.json`;
-
 /**
- * The embedding network of `name` with `weights`: an embedding model (fresnet, iresnet;
- * an MXNet prefix-0000.params with prefix-symbol.json beside it builds the fresnet the
- * symbol describes) with its own preprocessing, a `resnets train --loss` run's weights
- * (the model, input size and normalisation come with them), or a classifier built
- * without a head (numClasses 0) with the registry's input size and normalisation.
+ * The embedding network of `name` with `weights`: an embedding model (fresnet*,
+ * iresnet*, or the family name fresnet with an MXNet prefix-0000.params whose
+ * prefix-symbol.json describes it) with its own preprocessing; a `resnets train --loss`
+ * run's weights (the model, input size and normalisation come with them); or a
+ * classifier built without a head (--model-options '{"numClasses": 0}': pooled features)
+ * with its pretrained config's input size and normalisation.
  */
-export function loadEmbedder(name: string, weights: string): Embedder {
-  if (!existsSync(weights)) throw new Error(`weights file '${weights}' does not exist`);
-  if (extname(weights).toLowerCase() === '.params' && existsSync(symbolBeside(weights))) {
-    return toEmbedder(loadMxnetCheckpoint(weights).model, name);
-  }
-  const info = modelInfo(name);
+export function loadEmbedder(name: string, weights: string, modelOptions?: ModelOptions): Embedder {
+  checkModelName(name);
   const run = trainedWeightsInfo(weights);
   if (run) {
-    if (run.embeddingSize === undefined && info.kind !== 'embedding') {
+    if (run.embeddingSize === undefined && !isFamilyName(name) && modelInfo(name).kind !== 'embedding') {
       throw new Error(`${weights} holds a ${name} classifier trained on ${run.classes.length} classes, not an embedding network; train one with 'resnets train ${name} --loss arcface ...'`);
     }
     const { model } = embeddingNetworkFromRun(weights, run, name);
     return toEmbedder(model, name, { inputSize: run.inputShape, normalize: { mean: run.mean, std: run.std } });
   }
-  if (info.kind !== 'embedding') {
-    throw new Error(`${name} is a classifier, not an embedding model; give an embedding model (fresnet*, iresnet*; see 'resnets list') or the weights of a 'resnets train --loss' run`);
+  const classifier = !isFamilyName(name) && modelInfo(name).kind === 'classifier';
+  if (classifier && modelOptions?.numClasses !== 0) throw notAnEmbeddingModel(name);
+  const { model } = loadModelWithWeights(name, weights, undefined, modelOptions);
+  if (model instanceof EmbeddingModel) return toEmbedder(model, name);
+  if (model instanceof ImageClassifier && model.numClasses === 0) {
+    const { inputSize, mean, std } = model.pretrainedConfig;
+    return toEmbedder(model, name, { inputSize, normalize: { mean, std } });
   }
-  const model = createModelByName(name, { init: false }) as EmbeddingModel | ImageClassifier;
-  const dict = readCheckpoint(weights);
-  try {
-    loadCheckpoint(model, dict, { source: weights });
-  } catch (error) {
-    model.dispose();
-    throw error;
-  } finally {
-    dispose(dict);
-  }
-  return toEmbedder(model, name, { inputSize: info.defaultInputSize, normalize: { mean: info.mean, std: info.std } });
+  model.dispose();
+  throw notAnEmbeddingModel(name);
 }
+
+const notAnEmbeddingModel = (name: string) =>
+  new Error(`${name} is a classifier, not an embedding model; give an embedding model (fresnet*, iresnet*; see 'resnets list'), a 'resnets train --loss' run's weights, or --model-options '{"numClasses": 0}' for pooled features`);
 
 /**
  * Decodes images (files or encoded bytes) to raw pixels [N, C, H, W] (0..255, float32)

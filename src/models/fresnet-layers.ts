@@ -1,8 +1,9 @@
 // MXNet's operators as fresnet uses them, in torch terms: BatchNorm with MXNet's eps
 // and momentum, BatchNorm with `fix_gamma` (gamma stored but read as 1), FullyConnected
 // (which flattens its input), the `Act` switch between ReLU and PReLU, and the seed's
-// squeeze-and-excitation. Module names follow MXNet's so the key map is mechanical.
-import { PReLU, ReLU } from '../nn/activation.js';
+// squeeze-and-excitation on the shared SqueezeExcite. Module names follow MXNet's so the key map is mechanical.
+import { actFactory } from '../layers/factories.js';
+import { SqueezeExcite } from '../layers/squeeze-excite.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { Linear } from '../nn/linear.js';
@@ -68,34 +69,20 @@ export class FullyConnected extends Linear {
 
 /** The seed's `Act`: PReLU (one slope per channel, 0.25 at first) or ReLU. */
 export function act(kind: Activation, channels: number): Module {
-  return kind === 'prelu' ? new PReLU(channels) : new ReLU();
+  return actFactory(kind)(channels);
+}
+
+/**
+ * The seed's SE block: global average pooling, a biased 1x1 convolution to C / 16,
+ * `Act`, a biased 1x1 convolution back, sigmoid, the product with the input: the shared
+ * SqueezeExcite with the seed's width (floor, no rounding) and activation. Its fc1 /
+ * act / fc2 are MXNet's _se_conv1 / _se_relu1 / _se_conv2 (see mxnet-names.ts).
+ */
+export function squeezeExcite(channels: number, activation: Activation): SqueezeExcite {
+  return new SqueezeExcite(channels, { width: Math.floor(channels / 16), act: activation });
 }
 
 /** A convolution without bias, as the seed's `Conv(..., no_bias=True)`. */
 export function conv(inChannels: number, outChannels: number, kernel: number, stride: number, groups = 1): Conv2d {
   return new Conv2d(inChannels, outChannels, kernel, { stride, padding: (kernel - 1) / 2, groups, bias: false });
-}
-
-/**
- * The seed's SE block: global average pooling, a biased 1x1 convolution to C/16, `Act`,
- * a biased 1x1 convolution back to C, sigmoid, and the product with the input. Child
- * names give MXNet's `_se_conv1`, `_se_relu1`, `_se_conv2`.
- */
-export class SqueezeExcite extends Module {
-  readonly conv1: Conv2d;
-  readonly relu1: Module;
-  readonly conv2: Conv2d;
-
-  constructor(channels: number, activation: Activation) {
-    super();
-    const reduced = Math.floor(channels / 16);
-    this.conv1 = this.registerModule('conv1', new Conv2d(channels, reduced, 1));
-    this.relu1 = this.registerModule('relu1', act(activation, reduced));
-    this.conv2 = this.registerModule('conv2', new Conv2d(reduced, channels, 1));
-  }
-
-  forward(input: Tensor): Tensor {
-    const pooled = input.mean([2, 3], true);
-    return input.mul(this.conv2.call(this.relu1.call(this.conv1.call(pooled))).sigmoid());
-  }
 }

@@ -7,7 +7,8 @@ import type { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
-import { act, batchNorm2d, conv, SqueezeExcite, type Activation } from './fresnet-layers.js';
+import type { SqueezeExcite } from '../layers/squeeze-excite.js';
+import { act, batchNorm2d, conv, squeezeExcite, type Activation } from './fresnet-layers.js';
 
 export interface UnitOptions {
   inChannels: number;
@@ -37,6 +38,36 @@ function branchLayout(options: UnitOptions, strideAt: number, narrow: number, gr
   return { convs: [[1, inner, s1, groups], [3, inner, s2, groups], [1, numFilter, s3, 1]] };
 }
 
+/** conv, BN (named bn{i + bnOffset}), Act per layer, no Act after the last BN: the branch of v1 and v3. */
+function addPostActivationLayers(owner: Module, layout: Layout, options: UnitOptions, bnOffset: number): { convs: Conv2d[]; norms: BatchNorm2d[]; acts: Module[] } {
+  const branch = { convs: [] as Conv2d[], norms: [] as BatchNorm2d[], acts: [] as Module[] };
+  let channels = options.inChannels;
+  layout.convs.forEach(([kernel, out, stride, groups], i) => {
+    branch.convs.push(owner.registerModule(`conv${i + 1}`, conv(channels, out, kernel, stride, groups)));
+    branch.norms.push(owner.registerModule(`bn${i + bnOffset}`, batchNorm2d(out)));
+    if (i < layout.convs.length - 1) branch.acts.push(owner.registerModule(`relu${i + 1}`, act(options.act, out)));
+    channels = out;
+  });
+  return branch;
+}
+
+/** SE on the branch, and the projection shortcut (conv1sc, BN sc) of a unit that does not match dimensions. */
+function addSeAndProjection(owner: Module, options: UnitOptions): { se?: SqueezeExcite; conv1sc?: Conv2d; sc?: BatchNorm2d } {
+  const se = options.se ? owner.registerModule('se', squeezeExcite(options.numFilter, options.act)) : undefined;
+  if (options.dimMatch) return { se };
+  const conv1sc = owner.registerModule('conv1sc', conv(options.inChannels, options.numFilter, 1, options.stride));
+  return { se, conv1sc, sc: owner.registerModule('sc', batchNorm2d(options.numFilter)) };
+}
+
+/** The branch through its last BN, then SE: shared by v1 and v3. */
+function runBranch(x: Tensor, branch: { convs: Conv2d[]; norms: BatchNorm2d[]; acts: Module[]; se?: SqueezeExcite }): Tensor {
+  branch.convs.forEach((convolution, i) => {
+    x = branch.norms[i].call(convolution.call(x));
+    if (i < branch.acts.length) x = branch.acts[i].call(x);
+  });
+  return branch.se ? branch.se.call(x) : x;
+}
+
 /**
  * residual_unit_v1 (`large` false: the stride on the first convolution, for 224x224
  * input) and residual_unit_v1_L (`large` true: on conv2 of a basic unit, conv3 of a
@@ -55,34 +86,14 @@ export class ResidualUnitV1 extends Module {
   constructor(options: UnitOptions, large: boolean) {
     super();
     const layout = branchLayout(options, large ? (options.bottleneck ? 2 : 1) : 0, 0.25);
-    let channels = options.inChannels;
-    this.convs = [];
-    this.norms = [];
-    this.acts = [];
-    layout.convs.forEach(([kernel, out, stride, groups], i) => {
-      const last = i === layout.convs.length - 1;
-      this.convs.push(this.registerModule(`conv${i + 1}`, conv(channels, out, kernel, stride, groups)));
-      this.norms.push(this.registerModule(`bn${i + 1}`, batchNorm2d(out)));
-      if (!last) this.acts.push(this.registerModule(`relu${i + 1}`, act(options.act, out)));
-      channels = out;
-    });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
-    if (!options.dimMatch) {
-      this.conv1sc = this.registerModule('conv1sc', conv(options.inChannels, options.numFilter, 1, options.stride));
-      this.sc = this.registerModule('sc', batchNorm2d(options.numFilter));
-    }
+    ({ convs: this.convs, norms: this.norms, acts: this.acts } = addPostActivationLayers(this, layout, options, 1));
+    ({ se: this.se, conv1sc: this.conv1sc, sc: this.sc } = addSeAndProjection(this, options));
     this.relu3 = this.registerModule('relu3', act(options.act, options.numFilter));
   }
 
   forward(input: Tensor): Tensor {
-    let x = input;
-    this.convs.forEach((convolution, i) => {
-      x = this.norms[i].call(convolution.call(x));
-      if (i < this.acts.length) x = this.acts[i].call(x);
-    });
-    if (this.se) x = this.se.call(x);
     const shortcut = this.conv1sc ? this.sc!.call(this.conv1sc.call(input)) : input;
-    return this.relu3.call(x.add(shortcut));
+    return this.relu3.call(runBranch(input, this).add(shortcut));
   }
 }
 
@@ -108,7 +119,7 @@ export class ResidualUnitV2 extends Module {
       this.convs.push(this.registerModule(`conv${i + 1}`, conv(channels, out, kernel, stride, groups)));
       channels = out;
     });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
+    if (options.se) this.se = this.registerModule('se', squeezeExcite(options.numFilter, options.act));
     if (!options.dimMatch) this.sc = this.registerModule('sc', conv(options.inChannels, options.numFilter, 1, options.stride));
   }
 
@@ -133,9 +144,9 @@ export class ResidualUnitV2 extends Module {
  */
 export class ResidualUnitV3 extends Module {
   readonly bn1: BatchNorm2d;
-  readonly convs: Conv2d[] = [];
-  readonly norms: BatchNorm2d[] = [];
-  readonly acts: Module[] = [];
+  readonly convs: Conv2d[];
+  readonly norms: BatchNorm2d[];
+  readonly acts: Module[];
   readonly se?: SqueezeExcite;
   readonly conv1sc?: Conv2d;
   readonly sc?: BatchNorm2d;
@@ -144,30 +155,13 @@ export class ResidualUnitV3 extends Module {
     super();
     if (grouped && !options.bottleneck) throw new Error("fresnet: unit '3_x' (residual_unit_v3_x) needs bottleneck units, as the seed asserts");
     const layout = branchLayout(options, options.bottleneck ? 2 : 1, grouped ? 0.5 : 0.25, grouped ? 32 : 1);
-    let channels = options.inChannels;
-    this.bn1 = this.registerModule('bn1', batchNorm2d(channels));
-    layout.convs.forEach(([kernel, out, stride, groups], i) => {
-      const last = i === layout.convs.length - 1;
-      this.convs.push(this.registerModule(`conv${i + 1}`, conv(channels, out, kernel, stride, groups)));
-      this.norms.push(this.registerModule(`bn${i + 2}`, batchNorm2d(out)));
-      if (!last) this.acts.push(this.registerModule(`relu${i + 1}`, act(options.act, out)));
-      channels = out;
-    });
-    if (options.se) this.se = this.registerModule('se', new SqueezeExcite(options.numFilter, options.act));
-    if (!options.dimMatch) {
-      this.conv1sc = this.registerModule('conv1sc', conv(options.inChannels, options.numFilter, 1, options.stride));
-      this.sc = this.registerModule('sc', batchNorm2d(options.numFilter));
-    }
+    this.bn1 = this.registerModule('bn1', batchNorm2d(options.inChannels));
+    ({ convs: this.convs, norms: this.norms, acts: this.acts } = addPostActivationLayers(this, layout, options, 2));
+    ({ se: this.se, conv1sc: this.conv1sc, sc: this.sc } = addSeAndProjection(this, options));
   }
 
   forward(input: Tensor): Tensor {
-    let x = this.bn1.call(input);
-    this.convs.forEach((convolution, i) => {
-      x = this.norms[i].call(convolution.call(x));
-      if (i < this.acts.length) x = this.acts[i].call(x);
-    });
-    if (this.se) x = this.se.call(x);
-    return x.add(this.conv1sc ? this.sc!.call(this.conv1sc.call(input)) : input);
+    return runBranch(this.bn1.call(input), this).add(this.conv1sc ? this.sc!.call(this.conv1sc.call(input)) : input);
   }
 }
 

@@ -3,12 +3,14 @@
 // `arg:stage1_unit1_conv1sc_weight`, `aux:bn0_moving_var`, `arg:relu0_gamma`,
 // `arg:fc1_gamma`: module paths joined by '_', BatchNorm weight/bias/running statistics
 // as gamma/beta/moving_mean/moving_var (the moving ones 'aux:'), PReLU's weight as
-// gamma. PyTorch's num_batches_tracked has no MXNet counterpart.
+// gamma, the shared SqueezeExcite's fc1 / act / fc2 as the seed's se_conv1 / se_relu1 /
+// se_conv2. PyTorch's num_batches_tracked has no MXNet counterpart.
 import { CheckpointError } from '../io/errors.js';
 import type { StateDict } from '../io/types.js';
 import { PReLU } from '../nn/activation.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Module } from '../nn/module.js';
+import { SqueezeExcite } from '../layers/squeeze-excite.js';
 import { FixedGammaBatchNorm } from './fresnet-layers.js';
 
 type AnyModule = Module<never, unknown> & { describe?(): string };
@@ -23,6 +25,17 @@ export interface MxnetName {
 }
 
 /** Every state-dict key of `model` with its MXNet name; num_batches_tracked has none and is left out. */
+/** The seed's names for the children of its SE block. */
+const squeezeExciteNames: Record<string, string> = { fc1: 'conv1', act: 'relu1', fc2: 'conv2' };
+
+/** A module path in MXNet's spelling: segments joined by '_', SE children renamed. */
+function mxnetPath(path: string, modules: Map<string, Module<unknown, unknown>>): string {
+  const segments = path.split('.');
+  return segments
+    .map((segment, i) => (modules.get(segments.slice(0, i).join('.')) instanceof SqueezeExcite ? (squeezeExciteNames[segment] ?? segment) : segment))
+    .join('_');
+}
+
 export function mxnetNames(model: AnyModule): MxnetName[] {
   const modules = new Map(model.namedModules());
   const names: MxnetName[] = [];
@@ -35,7 +48,7 @@ export function mxnetNames(model: AnyModule): MxnetName[] {
     if (module instanceof BatchNorm2d || module instanceof FixedGammaBatchNorm) name = batchNormNames[tensor] ?? tensor;
     else if (module instanceof PReLU) name = 'gamma';
     const kind = name.startsWith('moving_') ? 'aux' : 'arg';
-    names.push({ key, mxnet: `${kind}:${path.split('.').join('_')}_${name}` });
+    names.push({ key, mxnet: `${kind}:${mxnetPath(path, modules)}_${name}` });
   }
   return names;
 }

@@ -5,9 +5,11 @@ import { saveNpy } from '../../io/npy.js';
 import { tensor } from '../../torch/creation.js';
 import { embedPixels } from '../../tools/face-embedding.js';
 import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface EmbedOptions {
   weights: string;
+  modelOptions?: Record<string, unknown>;
   json?: boolean;
   npy?: string;
   flip?: boolean;
@@ -23,14 +25,15 @@ export function register(program: Command): void {
     .description('Embeddings of face images (aligned crops at the model\'s input size, 112x112 for InsightFace models), L2-normalised')
     .argument('<model>', "an embedding model (fresnet*, iresnet*) or the model of a 'resnets train --loss' run")
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint, or a 'resnets train --loss' run's best/last.safetensors")
+    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint (.pth, .safetensors, MXNet .params), or a 'resnets train --loss' run's best/last.safetensors")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--json', 'print a JSON array with one { image, embedding } entry per image')
     .option('--npy <file>', 'write the embeddings as one [images, D] float32 .npy file')
     .option('--flip', "add the horizontally mirrored image's embedding before normalising, as InsightFace's evaluation does")
     .option('--no-normalize', 'print the raw embeddings (their norm is a quality signal) instead of L2-normalised ones')
     .action(async (name: string, images: string[], options: EmbedOptions) => {
       if (options.json && options.npy) throw new Error('choose one of --json and --npy');
-      const embedder = loadEmbedder(name, options.weights);
+      const embedder = loadEmbedder(name, options.weights, options.modelOptions);
       const rows: Float32Array[] = [];
       let dim = 0;
       try {

@@ -10,10 +10,11 @@ import { embedPixels, verifyEmbeddingPairs } from '../../tools/face-embedding.js
 import { renderRoc } from '../../train/roc-svg.js';
 import { exactRoc, type VerificationResult } from '../../train/verification.js';
 import { loadEmbedder, loadPixels } from '../embedding-loading.js';
-import { parsePositiveInt } from '../options.js';
+import { parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface VerifyEvalOptions {
   weights: string;
+  modelOptions?: Record<string, unknown>;
   pairs: string;
   images?: string;
   flip: boolean;
@@ -44,7 +45,8 @@ export function register(program: Command): void {
     .command('verify-eval')
     .description("Face verification accuracy on a pair list (LFW's pairs.txt or an InsightFace .bin) by LFW's 10-fold protocol, with TAR at FAR 1e-3 and 1e-4 and a ROC curve")
     .argument('<model>', "an embedding model (fresnet*, iresnet*) or the model of a 'resnets train --loss' run")
-    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint, or a 'resnets train --loss' run's best/last.safetensors")
+    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint (.pth, .safetensors, MXNet .params), or a 'resnets train --loss' run's best/last.safetensors")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .requiredOption('--pairs <file>', "LFW's pairs.txt (with --images) or an InsightFace evaluation .bin (lfw.bin, cfp_fp.bin, agedb_30.bin)")
     .option('--images <dir>', 'pairs.txt: the folder with one sub-folder of <name>_<nnnn>.jpg images per person')
     .option('--no-flip', "embed each image alone (by default the mirrored image's embedding is added, InsightFace's 'Accuracy-Flip')")
@@ -55,7 +57,7 @@ export function register(program: Command): void {
     .action(async (name: string, options: VerifyEvalOptions) => {
       const pairs = readFacePairs(options.pairs, options.images);
       if (pairs.skipped > 0) console.error(`note: ${pairs.skipped} pairs skipped because an image is missing (as facenet's lfw.get_paths does)`);
-      const embedder = loadEmbedder(name, options.weights);
+      const embedder = loadEmbedder(name, options.weights, options.modelOptions);
       const rows: Float32Array[] = [];
       let dim = 0;
       try {

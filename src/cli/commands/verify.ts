@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { cosine, embedPixels } from '../../tools/face-embedding.js';
 import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 /** InsightFace's deploy scripts call a pair the same person below squared distance 1.24: cosine 1 - 1.24 / 2. */
 export const DEFAULT_THRESHOLD = 1 - 1.24 / 2;
@@ -16,6 +17,7 @@ function parseCosine(text: string): number {
 
 interface VerifyOptions {
   weights: string;
+  modelOptions?: Record<string, unknown>;
   threshold: number;
   flip?: boolean;
   json?: boolean;
@@ -28,12 +30,13 @@ export function register(program: Command): void {
     .argument('<model>', "an embedding model (fresnet*, iresnet*) or the model of a 'resnets train --loss' run")
     .argument('<first>', 'first face image')
     .argument('<second>', 'second face image')
-    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint, or a 'resnets train --loss' run's best/last.safetensors")
+    .requiredOption('--weights <file>', "weights: an embedding model's checkpoint (.pth, .safetensors, MXNet .params), or a 'resnets train --loss' run's best/last.safetensors")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--threshold <cosine>', `same person when the cosine similarity is at least this (default ${DEFAULT_THRESHOLD.toFixed(2)}: InsightFace's deploy threshold 1.24 on the squared distance; 'resnets verify-eval' prints the best one for a pair list)`, parseCosine, DEFAULT_THRESHOLD)
     .option('--flip', "add each image's mirrored embedding, as InsightFace's evaluation does")
     .option('--json', 'print { similarity, threshold, same } as JSON')
     .action(async (name: string, first: string, second: string, options: VerifyOptions) => {
-      const embedder = loadEmbedder(name, options.weights);
+      const embedder = loadEmbedder(name, options.weights, options.modelOptions);
       let similarity: number;
       try {
         const pixels = await loadPixels([first, second], embedder.input);
