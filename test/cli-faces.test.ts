@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import * as io from '../src/io/index.js';
+import { createModelByName } from '../src/models/registry.js';
 import { loadSafetensors } from '../src/io/safetensors.js';
 import { decodeImage } from '../src/data/image-folder.js';
 import { imagesToTensor } from '../src/data/normalize.js';
@@ -181,6 +182,18 @@ describe('embedding networks on the command line', () => {
     const evil = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path('faces-eval-evil.bin'));
     assert.equal(evil.code, 1);
     assert.match(evil.stderr, /names (posix|os)\.system/);
+  });
+
+  it("embed takes any classifier built without a head: its pooled features", async () => {
+    const backbone = createModelByName('resnet20', { numClasses: 0 });
+    const file = path('resnet20-features.safetensors');
+    io.save(backbone.stateDict(), file);
+    backbone.dispose();
+    const result = await resnets('embed', 'resnet20', '--weights', file, '--model-options', '{"numClasses": 0}', faceFile(0, 1), '--json');
+    assert.equal(result.code, 0, result.stderr);
+    const [{ embedding }] = JSON.parse(result.stdout) as { embedding: number[] }[];
+    assert.equal(embedding.length, 64); // ResNet-20's last stage has 64 channels
+    assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-5);
   });
 
   it('a classifier, or embedding options without --loss, are errors that say what to do', async () => {
