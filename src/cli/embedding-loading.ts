@@ -4,7 +4,7 @@ import { EmbeddingModel } from '../models/embedding.js';
 import { ImageClassifier } from '../models/classifier.js';
 import type { ModelOptions } from '../models/index.js';
 import { embeddingNetworkFromRun, trainedWeightsInfo } from '../train/trained-model.js';
-import { toEmbedder, type Embedder, type EmbeddingInput } from '../tools/face-embedding.js';
+import { embedPixels, toEmbedder, type EmbedOptions, type Embedder, type EmbeddingInput } from '../tools/face-embedding.js';
 import type { Tensor } from '../torch/tensor.js';
 import { checkModelName, isFamilyName, loadModelWithWeights, modelInfo } from './model-loading.js';
 import { preprocessImages } from './preprocess-image.js';
@@ -53,4 +53,29 @@ export async function loadPixels(images: readonly (string | Uint8Array)[], input
   if (height !== width) throw new Error(`input size ${height}x${width}: only square inputs are supported`);
   // mean 0 and std 1/255 on the 0..1 scale leave the pixel values as they are.
   return preprocessImages(images, { size: height, cropPct: 1, channels, mean: [0], std: [1 / 255] });
+}
+
+/** Embeddings of `images` (files or encoded bytes), decoded and run `batchSize` at a time: [images x dim] values, row by row. */
+export async function embedImages(embedder: Embedder, images: readonly (string | Uint8Array)[], options: EmbedOptions & { batchSize?: number } = {}): Promise<{ values: Float32Array; dim: number }> {
+  const batchSize = options.batchSize ?? 32;
+  const parts: Float32Array[] = [];
+  let dim = 0;
+  for (let start = 0; start < images.length; start += batchSize) {
+    const pixels = await loadPixels(images.slice(start, start + batchSize), embedder.input);
+    try {
+      const embeddings = embedPixels(embedder, pixels, options);
+      dim = embeddings.size(1);
+      parts.push(embeddings.toTypedArray() as Float32Array);
+      embeddings.dispose();
+    } finally {
+      pixels.dispose();
+    }
+  }
+  const values = new Float32Array(parts.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    values.set(part, offset);
+    offset += part.length;
+  }
+  return { values, dim };
 }

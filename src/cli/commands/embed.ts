@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { saveNpy } from '../../io/npy.js';
 import { tensor } from '../../torch/creation.js';
-import { embedPixels } from '../../tools/face-embedding.js';
-import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+import { embedImages, loadEmbedder } from '../embedding-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface EmbedOptions {
@@ -15,9 +14,6 @@ interface EmbedOptions {
   flip?: boolean;
   normalize: boolean;
 }
-
-/** Images decoded and run together; bounds memory for long file lists. */
-const BATCH = 32;
 
 export function register(program: Command): void {
   program
@@ -34,28 +30,16 @@ export function register(program: Command): void {
     .action(async (name: string, images: string[], options: EmbedOptions) => {
       if (options.json && options.npy) throw new Error('choose one of --json and --npy');
       const embedder = loadEmbedder(name, options.weights, options.modelOptions);
-      const rows: Float32Array[] = [];
-      let dim = 0;
+      let embedded: { values: Float32Array; dim: number };
       try {
-        for (let start = 0; start < images.length; start += BATCH) {
-          const pixels = await loadPixels(images.slice(start, start + BATCH), embedder.input);
-          try {
-            const embeddings = embedPixels(embedder, pixels, { flip: options.flip, normalize: options.normalize });
-            dim = embeddings.size(1);
-            const values = embeddings.toTypedArray() as Float32Array;
-            embeddings.dispose();
-            for (let i = 0; i * dim < values.length; i++) rows.push(values.slice(i * dim, (i + 1) * dim));
-          } finally {
-            pixels.dispose();
-          }
-        }
+        embedded = await embedImages(embedder, images, { flip: options.flip, normalize: options.normalize });
       } finally {
         embedder.dispose();
       }
+      const { values, dim } = embedded;
+      const rows = images.map((_, i) => values.subarray(i * dim, (i + 1) * dim));
       if (options.npy) {
-        const all = new Float32Array(rows.length * dim);
-        rows.forEach((row, i) => all.set(row, i * dim));
-        const out = tensor(all, { shape: [rows.length, dim] });
+        const out = tensor(values, { shape: [rows.length, dim] });
         try {
           saveNpy(out, options.npy);
         } finally {

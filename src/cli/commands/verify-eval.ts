@@ -6,10 +6,10 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { readFacePairs } from '../../data/face-pairs.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { embedPixels, verifyEmbeddingPairs } from '../../tools/face-embedding.js';
+import { verifyEmbeddingPairs } from '../../tools/face-embedding.js';
 import { renderRoc } from '../../train/roc-svg.js';
 import { exactRoc, type VerificationResult } from '../../train/verification.js';
-import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+import { embedImages, loadEmbedder } from '../embedding-loading.js';
 import { parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface VerifyEvalOptions {
@@ -58,30 +58,13 @@ export function register(program: Command): void {
       const pairs = readFacePairs(options.pairs, options.images);
       if (pairs.skipped > 0) console.error(`note: ${pairs.skipped} pairs skipped because an image is missing (as facenet's lfw.get_paths does)`);
       const embedder = loadEmbedder(name, options.weights, options.modelOptions);
-      const rows: Float32Array[] = [];
-      let dim = 0;
+      let embedded: { values: Float32Array; dim: number };
       try {
-        for (let start = 0; start < pairs.images.length; start += options.batchSize) {
-          const pixels = await loadPixels(pairs.images.slice(start, start + options.batchSize), embedder.input);
-          try {
-            const embeddings = embedPixels(embedder, pixels, { flip: options.flip });
-            dim = embeddings.size(1);
-            rows.push(embeddings.toTypedArray() as Float32Array);
-            embeddings.dispose();
-          } finally {
-            pixels.dispose();
-          }
-        }
+        embedded = await embedImages(embedder, pairs.images, { flip: options.flip, batchSize: options.batchSize });
       } finally {
         embedder.dispose();
       }
-      const all = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-      let offset = 0;
-      for (const row of rows) {
-        all.set(row, offset);
-        offset += row.length;
-      }
-      const { result, distances } = verifyEmbeddingPairs(all, dim, pairs.same, { folds: options.folds });
+      const { result, distances } = verifyEmbeddingPairs(embedded.values, embedded.dim, pairs.same, { folds: options.folds });
       const title = `${name} on ${basename(options.pairs)}`;
       if (options.roc) {
         const roc = exactRoc(distances, pairs.same);

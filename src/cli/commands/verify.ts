@@ -2,8 +2,8 @@
 // images show the same person, by the cosine similarity of their embeddings.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { cosine, embedPixels } from '../../tools/face-embedding.js';
-import { loadEmbedder, loadPixels } from '../embedding-loading.js';
+import { cosine } from '../../tools/face-embedding.js';
+import { embedImages, loadEmbedder } from '../embedding-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 /** InsightFace's deploy scripts call a pair the same person below squared distance 1.24: cosine 1 - 1.24 / 2. */
@@ -39,15 +39,8 @@ export function register(program: Command): void {
       const embedder = loadEmbedder(name, options.weights, options.modelOptions);
       let similarity: number;
       try {
-        const pixels = await loadPixels([first, second], embedder.input);
-        try {
-          const embeddings = embedPixels(embedder, pixels, { flip: options.flip });
-          const [a, b] = embeddings.toArray() as number[][];
-          embeddings.dispose();
-          similarity = cosine(a, b);
-        } finally {
-          pixels.dispose();
-        }
+        const { values, dim } = await embedImages(embedder, [first, second], { flip: options.flip });
+        similarity = cosine(values.subarray(0, dim), values.subarray(dim));
       } finally {
         embedder.dispose();
       }
