@@ -188,9 +188,14 @@ def Activation(data, act_type, name):
 
 
 def Pooling(data, global_pool=False, kernel=(1, 1), pool_type='max', name=None, stride=(1, 1), pad=(0, 0)):
-    assert global_pool and pool_type == 'avg'
-    value = data.value.mean(dim=(2, 3), keepdim=True)
-    attrs = {'global_pool': 'True', 'kernel': tuple_text(kernel), 'pool_type': pool_type}
+    # MXNet's default pooling_convention 'valid' rounds down, as PyTorch does.
+    if global_pool:
+        value = data.value.mean(dim=(2, 3), keepdim=True) if pool_type == 'avg' else data.value.amax(dim=(2, 3), keepdim=True)
+        attrs = {'global_pool': 'True', 'kernel': tuple_text(kernel), 'pool_type': pool_type}
+    else:
+        assert pool_type == 'max'
+        value = F.max_pool2d(data.value, kernel, stride, pad)
+        attrs = {'kernel': tuple_text(kernel), 'pad': tuple_text(pad), 'pool_type': pool_type, 'stride': tuple_text(stride)}
     return G.op('Pooling', name or G.auto('pooling'), [data], attrs, value)
 
 

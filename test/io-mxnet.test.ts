@@ -138,3 +138,32 @@ describe('damaged .params files are errors, never a crash', () => {
     writeFileSync(path, two);
   });
 });
+
+describe('MXNet symbol files', () => {
+  it('parses nodes, attributes (attrs, attr or param) and heads', () => {
+    const symbol = io.parseMxnetSymbol(
+      JSON.stringify({
+        nodes: [
+          { op: 'null', name: 'data', inputs: [] },
+          { op: 'null', name: 'conv0_weight', inputs: [] },
+          { op: 'Convolution', name: 'conv0', param: { kernel: '(7, 7)' }, attrs: { num_filter: '64' }, inputs: [[0, 0, 0], [1, 0, 0]] },
+        ],
+        heads: [[2, 0, 0]],
+      }),
+    );
+    assert.deepEqual(symbol.nodes[2], { op: 'Convolution', name: 'conv0', attrs: { kernel: '(7, 7)', num_filter: '64' }, inputs: [0, 1] });
+    assert.deepEqual(symbol.heads, [2]);
+    assert.deepEqual(io.attrNumbers('(3, 3)'), [3, 3]);
+    assert.equal(io.symbolPathFor('/models/r100-0000.params'), '/models/r100-symbol.json');
+  });
+
+  it('names what is wrong in a damaged symbol', () => {
+    const reject = (text: string, pattern: RegExp) => assert.throws(() => io.parseMxnetSymbol(text, 'model-symbol.json'), (error: unknown) => error instanceof io.CheckpointError && pattern.test(error.message));
+    reject('{"nodes": [', /not valid JSON/);
+    reject('[1, 2]', /not an MXNet symbol file/);
+    reject('{"nodes": [{"op": "null"}], "heads": []}', /node 0 is not \{op, name, inputs\}/);
+    reject('{"nodes": [{"op": "relu", "name": "a", "inputs": [[5, 0, 0]]}], "heads": []}', /node 0 \('a'\) input: \[5,0,0\] does not name one of the 0 nodes/);
+    reject('{"nodes": [{"op": "null", "name": "a", "inputs": [], "attrs": {"k": 3}}], "heads": [[0, 0, 0]]}', /attribute 'k' is not a string/);
+    reject('{"nodes": [{"op": "null", "name": "a", "inputs": []}], "heads": [[1, 0, 0]]}', /head: \[1,0,0\] does not name one of the 1 nodes/);
+  });
+});

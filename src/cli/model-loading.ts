@@ -11,8 +11,10 @@ import {
   listFamilies,
   loadCheckpoint,
   loadMxnetCheckpoint,
+  loadMxnetResNeXtCheckpoint,
   type FeatureListNet,
   type FResNetConfig,
+  type MxnetResNeXtConfig,
   type ImageClassifier,
   type ModelInfo,
   type ModelOptions,
@@ -122,6 +124,12 @@ function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
   }
 }
 
+/** The families whose MXNet checkpoints carry their configuration in prefix-symbol.json. */
+const symbolCheckpointLoaders: Record<string, (file: string, overrides: ModelOptions) => ImageModel> = {
+  fresnet: (file, overrides) => loadMxnetCheckpoint(file, overrides as FResNetConfig).model as unknown as ImageModel,
+  resnext: (file, overrides) => loadMxnetResNeXtCheckpoint(file, overrides as MxnetResNeXtConfig) as unknown as ImageModel,
+};
+
 /**
  * Builds `name` and loads `file` into it. A training run's weights file names its model
  * and options (classes, input channels) and comes back as `run`; otherwise the class
@@ -129,10 +137,11 @@ function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
  */
 export function loadModelWithWeights(name: string, file: string, numClasses?: number, modelOptions?: ModelOptions): { model: ImageModel; run?: WeightsInfo } {
   checkModelName(name);
-  // The family name with an MXNet checkpoint: the configuration is the one its prefix-symbol.json describes.
-  if (name === 'fresnet' && isFamilyName(name) && /\.params$/i.test(file) && (existsSync(symbolPathFor(file)) || !modelOptions)) {
+  // A family name with an MXNet checkpoint: the configuration is the one its prefix-symbol.json describes.
+  const fromSymbol = Object.hasOwn(symbolCheckpointLoaders, name) ? symbolCheckpointLoaders[name] : undefined;
+  if (fromSymbol && isFamilyName(name) && /\.params$/i.test(file) && (existsSync(symbolPathFor(file)) || !modelOptions)) {
     if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
-    return { model: loadMxnetCheckpoint(file, (modelOptions ?? {}) as FResNetConfig).model as unknown as ImageModel };
+    return { model: fromSymbol(file, modelOptions ?? {}) };
   }
   const run = trainedWeightsInfo(file);
   if (!run) return { model: loadPlainWeights(name, file, numClasses, modelOptions) };

@@ -2,10 +2,8 @@
 //  - the configuration read back from the symbol (unit and input version, activation,
 //    SE, head, units, embedding size; the input size from pre_fc1's weight);
 //  - building a model from a checkpoint.
-import { existsSync } from 'node:fs';
 import { CheckpointError } from '../io/errors.js';
-import { loadMxnetParams } from '../io/mxnet-params.js';
-import { attrNumbers, loadMxnetSymbol, symbolPathFor, type MxnetNode, type MxnetSymbol } from '../io/mxnet-symbol.js';
+import { attrNumbers, readMxnetCheckpoint, SymbolIndex, type MxnetSymbol } from '../io/mxnet-symbol.js';
 import type { StateDict } from '../io/types.js';
 import { dispose } from '../torch/scope.js';
 import type { HeadKind } from './fresnet-heads.js';
@@ -15,59 +13,20 @@ import { fromMxnetParams } from './mxnet-names.js';
 
 // ---- the configuration from the symbol ---------------------------------------------
 
-class SymbolReader {
-  readonly byName = new Map<string, MxnetNode>();
-  constructor(
-    readonly symbol: MxnetSymbol,
-    readonly source: string,
-  ) {
-    for (const node of symbol.nodes) if (node.op !== 'null') this.byName.set(node.name, node);
-  }
-  node(name: string): MxnetNode | undefined {
-    return this.byName.get(name);
-  }
-  require(name: string, what: string): MxnetNode {
-    const node = this.byName.get(name);
-    if (!node) throw new CheckpointError(`${this.source}: no '${name}' node (${what}); is this an InsightFace fresnet symbol?`);
-    return node;
-  }
-  inputName(node: MxnetNode, index = 0): string | undefined {
-    const input = node.inputs[index];
-    return input === undefined ? undefined : this.symbol.nodes[input].name;
-  }
-  /** Whether some node of `op` reads the node named `name`. */
-  readBy(name: string, op: string): boolean {
-    return this.symbol.nodes.some((node) => node.op === op && node.inputs.some((i) => this.symbol.nodes[i].name === name));
-  }
-}
-
-function activationOf(reader: SymbolReader): 'relu' | 'prelu' {
+function activationOf(reader: SymbolIndex): 'relu' | 'prelu' {
   const relu0 = reader.require('relu0', 'the stem activation');
   if (relu0.op === 'LeakyReLU' && relu0.attrs.act_type === 'prelu') return 'prelu';
   if (relu0.op === 'Activation' && relu0.attrs.act_type === 'relu') return 'relu';
   throw new CheckpointError(`${reader.source}: relu0 is ${relu0.op}(${relu0.attrs.act_type ?? ''}); fresnet supports relu and prelu`);
 }
 
-function inputVersionOf(reader: SymbolReader): InputVersion {
+function inputVersionOf(reader: SymbolIndex): InputVersion {
   if (reader.node('bn_data')) return 2;
   const kernel = attrNumbers(reader.require('conv0', 'the stem convolution').attrs.kernel);
   return kernel[0] === 7 ? 0 : 1;
 }
 
-function unitsOf(reader: SymbolReader): number[] {
-  const units = [0, 0, 0, 0];
-  for (const name of reader.byName.keys()) {
-    const match = /^stage(\d+)_unit(\d+)_/.exec(name);
-    if (!match) continue;
-    const stage = Number(match[1]);
-    if (stage < 1 || stage > 4) throw new CheckpointError(`${reader.source}: node '${name}' is in stage ${stage}; fresnet has stages 1 to 4`);
-    units[stage - 1] = Math.max(units[stage - 1], Number(match[2]));
-  }
-  if (units.some((count) => count === 0)) throw new CheckpointError(`${reader.source}: stage units ${JSON.stringify(units)}: every one of the four stages needs units (stageN_unitM_* nodes)`);
-  return units;
-}
-
-function unitVersionOf(reader: SymbolReader, input: InputVersion, bottleneck: boolean): UnitVersion {
+function unitVersionOf(reader: SymbolIndex, input: InputVersion, bottleneck: boolean): UnitVersion {
   const conv1 = reader.require('stage1_unit1_conv1', 'the first unit');
   if (reader.node('stage1_unit1_sc')?.op === 'Convolution') return 2;
   if (reader.inputName(conv1) === 'stage1_unit1_bn1') return attrNumbers(conv1.attrs.num_group)[0] === 32 ? '3_x' : 3;
@@ -81,7 +40,7 @@ function unitVersionOf(reader: SymbolReader, input: InputVersion, bottleneck: bo
   return 1;
 }
 
-function headOf(reader: SymbolReader): HeadKind {
+function headOf(reader: SymbolIndex): HeadKind {
   if (reader.node('conv_6dw7_7_conv2d')) return 'GDC';
   if (reader.node('bn6f')) return 'GNAP';
   if (reader.node('pool1') && reader.node('relu1')) return 'GAP';
@@ -93,7 +52,7 @@ function headOf(reader: SymbolReader): HeadKind {
   throw new CheckpointError(`${reader.source}: cannot tell the embedding head (none of get_fc1's pre_fc1, fc1, bn6f, conv_6dw7_7 nodes)`);
 }
 
-function embeddingSizeOf(reader: SymbolReader, head: HeadKind): number | undefined {
+function embeddingSizeOf(reader: SymbolIndex, head: HeadKind): number | undefined {
   const hidden = (name: string) => attrNumbers(reader.node(name)?.attrs.num_hidden)[0];
   if (head === 'Z') return undefined;
   if (head === 'GNAP') return attrNumbers(reader.node('convx')?.attrs.num_filter)[0] ?? hidden('pre_fc1') ?? 512;
@@ -122,10 +81,10 @@ function depthOf(units: number[]): number | undefined {
  * size is read from the first fully connected layer's weight (112x112 otherwise).
  */
 export function fresnetConfigFromSymbol(symbol: MxnetSymbol, source: string, params?: StateDict): FResNetConfig {
-  const reader = new SymbolReader(symbol, source);
+  const reader = new SymbolIndex(symbol, source, 'an InsightFace fresnet');
   const input = inputVersionOf(reader);
   const bottleneck = reader.node('convd') !== undefined;
-  const units = unitsOf(reader);
+  const units = reader.stageUnits(4);
   const head = headOf(reader);
   const config: FResNetConfig = {
     units,
@@ -164,12 +123,7 @@ export function loadMxnetParamsInto(model: FResNet, params: StateDict, source: s
  * the weights. The file's tensors are freed; the caller owns the model.
  */
 export function loadMxnetCheckpoint(paramsPath: string, overrides: FResNetConfig = {}): MxnetCheckpoint {
-  const symbolPath = symbolPathFor(paramsPath);
-  if (!existsSync(symbolPath)) {
-    throw new CheckpointError(`${paramsPath}: the configuration is read from ${symbolPath}, which does not exist; name a registered model (fresnet100) or give the options (--model-options)`);
-  }
-  const symbol = loadMxnetSymbol(symbolPath);
-  const params = loadMxnetParams(paramsPath);
+  const { symbol, symbolPath, params } = readMxnetCheckpoint(paramsPath, 'fresnet100');
   try {
     const config = { ...fresnetConfigFromSymbol(symbol, symbolPath, params), ...overrides };
     const model = new FResNet({ name: 'fresnet', ...config }, { init: false });

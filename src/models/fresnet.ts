@@ -14,7 +14,7 @@ import { residualUnit, type UnitVersion } from './fresnet-units.js';
 import { EmbeddingModel, type EmbeddingPreprocessing } from './embedding.js';
 import { initResNetWeights, runChain, Stage } from './layers.js';
 import { defineFamily, type VariantDefinition } from './family.js';
-import { fromMxnetParams, looksLikeMxnetParams } from './mxnet-names.js';
+import { mxnetKeyFilter } from './mxnet-names.js';
 import { checkBoolean, checkChoice, checkInteger, checkIntegerList } from './options.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -228,7 +228,7 @@ export const fresnetFamily = defineFamily({
   // Raw 0..255 pixels: the network scales them itself.
   pretrained: (c: ResolvedFResNetConfig) => ({ inputSize: [3, ...c.inputSize], cropPct: 1, interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1], numClasses: 0, firstConv: 'conv0', classifier: '' }),
   // An MXNet checkpoint (arg:conv0_weight, aux:bn0_moving_mean, ...) loads through the key map.
-  filterStateDict: (dict, model: FResNet) => (looksLikeMxnetParams(dict) ? fromMxnetParams(model, dict, 'the MXNet checkpoint').dict : dict),
+  filterStateDict: mxnetKeyFilter,
   variants: {
     fresnet18: variant(18),
     fresnet34: variant(34),

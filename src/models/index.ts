@@ -41,3 +41,4 @@ export { ResidualUnitV1, ResidualUnitV2, ResidualUnitV3, type UnitVersion } from
 export { fresnetConfigFromSymbol, loadMxnetCheckpoint, loadMxnetParamsInto, type MxnetCheckpoint } from './fresnet-mxnet.js';
 export { fromMxnetParams, looksLikeMxnetParams, mxnetNames, toMxnetParams, type MxnetName } from './mxnet-names.js';
 export { IBasicBlock, IResNet, iresnetFamily, resolveIResNetConfig, type IResNetConfig, type ResolvedIResNetConfig } from './iresnet.js';
+export { MxnetResNeXt, ResNeXtUnit, loadMxnetResNeXtCheckpoint, toTorchvisionLayout, torchvisionKeyOf, mxnetResNeXtConfigFromSymbol, mxnetResNeXtFamily, resolveMxnetResNeXtConfig, type MxnetResNeXtConfig, type ResolvedMxnetResNeXtConfig } from './mxnet-resnext.js';

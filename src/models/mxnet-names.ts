@@ -104,3 +104,8 @@ export function looksLikeMxnetParams(dict: StateDict): boolean {
   const keys = Object.keys(dict);
   return keys.length > 0 && (keys.every((key) => /^(arg|aux):/.test(key)) || (keys.every((key) => !key.includes('.')) && keys.some((key) => key.endsWith('_weight'))));
 }
+
+/** A family's key filter (FamilyDefinition.filterStateDict): an MXNet-named checkpoint is renamed through the key map. */
+export function mxnetKeyFilter(dict: StateDict, model: AnyModule): StateDict {
+  return looksLikeMxnetParams(dict) ? fromMxnetParams(model, dict, 'the MXNet checkpoint').dict : dict;
+}
