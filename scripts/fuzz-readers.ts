@@ -1,4 +1,5 @@
-// A long mutation fuzzer for the checkpoint readers (safetensors, torch.save, .npy), run
+// A long mutation fuzzer for the checkpoint readers (safetensors, torch.save, .npy, MXNet
+// .params), run
 // by hand, outside the test suite:
 //
 //   node --import tsx scripts/fuzz-readers.ts [--seconds 3600] [--out fuzz-findings] [--seed N]
@@ -127,6 +128,7 @@ async function runWorker(seed: number): Promise<void> {
     { read: (b: Uint8Array) => io.decodeTorchFile(b, 'fuzz.pth'), bytes: io.encodeTorchFile({ state_dict: dict, epoch: 3, nested: [1, 2.5, 'x', null, true] }) },
     { read: (b: Uint8Array) => io.decodeNpy(b, 'fuzz.npy'), bytes: io.encodeNpy(dict['conv.weight']) },
     { read: (b: Uint8Array) => io.decodeNpy(b, 'fuzz.npy'), bytes: io.encodeNpy(dict.mask) },
+    { read: (b: Uint8Array) => io.decodeMxnetParams(b, 'fuzz.params'), bytes: io.encodeMxnetParams(Object.fromEntries(Object.entries(dict).filter(([, t]) => t.ndim > 0))) },
   ];
   torch.dispose(dict);
   const random = new Random(seed);

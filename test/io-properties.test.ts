@@ -1,4 +1,5 @@
-// Property-based tests (fast-check) for the checkpoint readers and the CLI's option
+// Property-based tests (fast-check) for the checkpoint readers (safetensors, torch.save,
+// .npy, MXNet .params) and the CLI's option
 // parsing. Readers: any tensors written read back bit-exact, and any bytes at all (random,
 // truncated or mutated files) either read or fail with a CheckpointError, never another
 // exception, a crash or a leaked tensor. Runs are bounded so the file takes seconds; set
@@ -21,9 +22,9 @@ const DTYPES: DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', '
 const NPY_DTYPES: DType[] = DTYPES.filter((d) => d !== 'bfloat16');
 
 /** A tensor description: dtype, a small shape (0-d to 4-d, zero sizes included) and its raw bytes. */
-const tensorSpec = (dtypes: DType[]) =>
+const tensorSpec = (dtypes: DType[], minDims = 0) =>
   fc
-    .record({ dtype: fc.constantFrom(...dtypes), shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }) })
+    .record({ dtype: fc.constantFrom(...dtypes), shape: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: minDims, maxLength: 4 }) })
     .chain(({ dtype, shape }) => {
       const numel = shape.reduce((a, b) => a * b, 1);
       const bytes = dtype === 'bool' ? fc.uint8Array({ min: 0, max: 1, minLength: numel, maxLength: numel }) : fc.uint8Array({ minLength: numel * dtypeSize[dtype], maxLength: numel * dtypeSize[dtype] });
@@ -34,7 +35,7 @@ const make = (spec: Spec) => fromBytes(spec.data, spec.dtype, spec.shape);
 
 /** Keys such as 'layer1.0.conv1.weight', and unusual but legal ones ('', unicode, '__proto__'). */
 const key = fc.oneof(fc.stringMatching(/^[a-z_][a-z0-9_.]{0,20}$/), fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'toString', ''));
-const stateDict = (dtypes: DType[]) => fc.dictionary(key, tensorSpec(dtypes), { maxKeys: 5 });
+const stateDict = (dtypes: DType[], minDims = 0) => fc.dictionary(key, tensorSpec(dtypes, minDims), { maxKeys: 5 });
 
 function sameTensor(actual: torch.Tensor, spec: Spec): void {
   assert.equal(actual.dtype, spec.dtype);
@@ -70,15 +71,17 @@ const damage = (file: Uint8Array) =>
   );
 
 const formats = [
-  { name: 'safetensors', dtypes: DTYPES, encode: (d: Record<string, torch.Tensor>) => io.encodeSafetensors(d), decode: (b: Uint8Array) => io.decodeSafetensors(b).tensors },
-  { name: 'torch.save', dtypes: DTYPES, encode: (d: Record<string, torch.Tensor>) => io.encodeTorchFile(d), decode: (b: Uint8Array) => io.stateDictFrom(io.decodeTorchFile(b)) },
+  { name: 'safetensors', dtypes: DTYPES, minDims: 0, encode: (d: Record<string, torch.Tensor>) => io.encodeSafetensors(d), decode: (b: Uint8Array) => io.decodeSafetensors(b).tensors },
+  // MXNet's (non-NumPy) format has no 0-d arrays: its writer refuses them.
+  { name: 'MXNet .params', dtypes: DTYPES, minDims: 1, encode: (d: Record<string, torch.Tensor>) => io.encodeMxnetParams(d), decode: (b: Uint8Array) => io.decodeMxnetParams(b) },
+  { name: 'torch.save', dtypes: DTYPES, minDims: 0, encode: (d: Record<string, torch.Tensor>) => io.encodeTorchFile(d), decode: (b: Uint8Array) => io.stateDictFrom(io.decodeTorchFile(b)) },
 ] as const;
 
 for (const format of formats) {
   describe(`${format.name} (property-based)`, () => {
     it('any state dict reads back bit-exact', () => {
       fc.assert(
-        fc.property(stateDict(format.dtypes), (specs) => {
+        fc.property(stateDict(format.dtypes, format.minDims), (specs) => {
           const bytes = torch.tidy(() => format.encode(Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, make(s)]))));
           torch.tidy(() => {
             const read = format.decode(bytes);
@@ -91,7 +94,7 @@ for (const format of formats) {
     });
 
     it('damaged files read or fail with a CheckpointError, never anything else', () => {
-      const valid = fc.sample(stateDict(format.dtypes).filter((d) => Object.keys(d).length > 0), { numRuns: 4, seed: settings.seed }).map((specs) =>
+      const valid = fc.sample(stateDict(format.dtypes, format.minDims).filter((d) => Object.keys(d).length > 0), { numRuns: 4, seed: settings.seed }).map((specs) =>
         torch.tidy(() => format.encode(Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, make(s)])))),
       );
       fc.assert(fc.property(fc.constantFrom(...valid).chain(damage), (bytes) => readsOrRefuses(() => format.decode(bytes))), settings);

@@ -80,19 +80,21 @@ export interface DecodeOptions {
   reduceToAtLeast?: number;
 }
 
-/** A sharp pipeline for an untrusted file: a pixel limit from the header, and only regular files. */
-async function openImage(path: string): Promise<sharp.Sharp> {
-  const info = await stat(path);
+/** A sharp pipeline for an untrusted image: a pixel limit from the header, and only regular files. */
+async function openImage(source: string | Uint8Array): Promise<sharp.Sharp> {
+  if (typeof source !== 'string') return sharp(Buffer.from(source.buffer, source.byteOffset, source.length), { limitInputPixels: MAX_IMAGE_PIXELS });
+  const info = await stat(source);
   // A FIFO or device named like an image would block the read forever.
-  if (!info.isFile()) throw new Error(`cannot decode image ${path}: not a regular file`);
-  return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS });
+  if (!info.isFile()) throw new Error(`cannot decode image ${source}: not a regular file`);
+  return sharp(source, { limitInputPixels: MAX_IMAGE_PIXELS });
 }
 
-/** Decodes an image file to HWC uint8 with 1 or 3 channels (alpha dropped). */
-export async function decodeImage(path: string, channels: 1 | 3 = 3, shortSide?: number, options: DecodeOptions = {}): Promise<Image> {
+/** Decodes an image file (or an encoded image in memory) to HWC uint8 with 1 or 3 channels (alpha dropped). */
+export async function decodeImage(source: string | Uint8Array, channels: 1 | 3 = 3, shortSide?: number, options: DecodeOptions = {}): Promise<Image> {
+  const path = typeof source === 'string' ? source : `(${source.length} encoded bytes)`;
   let pipeline: sharp.Sharp;
   try {
-    pipeline = await openImage(path);
+    pipeline = await openImage(source);
     if (shortSide === undefined && options.reduceToAtLeast !== undefined) {
       const { width = 0, height = 0 } = await pipeline.metadata();
       const target = options.reduceToAtLeast;

@@ -8,6 +8,9 @@
 //                       (epoch, batch, iteration), the best score and the seed in
 //                       the header's __metadata__
 //   curves.svg          loss and accuracy by epoch
+//   head.safetensors    an embedding run's loss head after the latest epoch: the class
+//                       centres ('weight', [identities, embedding size]) of a margin
+//                       loss, or the softmax classifier ('fc.weight', 'fc.bias')
 //
 // Weights files carry the model's name, options, class names and input normalisation
 // in their metadata, so `eval` and `predict` need nothing else.
@@ -33,6 +36,7 @@ export const RUN_FILES = {
   curves: 'curves.svg',
   /** The class names in label order (also in each weights file's metadata). */
   classes: 'classes.json',
+  head: 'head.safetensors',
 } as const;
 
 /** Where training is: the next step to take, and the running sums of the epoch in progress. */
@@ -63,6 +67,9 @@ export interface WeightsInfo {
   cropPct: number;
   epoch?: number;
   testAccuracy?: number;
+  /** Embedding runs: the model's output is an embedding of this size, trained with `loss`. */
+  embeddingSize?: number;
+  loss?: string;
 }
 
 const STATE_VERSION = 1;
@@ -112,7 +119,12 @@ export function parseWeightsInfo(metadata: Record<string, string>, path: string)
     bad('classes', `an array of at most ${maxClasses} strings`, classes);
   }
   const classNames = classes as string[];
-  if (classNames.length > 0 && options.numClasses !== undefined && options.numClasses !== classNames.length) {
+  const embeddingSize = number('embedding_size');
+  if (embeddingSize !== undefined && !isInt(embeddingSize, 1, maxClasses)) bad('embedding_size', `an integer from 1 to ${maxClasses}`, metadata.embedding_size);
+  const loss = metadata.loss;
+  if (loss !== undefined && !/^[A-Za-z0-9_.-]{1,100}$/.test(loss)) bad('loss', 'a loss name', loss);
+  // An embedding run's classes are its training identities, not the model's outputs.
+  if (embeddingSize === undefined && classNames.length > 0 && options.numClasses !== undefined && options.numClasses !== classNames.length) {
     bad('classes', `${String(options.numClasses)} names (model_options.numClasses)`, `${classNames.length} names`);
   }
   const inputShape = json('input_shape') ?? [0, 0, 0];
@@ -145,6 +157,8 @@ export function parseWeightsInfo(metadata: Record<string, string>, path: string)
     cropPct,
     epoch,
     testAccuracy,
+    embeddingSize,
+    loss,
   };
 }
 
@@ -161,6 +175,8 @@ function weightsMetadata(info: WeightsInfo): Record<string, string> {
   };
   if (info.epoch !== undefined) metadata.epoch = String(info.epoch);
   if (info.testAccuracy !== undefined) metadata.test_accuracy = String(info.testAccuracy);
+  if (info.embeddingSize !== undefined) metadata.embedding_size = String(info.embeddingSize);
+  if (info.loss !== undefined) metadata.loss = info.loss;
   return metadata;
 }
 
@@ -200,6 +216,8 @@ export class RunDirectory {
     readonly weightsInfo: WeightsInfo,
     /** Heads the curves chart. */
     readonly title = `${weightsInfo.model}`,
+    /** A loss head with trained tensors (an embedding run's class centres): saved as head.safetensors and in the state file. */
+    readonly head?: Module<never, unknown>,
   ) {
     this.path = resolve(path);
     mkdirSync(this.path, { recursive: true });
@@ -244,13 +262,17 @@ export class RunDirectory {
     const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy: record?.testAccuracy };
     const weights = model.stateDict();
     assertFiniteWeights(weights, this.file(which));
+    const headWeights = this.head && which === 'last' ? this.head.stateDict() : undefined;
+    if (headWeights) assertFiniteWeights(headWeights, this.file('head'));
     saveSafetensors(weights, this.file(which), weightsMetadata(info));
+    if (headWeights) saveSafetensors(headWeights, this.file('head'), weightsMetadata(info));
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
   saveState(model: Module, optimizer: Optimizer, state: TrainingState): void {
     const tensors: StateDict = {};
     for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
+    for (const [key, tensor] of Object.entries(this.head?.stateDict() ?? {})) tensors[`head.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
     assertFiniteWeights(tensors, this.file('state'));
@@ -282,16 +304,19 @@ export class RunDirectory {
         throw new Error(`${path} is not a training state this version can resume (version '${metadata.version ?? 'none'}')`);
       }
       const modelTensors: StateDict = {};
+      const headTensors: StateDict = {};
       const optimizerTensors: Record<string, Tensor> = {};
       for (const [key, tensor] of Object.entries(tensors)) {
         if (key.startsWith('model.')) modelTensors[key.slice('model.'.length)] = tensor;
+        else if (key.startsWith('head.') && this.head) headTensors[key.slice('head.'.length)] = tensor;
         else if (key.startsWith('optimizer.')) optimizerTensors[key.slice('optimizer.'.length)] = tensor;
         else throw new Error(`${path}: unexpected tensor '${key}'`);
       }
       const training = parseTrainingState(parseJson(metadata.training, `${path}: the training record`));
-      const badWeights = nonFiniteKeys(modelTensors);
+      const badWeights = [...nonFiniteKeys(modelTensors), ...nonFiniteKeys(headTensors).map((key) => `head.${key}`)];
       if (badWeights.length > 0) throw new Error(`${path}: the model weights hold NaN or infinite values (${badWeights.slice(0, 5).join(', ')})`);
       model.loadStateDict(modelTensors);
+      this.head?.loadStateDict(headTensors);
       try {
         optimizer.loadStateDict({ tensors: optimizerTensors, meta: parseJson(metadata.optimizer, `${path}: the optimizer record`) as OptimizerMeta });
       } catch (error) {
