@@ -77,6 +77,8 @@ describe('run metadata in weights files', () => {
       cropPct: 0.875,
       epoch: 3,
       testAccuracy: 0.5,
+      embeddingSize: undefined,
+      loss: undefined,
     });
     assert.equal(parseWeightsInfo({ format: 'pt' }, 'w.safetensors'), undefined, 'plain weights have no run record');
   });
@@ -93,6 +95,7 @@ describe('run metadata in weights files', () => {
     ['a crop of 2', { crop_pct: '2' }, /'crop_pct' must be a number in \(0, 1\]/],
     ['a NaN accuracy', { test_accuracy: 'NaN' }, /'test_accuracy' must be a finite number/],
     ['a model name with a path', { model: '../../etc' }, /'model' must be a model name/],
+    ['an embedding size of 0', { embedding_size: '0' }, /'embedding_size' must be an integer from 1 to 1000000/],
   ];
   for (const [name, change, text] of cases) {
     it(`refuses ${name}, naming the field`, () => {
