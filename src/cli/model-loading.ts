@@ -8,6 +8,7 @@ import type { WeightsInfo } from '../train/checkpoint.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
+import { dispose } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
@@ -71,14 +72,22 @@ export function checkpointNumClasses(dict: StateDict, key: string, file: string)
 
 const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
 
+/** The shape of every state-dict entry of `model`, by key. */
+function shapesOf(model: ImageModel): Record<string, number[]> {
+  const dict = model.stateDict();
+  const shapes = Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [key, tensor.shape]));
+  dispose(dict);
+  return shapes;
+}
+
 /** Loads `dict` into `model`, strictly; a mismatch is one line naming the first few keys. */
 export function loadWeights(model: ImageModel, dict: StateDict, file: string, modelName: string): void {
-  const own = model.stateDict();
+  const own = shapesOf(model);
   const missing = Object.keys(own).filter((key) => !(key in dict));
   const unexpected = Object.keys(dict).filter((key) => !(key in own));
   const mismatched = Object.keys(own)
-    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].shape.join('x'))
-    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].shape.join(', ')}]`);
+    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].join('x'))
+    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].join(', ')}]`);
   const problems: string[] = [];
   if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
   if (missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
@@ -110,7 +119,7 @@ function loadPlainWeights(name: string, file: string, numClasses?: number): Imag
       // Rebuilt only when the checkpoint's classifier differs from the default one.
       const key = classifierWeightKey(model);
       const classes = key === undefined ? undefined : checkpointNumClasses(dict, key, file);
-      if (key !== undefined && classes !== model.stateDict()[key].shape[0]) {
+      if (key !== undefined && classes !== shapesOf(model)[key][0]) {
         model.dispose();
         model = buildModel(name, { numClasses: classes, init: false });
       }

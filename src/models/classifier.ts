@@ -5,7 +5,7 @@ import type { StateDict } from '../io/types.js';
 import { Module, type LoadResult } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose, tidy } from '../torch/scope.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import type { ModelConfig } from './registry.js';
 
@@ -44,7 +44,9 @@ export abstract class ImageClassifier extends Module {
     if (this.inferenceOnly) throw new Error(`${this.name}: a model fused for inference cannot be cloned; clone the original`);
     const reference = this.parameters()[0];
     if (reference) copy.to(reference.device).to(reference.dtype);
-    copy.loadStateDict(this.stateDict());
+    const dict = this.stateDict();
+    copy.loadStateDict(dict);
+    dispose(dict);
     return copy.train(this.training);
   }
 

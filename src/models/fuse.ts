@@ -92,24 +92,13 @@ export function foldBatchNormInto_(conv: Conv2d, bn: BatchNorm2d): Conv2d {
   return conv;
 }
 
-/** Registers `replacement` under `name` and points the parent's field (or array slot) at it. */
-function replaceChild(parent: AnyModule, name: string, old: AnyModule, replacement: AnyModule): void {
-  parent.registerModule(name, replacement);
-  const fields = parent as unknown as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    const value = fields[key];
-    if (value === old) fields[key] = replacement;
-    else if (Array.isArray(value)) value.forEach((item, i) => item === old && (value[i] = replacement));
-  }
-}
-
 function fuseListedPairs(module: AnyModule & ConvBnPairs): void {
   for (const [convName, bnName] of module.convBnPairs()) {
     const conv = module.getModule(convName);
     const bn = module.getModule(bnName);
     if (!(conv instanceof Conv2d) || !(bn instanceof BatchNorm2d) || !bn.runningMean) continue;
     foldBatchNormInto_(conv, bn);
-    replaceChild(module, bnName, bn, new Identity());
+    module.setSubmodule(bnName, new Identity());
     bn.dispose();
   }
 }
@@ -141,7 +130,7 @@ function fuseTree(module: AnyModule): AnyModule {
     if (module instanceof Sequential && module.constructor !== Sequential) {
       throw new Error(`cannot fuse inside ${module.constructor.name}: its child '${name}' would need replacing`);
     }
-    replaceChild(module, name, child, fused);
+    module.setSubmodule(name, fused);
     childReplaced = true;
   }
   if (listsPairs(module)) fuseListedPairs(module);

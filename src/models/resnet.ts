@@ -111,7 +111,7 @@ export class ResNet extends ImageClassifier implements ConvBnPairs {
       this.stages.push(this.registerModule(`layer${i + 1}`, builder.makeStage(width, resolved.depths[i], stride, dilate)));
     });
     this.numFeatures = builder.channels;
-    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
+    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d([1, 1]));
     this.fc = this.registerModule('fc', resolved.numClasses > 0 ? new Linear(this.numFeatures, resolved.numClasses) : new Identity());
     if (options.init ?? true) initResNetWeights(this, resolved.zeroInitResidual);
   }
