@@ -144,7 +144,7 @@ describe('resnets as a dependency', { timeout: 300_000 }, () => {
 
   it('imports as ESM and through require() from plain Node', async () => {
     const program = (load: string) =>
-      `${load}\nconst model = createModel('resnet18', { numClasses: 3 });\n` +
+      `${load}\nconst model = createModel('resnet18', { numClasses: 3 }).eval();\n` +
       'const y = torch.noGrad(() => model.call(torch.randn([1, 3, 32, 32])));\n' +
       'console.log(JSON.stringify({ shape: y.shape, parameters: model.countParameters() }));\n';
     writeFileSync(join(consumer, 'esm.mjs'), program("import { createModel, torch } from 'resnets';"));

@@ -1,15 +1,13 @@
 // Shared by the commands that build a model from its name and load a checkpoint into it.
-import { existsSync, statSync } from 'node:fs';
-import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
-import { Linear } from '../nn/linear.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
+import { classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { dispose } from '../torch/scope.js';
-import { Tensor } from '../torch/tensor.js';
+import type { Tensor } from '../torch/tensor.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
 
@@ -38,28 +36,6 @@ export function buildModel(name: string, options: BuildOptions = {}): ImageModel
   if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
   return createModel(name, modelOptions) as unknown as ImageModel;
-}
-
-/** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
-export function readCheckpoint(file: string): StateDict {
-  if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
-  if (!statSync(file).isFile()) throw new Error(`weights file '${file}' is not a file`);
-  const loaded = io.load(file) as unknown;
-  if (loaded instanceof Tensor) throw new Error(`'${file}' holds a single tensor, not a state dict of weights`);
-  const dict = loaded as StateDict;
-  const keys = Object.keys(dict);
-  // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
-  if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
-    return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
-  }
-  return dict;
-}
-
-/** The state-dict key of the classifier's weight: the model's last Linear layer. */
-export function classifierWeightKey(model: ImageModel): string | undefined {
-  let key: string | undefined;
-  for (const [path, module] of model.namedModules()) if (module instanceof Linear) key = `${path}.weight`;
-  return key;
 }
 
 /** Number of classes in a checkpoint, read from its classifier weight ([classes, features]). */

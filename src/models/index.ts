@@ -8,6 +8,7 @@ export {
   registerFamily,
   registerModel,
   type ModelBuilder,
+  type FamilyConfig,
   type ModelConfig,
   type ModelInfo,
   type ModelOptions,

@@ -1,6 +1,8 @@
 // The model registry: every named model with the facts tools need to describe it
 // (paper, input size, normalisation), and createModel / listModels / getModelInfo.
 import type { ImageClassifier } from './classifier.js';
+import type { CifarResNetConfig } from './cifar-resnet.js';
+import type { ResNetConfig } from './resnet.js';
 
 /** What tools need to know about a registered model without building it. */
 export interface ModelInfo {
@@ -134,8 +136,11 @@ export function registerFamily(family: string, build: (config: ModelConfig) => I
   families.set(family, build);
 }
 
+/** The config of any registered family ('resnet' when `family` is left out). */
+export type FamilyConfig = ResNetConfig | CifarResNetConfig;
+
 /** Builds a custom variant from a plain config (depths, widths, block type, groups, ...). */
-export function createModelFromConfig(config: ModelConfig): ImageClassifier {
+export function createModelFromConfig(config: FamilyConfig): ImageClassifier {
   const family = config.family ?? 'resnet';
   const build = families.get(family);
   if (!build) throw new Error(`unknown model family '${family}'; known families: ${[...families.keys()].join(', ')}`);

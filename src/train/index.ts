@@ -21,3 +21,4 @@ export { renderCurves, niceTicks, type CurvePoint } from './curves.js';
 export { runSession, readSessionConfig, resumeConfig, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
 export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
+export { classifierPath, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';

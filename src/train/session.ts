@@ -13,6 +13,7 @@ import { AdamW } from './optim/adamw.js';
 import { paramGroupsFor } from './optim/groups.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { SGD } from './optim/sgd.js';
+import { freezeAllButClassifier, loadPretrainedFile } from './pretrained.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
 
 export type OptimizerName = 'sgd' | 'adamw';
@@ -43,6 +44,10 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  /** Start from this checkpoint (fine-tuning); the classifier is re-initialised when the class count differs. */
+  weights?: string;
+  /** Train only the classifier: every other parameter stays as built or loaded. */
+  freeze?: boolean;
 }
 
 /** Settings that do not change the result (speed and display). */
@@ -115,7 +120,16 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   const [channels] = data.inputShape;
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   const model = createModel(config.model, modelOptions);
-  const optimizer = buildOptimizer(config, model);
+  let optimizer: Optimizer;
+  try {
+    // A resumed run's state file holds the weights; the checkpoint is read on the first start only.
+    if (config.weights && !options.resume) for (const line of loadPretrainedFile(model, config.weights)) log(line);
+    if (config.freeze) log(`--freeze: training the classifier only (${freezeAllButClassifier(model).toLocaleString('en-US')} parameters frozen)`);
+    optimizer = buildOptimizer(config, model);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   try {
     const result = await trainModel(config, options, data, model, optimizer, modelOptions);
     return { ...result, model, data, config };

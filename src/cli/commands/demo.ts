@@ -12,6 +12,7 @@ import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
 import { addRuntimeOptions, trainWithConsole, unusedRunFolder } from './train.js';
+import { Interrupted } from '../errors.js';
 
 /** The accuracy the demo promises. */
 const TARGET = 0.85;
@@ -123,7 +124,7 @@ export function register(program: Command): void {
     const started = performance.now();
     const { result, model } = await trainWithConsole(config, { out, resume: false, workers: options.workers, progress: options.progress });
     try {
-      if (result.status === 'stopped') return;
+      if (result.status === 'stopped') throw new Interrupted();
       showPredictions(model, options.dataDir);
       const last = result.records[result.records.length - 1];
       const accuracy = last.testAccuracy ?? 0;

@@ -9,7 +9,8 @@ import { describeSkipped, normalizationFor, prepareData, testLoader } from '../.
 import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
-import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
+import { readCheckpoint } from '../../train/pretrained.js';
+import { loadWeights, modelInfo } from '../model-loading.js';
 import { parseChannels, parseChoice, parseNonNegativeInt, parsePositiveInt } from '../options.js';
 
 interface EvalCommandOptions {

@@ -8,6 +8,7 @@ import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
+import { Interrupted } from '../errors.js';
 import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
 
 function parseEpochList(text: string): number[] {
@@ -48,6 +49,8 @@ export interface TrainCommandOptions {
   workers: number;
   threads?: number;
   progress: boolean;
+  weights?: string;
+  freeze?: boolean;
 }
 
 /** `stem` if no such folder exists yet, else the first free of stem-2, stem-3, ... */
@@ -94,6 +97,8 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     clipGradNorm: options.clipGradNorm,
     augment: options.augment,
     seed: options.seed,
+    weights: options.weights,
+    freeze: options.freeze,
   };
 }
 
@@ -167,6 +172,8 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
+    .option('--weights <file>', 'fine-tune: start from this checkpoint (.pth, .pt or .safetensors; torchvision keys); the classifier is re-initialised when the class count differs')
+    .option('--freeze', 'train only the classifier; every other layer keeps its (loaded) weights')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, 30)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
     .option('--lr <rate>', 'peak learning rate (default: 0.1 for SGD, 0.001 for AdamW)', parsePositiveNumber)
@@ -215,7 +222,8 @@ export function register(program: Command): void {
       if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained, result } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
     trained.dispose();
+    if (result.status === 'stopped') throw new Interrupted();
   });
 }
