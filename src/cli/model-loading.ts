@@ -2,7 +2,7 @@
 import type { StateDict } from '../io/types.js';
 import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
+import { checkpointClassCount, readCheckpoint } from '../train/pretrained.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
@@ -36,14 +36,6 @@ export function buildModel(name: string, options: BuildOptions = {}): ImageModel
   if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
   return createModel(name, modelOptions) as unknown as ImageModel;
-}
-
-/** Number of classes in a checkpoint, read from its classifier weight ([classes, features]). */
-export function checkpointNumClasses(dict: StateDict, key: string, file: string): number {
-  const weight = dict[key];
-  if (!weight) throw new Error(`'${file}' has no '${key}' entry to read the number of classes from; pass --num-classes`);
-  if (weight.ndim !== 2) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
-  return weight.shape[0];
 }
 
 const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
@@ -90,16 +82,8 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
 function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
   const dict = readCheckpoint(file);
   try {
-    let model = buildModel(name, { numClasses, init: false });
-    if (numClasses === undefined) {
-      // Rebuilt only when the checkpoint's classifier differs from the default one.
-      const key = classifierWeightKey(model);
-      const classes = key === undefined ? undefined : checkpointNumClasses(dict, key, file);
-      if (key !== undefined && classes !== shapesOf(model)[key][0]) {
-        model.dispose();
-        model = buildModel(name, { numClasses: classes, init: false });
-      }
-    }
+    modelInfo(name);
+    const model = buildModel(name, { numClasses: numClasses ?? checkpointClassCount(name, dict, file), init: false });
     try {
       loadWeights(model, dict, file, name);
     } catch (error) {

@@ -59,6 +59,10 @@ export abstract class ImageClassifier extends Module {
     if (!isFloatingPoint(input.dtype)) {
       throw new Error(`${this.name} expects a floating-point input, got ${input.dtype} (convert images with .float() and normalise them)`);
     }
+    const weights = this.parameters()[0]?.dtype;
+    if (weights !== undefined && input.dtype !== weights) {
+      throw new Error(`${this.name} has ${weights} weights but the input is ${input.dtype}; convert the input with .to('${weights}') (or the model with model.to('${input.dtype}'))`);
+    }
   }
 
   forwardFeatures(input: Tensor): Tensor {

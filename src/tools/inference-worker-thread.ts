@@ -1,14 +1,13 @@
 // The worker side of InferenceWorker: loads the model once, then answers each request
 // with a forward pass, one at a time in arrival order, off the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import * as io from '../io/index.js';
-import type { StateDict } from '../io/types.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createModel, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
+import { checkpointClassCount, readCheckpoint } from '../train/pretrained.js';
 import { loadInto, loadTrainedModel } from '../train/trained-model.js';
 import { fastestFaithfulModel, modeName } from './inference-modes.js';
 import type { InferenceRequest, InferenceWorkerOptions, WorkerReply } from './inference-worker.js';
@@ -18,13 +17,25 @@ type ImageModel = ImageClassifier & ((input: Tensor) => Tensor);
 const options = workerData as InferenceWorkerOptions;
 const port = parentPort!;
 
+/** A plain state dict: the class count comes from its classifier unless given, as `resnets run` reads it. */
+function plainCheckpointModel(file: string): ImageClassifier {
+  const dict = readCheckpoint(file);
+  let model: ImageClassifier;
+  try {
+    model = createModel(options.model, { numClasses: options.numClasses ?? checkpointClassCount(options.model, dict, file), init: false });
+  } catch (error) {
+    dispose(dict);
+    throw error;
+  }
+  return loadInto(model, dict);
+}
+
 /** The model with its weights: a training run's file says which model and options; other files must fit `options`. */
 function build(): { model: ImageClassifier; inputSize: [number, number, number] } {
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const fresh = createModel(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
-  const model = options.weights ? loadInto(fresh, io.load(options.weights) as StateDict) : fresh;
+  const model = options.weights ? plainCheckpointModel(options.weights) : createModel(options.model, { numClasses: options.numClasses });
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }

@@ -60,6 +60,12 @@ function isFolder(path: string): boolean {
  */
 export async function prepareData(spec: DataSpec, need: { train: boolean; test: boolean | 'if-present' }): Promise<PreparedData> {
   if (spec.data.toLowerCase() === 'fashion-mnist' || spec.data.toLowerCase() === 'fashion_mnist') {
+    // Options for image folders would otherwise be ignored without a word.
+    const folderOnly: string[] = [];
+    if (spec.imageSize !== undefined && spec.imageSize !== 28) folderOnly.push(`--image-size ${spec.imageSize}`);
+    if (spec.channels !== undefined && spec.channels !== 1) folderOnly.push(`--channels ${spec.channels}`);
+    if (spec.testData !== undefined) folderOnly.push('--test-data');
+    if (folderOnly.length > 0) throw new Error(`${folderOnly.join(', ')}: for image folders only; Fashion-MNIST images are 28x28 grey with their own test split`);
     const train = need.train ? limitTo(loadFashionMnist({ split: 'train', dataDir: spec.dataDir }), spec.limitTrain) : undefined;
     const test = need.test ? limitTo(loadFashionMnist({ split: 'test', dataDir: spec.dataDir }), spec.limitTest) : undefined;
     const classes = (train ?? test)!.classes;
@@ -91,6 +97,9 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const train = need.train && trainFolder ? spreadOver(trainFolder, spec.limitTrain) : undefined;
   const testSource = testFolder ?? (evaluateOnTrain ? trainFolder : undefined);
   const test = testSource ? spreadOver(testSource, spec.limitTest) : undefined;
+  if (spec.limitTest !== undefined && need.test !== false && !test) {
+    throw new Error(`--limit-test ${spec.limitTest}: ${spec.data} has no test split (add train/ and test/ or val/ folders inside it, or --test-data DIR)`);
+  }
   const skipped = [...(trainFolder?.skipped ?? []), ...(testFolder?.skipped ?? [])];
   const parts = [train && `${train.length} training images from ${trainRoot}`, test && `${test.length} test images from ${testFolder ? testRoot : `${trainRoot} (no test split)`}`];
   return {

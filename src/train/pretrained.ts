@@ -9,6 +9,8 @@ import { Linear } from '../nn/linear.js';
 import { describeMismatch, type Module } from '../nn/module.js';
 import { dispose } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
+import { withDefaultDevice } from '../torch/creation.js';
+import { createModel } from '../models/index.js';
 
 type AnyModule = Module<never, unknown>;
 
@@ -41,6 +43,21 @@ export function classifierPath(model: AnyModule): string | undefined {
 export function classifierWeightKey(model: AnyModule): string | undefined {
   const path = classifierPath(model);
   return path === undefined ? undefined : `${path}.weight`;
+}
+
+/**
+ * The class count of a checkpoint for model `name`, read from the rows of its classifier
+ * weight ([classes, features]); undefined for a model without a classifier.
+ */
+export function checkpointClassCount(name: string, dict: StateDict, source: string): number | undefined {
+  const probe = withDefaultDevice('meta', () => createModel(name, { init: false }));
+  const key = classifierWeightKey(probe);
+  probe.dispose();
+  if (key === undefined) return undefined;
+  const weight = Object.hasOwn(dict, key) ? dict[key] : undefined;
+  if (!weight) throw new Error(`'${source}' has no '${key}' entry to read the number of classes from; give the class count (--num-classes)`);
+  if (weight.ndim !== 2) throw new Error(`'${source}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
+  return weight.shape[0];
 }
 
 const listSome = (items: string[]): string => (items.length <= 3 ? items.join(', ') : `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`);

@@ -13,6 +13,7 @@ import { AdamW } from './optim/adamw.js';
 import { paramGroupsFor } from './optim/groups.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { SGD } from './optim/sgd.js';
+import { count } from './progress.js';
 import { freezeAllButClassifier, loadPretrainedFile } from './pretrained.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
 
@@ -178,7 +179,7 @@ async function trainModel(
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
     if (resumeFrom.epoch >= config.epochs) {
-      throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
+      throw new Error(`the run in ${run.path} has already finished its ${count(resumeFrom.epoch, 'epoch')}; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
     run.truncateMetrics(resumeFrom.epoch);
     run.writeConfig(config); // --epochs may have changed
@@ -187,7 +188,13 @@ async function trainModel(
     run.writeConfig(config);
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
-  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
+  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${count(trainData.numBatches(), 'step')} per epoch; ${schedule.description}`);
+  const trainImages = data.train!.length;
+  const batchSize = Math.min(config.batchSize, trainImages);
+  const leftOver = trainImages % batchSize;
+  if (leftOver > 0) {
+    log(`note: ${count(leftOver, 'training image')} of ${trainImages} do not fill a last batch of ${batchSize} and are left out of each epoch (different ones each epoch, as the order is shuffled)`);
+  }
 
   const result = await train({
     model,

@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
     .option('--channels <n>', "folder data: 1 or 3 (default: the run's, else 3)", parseChannels)
-    .option('--image-size <n>', "folder data: side length (default: the run's, else 64)", parsePositiveInt)
+    .option('--image-size <n>', "folder data: side length (default: the run's, else the model's input size, as predict)", parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--workers <n>', 'batches prepared ahead of the model', parseNonNegativeInt, 2)
     .option('--threads <n>', 'libtorch threads', parsePositiveInt)
@@ -57,11 +57,14 @@ export function register(program: Command): void {
       const info = trainedWeightsInfo(options.weights);
       if (info && info.model !== name) throw new Error(`${options.weights} holds ${info.model} weights, not ${name}`);
       const [runChannels, runSize] = info?.inputShape ?? [];
+      // A plain checkpoint is evaluated at the model's registered input size, as predict runs it.
+      const isFolder = options.data.toLowerCase() !== 'fashion-mnist';
+      const plainSize = info === undefined && isFolder ? modelInfo(name).defaultInputSize[1] : undefined;
       const spec = {
         data: options.data,
         dataDir: options.dataDir,
         channels: options.channels ?? (runChannels === 1 || runChannels === 3 ? runChannels : undefined),
-        imageSize: options.imageSize ?? runSize,
+        imageSize: options.imageSize ?? runSize ?? plainSize,
         strict: options.strict,
         limitTrain: options.limit,
         limitTest: options.limit,
@@ -86,11 +89,11 @@ export function register(program: Command): void {
         }
         const result = await evaluate(model, loader, { numClasses: data.classes.length });
         if (options.json) {
-          console.log(JSON.stringify({ model: name, weights: options.weights, data: options.data, split: options.split, images: result.count, loss: result.loss, top1: result.top1, top5: result.top5, classes: data.classes, confusion: result.confusion.counts, skipped: data.skipped.length }, null, 2));
+          console.log(JSON.stringify({ model: name, weights: options.weights, data: options.data, split: options.split, images: result.count, loss: result.loss, top1: result.top1, top5: result.top5 ?? null, classes: data.classes, confusion: result.confusion.counts, skipped: data.skipped.length }, null, 2));
           return;
         }
         console.log(`${name} on ${data.description}`);
-        console.log(`images ${result.count}  loss ${result.loss.toFixed(4)}  top-1 ${(result.top1 * 100).toFixed(2)}%  top-5 ${(result.top5 * 100).toFixed(2)}%  (${result.seconds.toFixed(1)}s)`);
+        console.log(`images ${result.count}  loss ${result.loss.toFixed(4)}  top-1 ${(result.top1 * 100).toFixed(2)}%${result.top5 === undefined ? '' : `  top-5 ${(result.top5 * 100).toFixed(2)}%`}  (${result.seconds.toFixed(1)}s)`);
         console.log('\nconfusion matrix (rows: true class, columns: predicted class)');
         console.log(result.confusion.format(data.classes));
       } finally {

@@ -5,6 +5,7 @@ import * as io from '../../io/index.js';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
+import { isFloatingPoint } from '../../torch/dtype.js';
 import { loadModelWithWeights } from '../model-loading.js';
 import { parsePositiveInt } from '../options.js';
 
@@ -19,7 +20,15 @@ function readInput(file: string): Tensor {
   if (!existsSync(file)) throw new Error(`input file '${file}' does not exist`);
   const loaded = io.load(file) as unknown;
   if (!(loaded instanceof Tensor)) throw new Error(`'${file}' does not hold a single tensor (expected an .npy array)`);
-  if (loaded.ndim !== 4) throw new Error(`the input must be 4-D (batch, channels, height, width), got shape [${loaded.shape.join(', ')}] from '${file}'`);
+  if (loaded.ndim !== 4) {
+    loaded.dispose();
+    throw new Error(`the input must be 4-D (batch, channels, height, width), got shape [${loaded.shape.join(', ')}] from '${file}'`);
+  }
+  if (!isFloatingPoint(loaded.dtype)) {
+    const dtype = loaded.dtype;
+    loaded.dispose();
+    throw new Error(`'${file}' holds ${dtype} values; the model takes floating-point input (scale images to [0, 1] and normalise them first)`);
+  }
   return loaded;
 }
 
@@ -37,8 +46,12 @@ export function register(program: Command): void {
       const { model } = loadModelWithWeights(name, options.weights, options.numClasses);
       try {
         model.eval();
+        // Floating-point input of another precision is converted to the weights' float32, as a
+        // note says; the library itself refuses a mismatch (Module.call names both dtypes).
+        if (input.dtype !== 'float32') console.log(`note: '${options.input}' is ${input.dtype}; converted to float32, the model's dtype`);
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));
         io.save(output, options.output);
+        console.log(`wrote ${options.output}: ${output.dtype} [${output.shape.join(', ')}]`);
         output.dispose();
       } finally {
         model.dispose();

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createProgressView, formatDuration } from '../../train/progress.js';
+import { count, createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
@@ -151,7 +151,7 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
     }
     const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
     const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
-    console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
+    console.log(`finished ${count(config.epochs, 'epoch')} in ${elapsed}${best}`);
     console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors)`);
     return session;
   } catch (error) {
@@ -212,7 +212,7 @@ export function register(program: Command): void {
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
       if (explicitEpochs !== undefined && explicitEpochs !== saved) {
-        console.log(`note: the run now has ${explicitEpochs} epochs instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
+        console.log(`note: the run now has ${count(explicitEpochs, 'epoch')} instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
       }
       out = options.resume;
     } else {
