@@ -1,8 +1,8 @@
 // Shared by the commands that build a model from its name and load a checkpoint into it.
 import type { StateDict } from '../io/types.js';
-import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
+import { createClassifierByName, createModelByName, getModelInfo, loadCheckpoint, type FeatureListNet, type ModelInfo, type ModelOptions } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { checkpointClassCount, readCheckpoint } from '../train/pretrained.js';
+import { checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
@@ -29,39 +29,40 @@ export interface BuildOptions {
   init?: boolean;
 }
 
-export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
-  modelInfo(name);
+function modelOptionsFrom(options: BuildOptions): ModelOptions {
   const modelOptions: ModelOptions = {};
   if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
   if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
-  return createModel(name, modelOptions) as unknown as ImageModel;
+  return modelOptions;
 }
 
-const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
-
-/** The shape of every state-dict entry of `model`, by key. */
-function shapesOf(model: ImageModel): Record<string, number[]> {
-  const dict = model.stateDict();
-  const shapes = Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [key, tensor.shape]));
-  dispose(dict);
-  return shapes;
+export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
+  modelInfo(name);
+  return createClassifierByName(name, modelOptionsFrom(options)) as unknown as ImageModel;
 }
 
-/** Loads `dict` into `model`, strictly; a mismatch is one line naming the first few keys. */
-export function loadWeights(model: ImageModel, dict: StateDict, file: string, modelName: string): void {
-  const own = shapesOf(model);
-  const missing = Object.keys(own).filter((key) => !(key in dict));
-  const unexpected = Object.keys(dict).filter((key) => !(key in own));
-  const mismatched = Object.keys(own)
-    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].join('x'))
-    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].join(', ')}]`);
-  const problems: string[] = [];
-  if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
-  if (missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
-  if (unexpected.length > 0) problems.push(`unexpected keys: ${listSome(unexpected)}`);
-  if (problems.length > 0) throw new Error(`'${file}' does not fit ${modelName}: ${problems.join('; ')}`);
-  model.loadStateDict(dict);
+/** Loads `dict` into `model` through the library's one checkpoint path; a mismatch is one line naming the first few keys. */
+export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict, file: string): void {
+  loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
+}
+
+/** A features-only model of `name` with the full model's checkpoint `file` loaded (its classifier keys ignored). */
+export function loadBackboneWithWeights(name: string, file: string, outIndices?: number[]): FeatureListNet {
+  modelInfo(name);
+  const dict = readCheckpoint(file);
+  try {
+    const backbone = createModelByName(name, { init: false, featuresOnly: true, outIndices }) as FeatureListNet;
+    try {
+      loadWeights(backbone, dict, file);
+    } catch (error) {
+      backbone.dispose();
+      throw error;
+    }
+    return backbone;
+  } finally {
+    for (const tensor of Object.values(dict)) tensor.dispose();
+  }
 }
 
 /**
@@ -82,10 +83,17 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
 function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
   const dict = readCheckpoint(file);
   try {
-    modelInfo(name);
-    const model = buildModel(name, { numClasses: numClasses ?? checkpointClassCount(name, dict, file), init: false });
+    let model = buildModel(name, { numClasses, init: false });
+    if (numClasses === undefined) {
+      // Rebuilt only when the checkpoint's classifier differs from the default one.
+      const classes = checkpointNumClasses(dict, classifierWeightKey(name), file);
+      if (classes !== modelInfo(name).numClasses) {
+        model.dispose();
+        model = buildModel(name, { numClasses: classes, init: false });
+      }
+    }
     try {
-      loadWeights(model, dict, file, name);
+      loadWeights(model, dict, file);
     } catch (error) {
       model.dispose();
       throw error;

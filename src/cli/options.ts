@@ -39,6 +39,13 @@ export function parseFraction(text: string): number {
   return value;
 }
 
+/** A probability in [0, 1): drop rates. */
+export function parseProbability(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${text}'`);
+  return value;
+}
+
 export function parseNonNegativeNumber(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`expected a non-negative number, got '${text}'`);

@@ -29,6 +29,17 @@ export type ForwardHook = (module: Module<unknown, unknown>, input: unknown, out
  */
 export type BackwardHook = (module: Module<unknown, unknown>, gradInput: Tensor | null, gradOutput: Tensor) => void;
 
+type ChildReplaced = (parent: Module<unknown, unknown>, name: string, old: Module<unknown, unknown>, replacement: Module<unknown, unknown>) => void;
+const childReplacedListeners: ChildReplaced[] = [];
+
+/**
+ * Tells `listener` of every setSubmodule, for code that runs a child it does not hold as
+ * a registered child (layers/inline.ts: units whose children live in a host module).
+ */
+export function onChildReplaced(listener: ChildReplaced): void {
+  childReplacedListeners.push(listener);
+}
+
 export abstract class Module<In = Tensor, Out = Tensor> {
   training = true;
   #parameters = new Map<string, Parameter | null>();
@@ -158,6 +169,7 @@ export abstract class Module<In = Tensor, Out = Tensor> {
       if (value === old) fields[key] = module;
       else if (Array.isArray(value)) value.forEach((item, i) => item === old && (value[i] = module));
     }
+    for (const listener of childReplacedListeners) listener(parent, name, old, module as unknown as Module<unknown, unknown>);
     return old;
   }
 

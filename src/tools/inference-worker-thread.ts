@@ -2,12 +2,12 @@
 // with a forward pass, one at a time in arrival order, off the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ImageClassifier } from '../models/classifier.js';
-import { createModel, getModelInfo } from '../models/index.js';
+import { createClassifierByName, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
 import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
-import { checkpointClassCount, readCheckpoint } from '../train/pretrained.js';
+import { checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
 import { loadInto, loadTrainedModel } from '../train/trained-model.js';
 import { fastestFaithfulModel, modeName } from './inference-modes.js';
 import type { InferenceRequest, InferenceWorkerOptions, WorkerReply } from './inference-worker.js';
@@ -22,12 +22,12 @@ function plainCheckpointModel(file: string): ImageClassifier {
   const dict = readCheckpoint(file);
   let model: ImageClassifier;
   try {
-    model = createModel(options.model, { numClasses: options.numClasses ?? checkpointClassCount(options.model, dict, file), init: false });
+    model = createClassifierByName(options.model, { numClasses: options.numClasses ?? checkpointNumClasses(dict, classifierWeightKey(options.model), file), init: false });
   } catch (error) {
     dispose(dict);
     throw error;
   }
-  return loadInto(model, dict);
+  return loadInto(model, dict, file);
 }
 
 /** The model with its weights: a training run's file says which model and options; other files must fit `options`. */
@@ -35,7 +35,7 @@ function build(): { model: ImageClassifier; inputSize: [number, number, number] 
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const model = options.weights ? plainCheckpointModel(options.weights) : createModel(options.model, { numClasses: options.numClasses });
+  const model = options.weights ? plainCheckpointModel(options.weights) : createClassifierByName(options.model, { numClasses: options.numClasses });
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }
