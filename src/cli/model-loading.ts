@@ -47,12 +47,18 @@ export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict,
   loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
 }
 
-/** A features-only model of `name` with the full model's checkpoint `file` loaded (its classifier keys ignored). */
+/**
+ * A features-only model of `name` with the full model's checkpoint `file` loaded (its
+ * classifier keys ignored); a training run's file also brings its model options (inChans).
+ */
 export function loadBackboneWithWeights(name: string, file: string, outIndices?: number[]): FeatureListNet {
   modelInfo(name);
+  const run = trainedWeightsInfo(file);
+  if (run && run.model !== name) throw new Error(`${file} holds ${run.model} weights, not ${name}`);
+  const { numClasses: _ignored, ...runOptions } = run?.modelOptions ?? {};
   const dict = readCheckpoint(file);
   try {
-    const backbone = createModelByName(name, { init: false, featuresOnly: true, outIndices }) as FeatureListNet;
+    const backbone = createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet;
     try {
       loadWeights(backbone, dict, file);
     } catch (error) {

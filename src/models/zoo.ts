@@ -7,8 +7,9 @@ import type { BuildOnlyOptions } from './family.js';
 import type { FeatureListNet } from './features.js';
 import { createModelByName, createModelFromConfigByName, registerFamily } from './registry.js';
 import { resnetFamily } from './resnet.js';
+import { resnetV2Family } from './resnetv2.js';
 
-export const families = [resnetFamily, cifarResNetFamily] as const;
+export const families = [resnetFamily, cifarResNetFamily, resnetV2Family] as const;
 
 for (const family of families) registerFamily(family);
 
