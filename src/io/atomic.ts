@@ -40,10 +40,13 @@ function syncFolder(folder: string): void {
 function openFailure(error: unknown, path: string): Error {
   const code = (error as NodeJS.ErrnoException).code;
   const folder = dirname(path);
-  if (code === 'ENOENT') return new Error(`cannot write '${path}': the folder '${folder}' does not exist`);
-  if (code === 'EACCES' || code === 'EPERM') return new Error(`cannot write '${path}': no permission to write in '${folder}'`);
-  if (code === 'ENOTDIR') return new Error(`cannot write '${path}': '${folder}' is not a folder`);
-  return new Error(`cannot write '${path}': ${(error as Error).message.replace(/ '[^']*\.tmp-[^']*'/, '')}`);
+  const reason =
+    code === 'ENOENT' ? `the folder '${folder}' does not exist`
+    : code === 'EACCES' || code === 'EPERM' ? `no permission to write in '${folder}'`
+    : code === 'ENOTDIR' ? `'${folder}' is not a folder`
+    : (error as Error).message.replace(/ '[^']*\.tmp-[^']*'/, '');
+  // The errno code stays, for callers that branch on it.
+  return Object.assign(new Error(`cannot write '${path}': ${reason}`), { code });
 }
 
 /**
