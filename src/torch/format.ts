@@ -2,6 +2,8 @@
 // print options): four decimals or scientific notation chosen from the values, columns
 // of one width, 80-character lines, and for more than 1000 elements only the first and
 // last three along each dimension around '...'.
+import { cat } from './functional.js';
+import { tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 const PRECISION = 4;
@@ -11,28 +13,32 @@ const LINE_WIDTH = 80;
 
 type Values = number[] | boolean[];
 
-/** A view of the values in C order with their shape, indexable along the first dimension. */
+/**
+ * Values in C order with their shape, indexable along the first dimension. An abbreviated
+ * print holds only the edges: `shape` is what `values` holds (at most six along each
+ * dimension), `fullShape` the tensor's, which decides where '...' goes.
+ */
 interface Block {
   shape: number[];
+  fullShape: number[];
   values: (number | boolean)[];
 }
 
 function rows(block: Block): Block[] {
   const [size, ...rest] = block.shape;
   const stride = rest.reduce((a, b) => a * b, 1);
-  return Array.from({ length: size }, (_, i) => ({ shape: rest, values: block.values.slice(i * stride, (i + 1) * stride) }));
+  return Array.from({ length: size }, (_, i) => ({ shape: rest, fullShape: block.fullShape.slice(1), values: block.values.slice(i * stride, (i + 1) * stride) }));
 }
 
-/** The values the formatter sizes its columns from when the print is abbreviated. */
-function summarized(block: Block): (number | boolean)[] {
-  if (block.shape.length === 0) return block.values;
-  const size = block.shape[0];
-  if (block.shape.length === 1) {
-    return size > 2 * EDGE_ITEMS ? [...block.values.slice(0, EDGE_ITEMS), ...block.values.slice(size - EDGE_ITEMS)] : block.values;
-  }
-  const all = rows(block);
-  const kept = size > 2 * EDGE_ITEMS ? [...all.slice(0, EDGE_ITEMS), ...all.slice(size - EDGE_ITEMS)] : all;
-  return kept.flatMap(summarized);
+/** The first and last EDGE_ITEMS along every longer dimension (PyTorch's get_summarized_data), so a huge tensor is never copied whole. */
+function edges(tensor: Tensor): Tensor {
+  return tidy(() => {
+    let t = tensor;
+    tensor.shape.forEach((size, dim) => {
+      if (size > 2 * EDGE_ITEMS) t = cat([t.narrow(dim, 0, EDGE_ITEMS), t.narrow(dim, size - EDGE_ITEMS, EDGE_ITEMS)], dim);
+    });
+    return t === tensor ? t.clone() : t;
+  });
 }
 
 /** Python's '{:.Ne}': at least two exponent digits. */
@@ -94,7 +100,7 @@ function vector(block: Block, indent: number, summarize: boolean, formatter: For
   const perLine = Math.max(1, Math.floor((LINE_WIDTH - indent) / elementLength));
   const values = block.values;
   const data =
-    summarize && values.length > 2 * EDGE_ITEMS
+    summarize && block.fullShape[0] > 2 * EDGE_ITEMS
       ? [...values.slice(0, EDGE_ITEMS).map((v) => formatter.format(v)), ' ...', ...values.slice(values.length - EDGE_ITEMS).map((v) => formatter.format(v))]
       : values.map((v) => formatter.format(v));
   const lines: string[] = [];
@@ -109,7 +115,7 @@ function nested(block: Block, indent: number, summarize: boolean, formatter: For
   const all = rows(block);
   const inner = (b: Block) => nested(b, indent + 1, summarize, formatter);
   const slices =
-    summarize && all.length > 2 * EDGE_ITEMS
+    summarize && block.fullShape[0] > 2 * EDGE_ITEMS
       ? [...all.slice(0, EDGE_ITEMS).map(inner), '...', ...all.slice(all.length - EDGE_ITEMS).map(inner)]
       : all.map(inner);
   return `[${slices.join(`,${'\n'.repeat(dims - 1)}${' '.repeat(indent + 1)}`)}]`;
@@ -141,8 +147,10 @@ export interface FormatFacts {
   device: string;
   requiresGrad: boolean;
   gradFn: string | null;
-  /** The values in C order; undefined for a tensor without storage (the meta device). */
+  /** The values in C order (of the edges only when there are more than 1000); undefined without storage (the meta device). */
   values: Values | undefined;
+  /** The shape `values` has, when it holds only the edges. */
+  valuesShape?: number[];
 }
 
 /** `tensor([...], dtype=..., requires_grad=True)` as PyTorch prints it. */
@@ -163,10 +171,10 @@ export function formatTensorFacts(facts: FormatFacts): string {
     if (facts.dtype !== 'float32') suffixes.push(`dtype=${torchDtype(facts.dtype)}`);
   } else {
     if (!['float32', 'int64', 'bool'].includes(facts.dtype)) suffixes.push(`dtype=${torchDtype(facts.dtype)}`);
-    const block: Block = { shape: facts.shape, values: facts.values };
+    const block: Block = { shape: facts.valuesShape ?? facts.shape, fullShape: facts.shape, values: facts.values };
     const summarize = numel > THRESHOLD;
     const floating = facts.dtype.startsWith('float') || facts.dtype === 'bfloat16';
-    const formatter = new Formatter(summarize ? summarized(block) : block.values, floating);
+    const formatter = new Formatter(block.values, floating);
     body = nested(block, indent, summarize, formatter);
   }
   if (facts.gradFn) suffixes.push(`grad_fn=<${facts.gradFn}>`);
@@ -179,11 +187,15 @@ export function formatTensor(tensor: Tensor, gradFn: string | null): string {
   const device = tensor.device;
   const hasValues = device !== 'meta';
   let values: Values | undefined;
+  let valuesShape: number[] | undefined;
   if (hasValues) {
-    const onCpu = device === 'cpu' ? tensor : tensor.to('cpu');
+    const shown = tensor.numel > THRESHOLD ? edges(tensor) : tensor;
+    const onCpu = device === 'cpu' ? shown : shown.to('cpu');
     const typed = onCpu.toTypedArray();
     values = tensor.dtype === 'bool' ? Array.from(typed as Uint8Array, (v) => v !== 0) : Array.from(typed as ArrayLike<number | bigint>, Number);
+    valuesShape = shown.shape;
     if (onCpu !== tensor) onCpu.dispose();
+    if (shown !== tensor) shown.dispose();
   }
-  return formatTensorFacts({ shape: tensor.shape, dtype: tensor.dtype, device, requiresGrad: tensor.requiresGrad, gradFn, values });
+  return formatTensorFacts({ shape: tensor.shape, dtype: tensor.dtype, device, requiresGrad: tensor.requiresGrad, gradFn, values, valuesShape });
 }
