@@ -11,7 +11,6 @@
 
 #include <cmath>
 #include <mutex>
-#include <thread>
 
 namespace resnets {
 
@@ -23,21 +22,20 @@ void seedGenerator(at::Generator generator, uint64_t seed) {
 }
 
 // Tensor hooks call one JS dispatcher with (hook id, gradient); the JS side maps ids to
-// functions, so no per-hook reference outlives the JS environment. The dispatcher is
-// set once and deliberately never freed.
+// functions, so no per-hook reference outlives the JS environment. One dispatcher per
+// thread, as each worker thread loads its own JS environment; it is set once and
+// deliberately never freed.
 struct HookDispatcher {
   Napi::FunctionReference function;
   napi_env env = nullptr;
-  std::thread::id thread;
 };
-HookDispatcher* hookDispatcher = nullptr;
+thread_local HookDispatcher* hookDispatcher = nullptr;
 
 at::Tensor runHook(int64_t id, const at::Tensor& grad) {
-  if (!hookDispatcher) throw std::runtime_error("tensor hook fired before a dispatcher was set");
-  // The autograd engine runs CPU graphs on the thread that called backward(); anything
-  // else (a device thread, a worker) cannot call into JS.
-  if (std::this_thread::get_id() != hookDispatcher->thread) {
-    throw std::runtime_error("tensor hooks run only when backward() runs on the JavaScript thread (CPU graphs, synchronous backward)");
+  // The autograd engine runs CPU graphs on the thread that called backward(); a thread
+  // without a JS environment (a device thread of the engine) cannot call into JS.
+  if (!hookDispatcher) {
+    throw std::runtime_error("tensor hooks run only when backward() runs on a JavaScript thread (CPU graphs, synchronous backward)");
   }
   Napi::Env env(hookDispatcher->env);
   Napi::HandleScope scope(env);
@@ -125,7 +123,6 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
     hookDispatcher->function = Napi::Persistent(info[0].As<Napi::Function>());
     hookDispatcher->function.SuppressDestruct();
     hookDispatcher->env = info.Env();
-    hookDispatcher->thread = std::this_thread::get_id();
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "registerHook", {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as nn from '../src/nn/index.js';
+import * as tools from '../src/tools/index.js';
 import * as torch from '../src/torch/index.js';
 import { runPython } from './helpers/python.js';
 
@@ -96,6 +97,24 @@ describe('autograd.grad, retainGrad and hooks', () => {
       });
     } finally {
       net.dispose();
+    }
+  });
+
+  it('hooks still fire on this thread once a worker thread has loaded the addon too', async () => {
+    const worker = await tools.InferenceWorker.start({ model: 'resnet20', mode: 'plain', threads: 1 });
+    try {
+      torch.tidy(() => {
+        const x = torch.tensor(reference.x).requiresGrad_();
+        let calls = 0;
+        const y = x.mul(2);
+        y.registerHook(() => {
+          calls++;
+        });
+        y.sum().backward();
+        assert.equal(calls, 1);
+      });
+    } finally {
+      await worker.close();
     }
   });
 });
