@@ -10,6 +10,7 @@ describe('listModels', () => {
     assert.deepEqual(models.listModels('resnet*'), [
       'resnet18', 'resnet18d', 'resnet20', 'resnet26d', 'resnet32', 'resnet34', 'resnet34d', 'resnet44', 'resnet50', 'resnet50c', 'resnet50d',
       'resnet56', 'resnet101', 'resnet101d', 'resnet110', 'resnet152', 'resnet152d',
+      'resnetv2_18', 'resnetv2_34', 'resnetv2_50', 'resnetv2_50d', 'resnetv2_101', 'resnetv2_152',
     ]);
     assert.deepEqual(models.listModels('resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d']);
     assert.deepEqual(models.listModels('*resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'seresnext50_32x4d', 'seresnext101_32x4d']);

@@ -2,11 +2,10 @@
 import type { StateDict } from '../io/types.js';
 import { createClassifierByName, createModelByName, getModelInfo, loadCheckpoint, type FeatureListNet, type ModelInfo, type ModelOptions } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
-import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { buildFreeingOnError, loadPlainCheckpoint, readCheckpoint } from '../train/pretrained.js';
+import { loadInto, modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
-import { dispose } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
@@ -57,18 +56,7 @@ export function loadBackboneWithWeights(name: string, file: string, outIndices?:
   if (run && run.model !== name) throw new Error(`${file} holds ${run.model} weights, not ${name}`);
   const { numClasses: _ignored, ...runOptions } = run?.modelOptions ?? {};
   const dict = readCheckpoint(file);
-  try {
-    const backbone = createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet;
-    try {
-      loadWeights(backbone, dict, file);
-    } catch (error) {
-      backbone.dispose();
-      throw error;
-    }
-    return backbone;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
-  }
+  return loadInto(buildFreeingOnError(dict, () => createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet), dict, file);
 }
 
 /**
@@ -87,27 +75,8 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
 
 /** Builds `name` for a state dict without run metadata; the class count comes from the checkpoint unless given. */
 function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
-  const dict = readCheckpoint(file);
-  try {
-    let model = buildModel(name, { numClasses, init: false });
-    if (numClasses === undefined) {
-      // Rebuilt only when the checkpoint's classifier differs from the default one.
-      const classes = checkpointNumClasses(dict, classifierWeightKey(name), file);
-      if (classes !== modelInfo(name).numClasses) {
-        model.dispose();
-        model = buildModel(name, { numClasses: classes, init: false });
-      }
-    }
-    try {
-      loadWeights(model, dict, file);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
-  }
+  modelInfo(name);
+  return loadPlainCheckpoint(name, file, numClasses) as unknown as ImageModel;
 }
 
 /** Parameters of `name` with its default head, counted on an instance with no storage ('meta'). */

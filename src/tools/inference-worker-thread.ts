@@ -5,9 +5,9 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { createClassifierByName, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
-import { dispose, tidy } from '../torch/scope.js';
+import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
-import { checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
+import { loadPlainCheckpoint } from '../train/pretrained.js';
 import { loadInto, loadTrainedModel } from '../train/trained-model.js';
 import { fastestFaithfulModel, modeName } from './inference-modes.js';
 import type { InferenceRequest, InferenceWorkerOptions, WorkerReply } from './inference-worker.js';
@@ -17,25 +17,12 @@ type ImageModel = ImageClassifier & ((input: Tensor) => Tensor);
 const options = workerData as InferenceWorkerOptions;
 const port = parentPort!;
 
-/** A plain state dict: the class count comes from its classifier unless given, as `resnets run` reads it. */
-function plainCheckpointModel(file: string): ImageClassifier {
-  const dict = readCheckpoint(file);
-  let model: ImageClassifier;
-  try {
-    model = createClassifierByName(options.model, { numClasses: options.numClasses ?? checkpointNumClasses(dict, classifierWeightKey(options.model), file), init: false });
-  } catch (error) {
-    dispose(dict);
-    throw error;
-  }
-  return loadInto(model, dict, file);
-}
-
 /** The model with its weights: a training run's file says which model and options; other files must fit `options`. */
 function build(): { model: ImageClassifier; inputSize: [number, number, number] } {
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const model = options.weights ? plainCheckpointModel(options.weights) : createClassifierByName(options.model, { numClasses: options.numClasses });
+  const model = options.weights ? loadPlainCheckpoint(options.model, options.weights, options.numClasses) : createClassifierByName(options.model, { numClasses: options.numClasses });
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }

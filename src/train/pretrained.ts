@@ -7,7 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { getModelInfo, loadCheckpoint } from '../models/index.js';
+import { createClassifierByName, getModelInfo, loadCheckpoint } from '../models/index.js';
+import { loadInto } from './trained-model.js';
 import { dispose } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
 
@@ -34,6 +35,29 @@ export function checkpointNumClasses(dict: StateDict, key: string, source: strin
   if (!weight) throw new Error(`'${source}' has no '${key}' entry to read the number of classes from; give the class count (--num-classes)`);
   if (weight.ndim !== 2 && weight.ndim !== 4) throw new Error(`'${source}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
   return weight.shape[0];
+}
+
+/** Runs `build`; if it throws, frees `dict` (read for the model about to be built) first. */
+export function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
+  try {
+    return build();
+  } catch (error) {
+    dispose(dict);
+    throw error;
+  }
+}
+
+/**
+ * Builds model `name` for a state dict file without run metadata and loads it: the class
+ * count comes from the checkpoint's classifier unless given (as `resnets run` and
+ * InferenceWorker read it). Frees the file's tensors, and the model when they do not fit.
+ */
+export function loadPlainCheckpoint(name: string, file: string, numClasses?: number): ImageClassifier {
+  const dict = readCheckpoint(file);
+  const model = buildFreeingOnError(dict, () =>
+    createClassifierByName(name, { numClasses: numClasses ?? checkpointNumClasses(dict, classifierWeightKey(name), file), init: false }),
+  );
+  return loadInto(model, dict, file);
 }
 
 /**
