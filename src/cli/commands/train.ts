@@ -19,7 +19,7 @@ import {
 } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { Interrupted } from '../errors.js';
-import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
+import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -28,6 +28,7 @@ function parseEpochList(text: string): number[] {
 }
 
 export interface TrainCommandOptions {
+  modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
   dataDir?: string;
@@ -80,7 +81,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
   const modelOptions = Object.fromEntries(Object.entries({ dropPathRate: options.dropPathRate, dropRate: options.dropRate }).filter(([, v]) => v !== undefined));
   return resolveRunConfig({
     model,
-    modelOptions,
+    modelOptions: { ...options.modelOptions, ...modelOptions },
     data: {
       data: options.data,
       testData: options.testData,
@@ -179,6 +180,7 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a model on Fashion-MNIST or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--data <source>', "'fashion-mnist', or a folder of class sub-folders (with train/ and test/ or val/ inside, or one set)")
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
