@@ -112,7 +112,7 @@ if (writerDir) {
         let stderr = '';
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-        assert.equal(code, 0, stderr);
+        assert.equal(code, 130, `a stop by Ctrl-C exits with 130\n${stderr}`);
         const where = /stopped in epoch 2 at batch (\d+) \(step (\d+)\); resumable checkpoint saved to .*state\.safetensors/.exec(stdout);
         assert.ok(where, `expected a mid-epoch stop message, got:\n${stdout}`);
         assert.equal(Number(where[2]), 16 + Number(where[1]));

@@ -164,22 +164,41 @@ export class RunDirectory {
 
   saveWeights(which: 'last' | 'best', model: Module, record?: EpochRecord): void {
     const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy: record?.testAccuracy };
-    saveSafetensors(model.stateDict(), this.file(which), weightsMetadata(info));
-    if (this.head && which === 'last') saveSafetensors(this.head.stateDict(), this.file('head'), weightsMetadata(info));
+    const dict = model.stateDict();
+    try {
+      saveSafetensors(dict, this.file(which), weightsMetadata(info));
+    } finally {
+      dispose(dict);
+    }
+    if (this.head && which === 'last') {
+      const headDict = this.head.stateDict();
+      try {
+        saveSafetensors(headDict, this.file('head'), weightsMetadata(info));
+      } finally {
+        dispose(headDict);
+      }
+    }
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
   saveState(model: Module, optimizer: Optimizer, state: TrainingState): void {
     const tensors: StateDict = {};
-    for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
-    for (const [key, tensor] of Object.entries(this.head?.stateDict() ?? {})) tensors[`head.${key}`] = tensor;
+    const modelState = model.stateDict();
+    const headState = this.head?.stateDict() ?? {};
+    for (const [key, tensor] of Object.entries(modelState)) tensors[`model.${key}`] = tensor;
+    for (const [key, tensor] of Object.entries(headState)) tensors[`head.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
-    saveSafetensors(tensors, this.file('state'), {
-      version: String(STATE_VERSION),
-      training: JSON.stringify(state),
-      optimizer: JSON.stringify(optimizerState.meta),
-    });
+    try {
+      saveSafetensors(tensors, this.file('state'), {
+        version: String(STATE_VERSION),
+        training: JSON.stringify(state),
+        optimizer: JSON.stringify(optimizerState.meta),
+      });
+    } finally {
+      dispose(modelState);
+      dispose(headState);
+    }
   }
 
   hasState(): boolean {

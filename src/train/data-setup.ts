@@ -71,6 +71,12 @@ function isFolder(path: string): boolean {
  */
 export async function prepareData(spec: DataSpec, need: { train: boolean; test: boolean | 'if-present' }): Promise<PreparedData> {
   if (spec.data.toLowerCase() === 'fashion-mnist' || spec.data.toLowerCase() === 'fashion_mnist') {
+    // Options for image folders would otherwise be ignored without a word.
+    const folderOnly: string[] = [];
+    if (spec.imageSize !== undefined && spec.imageSize !== 28) folderOnly.push(`--image-size ${spec.imageSize}`);
+    if (spec.channels !== undefined && spec.channels !== 1) folderOnly.push(`--channels ${spec.channels}`);
+    if (spec.testData !== undefined) folderOnly.push('--test-data');
+    if (folderOnly.length > 0) throw new Error(`${folderOnly.join(', ')}: for image folders only; Fashion-MNIST images are 28x28 grey with their own test split`);
     const load = (split: 'train' | 'test') => {
       const all = loadFashionMnist({ split, dataDir: spec.dataDir });
       return spec.classes ? keepClasses(all, spec.classes) : all;
@@ -107,6 +113,9 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const train = need.train && trainFolder ? spreadOver(trainFolder, spec.limitTrain) : undefined;
   const testSource = testFolder ?? (evaluateOnTrain ? trainFolder : undefined);
   const test = testSource ? spreadOver(testSource, spec.limitTest) : undefined;
+  if (spec.limitTest !== undefined && need.test !== false && !test) {
+    throw new Error(`--limit-test ${spec.limitTest}: ${spec.data} has no test split (add train/ and test/ or val/ folders inside it, or --test-data DIR)`);
+  }
   const skipped = [...(trainFolder?.skipped ?? []), ...(testFolder?.skipped ?? [])];
   const parts = [train && `${train.length} training images from ${trainRoot}`, test && `${test.length} test images from ${testFolder ? testRoot : `${trainRoot} (no test split)`}`];
   return {

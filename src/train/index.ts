@@ -37,3 +37,4 @@ export {
 export { trainingStep, crossEntropyLoss, type LossFunction, type TrainingStepOptions, type TrainingStepResult } from './step.js';
 export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
+export { checkpointNumClasses, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';

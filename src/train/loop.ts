@@ -95,6 +95,8 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A generator seed from the run seed and the iteration (a 32-bit mix, so nearby pairs differ). */
 function stepSeed(seed: number, iteration: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(iteration + 0x632be5ab, 0xc2b2ae35);
@@ -165,6 +167,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           etaSeconds: remainingBatches * secondsPerBatch + evalShare,
         });
       }
+      // A turn of the event loop, so a Ctrl-C that arrived during the step is seen now
+      // rather than when the epoch's batches run out (they are often all read ahead).
+      await yieldToEventLoop();
       if (options.shouldStop?.() && state.batch < batches) {
         if (run) run.saveState(model, optimizer, state);
         return { status: 'stopped', records, state };

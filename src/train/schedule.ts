@@ -1,5 +1,7 @@
 // Learning-rate schedules as pure functions of the iteration (0-based, one per batch),
 // so a resumed run needs only the iteration to continue the schedule exactly.
+import { count } from './progress.js';
+
 export interface Schedule {
   /** The learning rate for the update made at `iteration`. */
   lrAt(iteration: number): number;
@@ -82,7 +84,7 @@ export interface ScheduleSpec {
 export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
   const warmupEpochs = spec.warmupEpochs ?? 0;
   if (warmupEpochs > 0 && warmupEpochs >= spec.epochs) {
-    throw new Error(`a warm-up of ${warmupEpochs} epochs would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
+    throw new Error(`a warm-up of ${count(warmupEpochs, 'epoch')} would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
   }
   const warmup = Math.round(warmupEpochs * iterationsPerEpoch);
   const total = spec.epochs * iterationsPerEpoch;

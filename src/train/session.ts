@@ -5,9 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
 import { EmbeddingModel } from '../models/embedding.js';
 
-/** What a run trains: a classifier, or (with a loss head) an embedding model. */
-export type TrainableModel = ImageClassifier | EmbeddingModel;
-import type { ImageClassifier } from '../models/classifier.js';
+import { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
 import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
@@ -17,11 +15,16 @@ import { AdamW } from './optim/adamw.js';
 import { paramGroupsFor } from './optim/groups.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { SGD } from './optim/sgd.js';
+import { count } from './progress.js';
+import { freezeAllButClassifier, loadPretrainedFile } from './pretrained.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
 import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from './losses/embedding-heads.js';
 import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
+
+/** What a run trains: a classifier, or (with a loss head) an embedding model. */
+export type TrainableModel = ImageClassifier | EmbeddingModel;
 
 export type OptimizerName = 'sgd' | 'adamw';
 export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
@@ -60,6 +63,10 @@ export interface RunConfig {
   embeddingSize?: number;
   /** Margin settings that differ from InsightFace's defaults for `loss` (s, m1, m2, m3). */
   margin?: Partial<MarginSpec>;
+  /** Start from this checkpoint (fine-tuning); the classifier is re-initialised when the class count differs. */
+  weights?: string;
+  /** Train only the classifier: every other parameter stays as built or loaded. */
+  freeze?: boolean;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -188,8 +195,22 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
   const model = config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions);
-  const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
-  const optimizer = buildOptimizer(config, model, head);
+  let head: EmbeddingHead | undefined;
+  let optimizer: Optimizer;
+  try {
+    if ((config.weights || config.freeze) && !(model instanceof ImageClassifier)) {
+      throw new Error(`--weights and --freeze fine-tune classifiers; ${config.model} is an embedding model (load its weights with the embed and verify commands)`);
+    }
+    // A resumed run's state file holds the weights; the checkpoint is read on the first start only.
+    if (config.weights && !options.resume) for (const line of loadPretrainedFile(model as ImageClassifier, config.weights)) log(line);
+    if (config.freeze) log(`--freeze: training the classifier only (${freezeAllButClassifier(model as ImageClassifier).toLocaleString('en-US')} parameters frozen)`);
+    head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
+    optimizer = buildOptimizer(config, model, head);
+  } catch (error) {
+    model.dispose();
+    head?.dispose();
+    throw error;
+  }
   try {
     const result = await trainModel(config, options, data, model, optimizer, modelOptions, head);
     return { ...result, model, head, data, config };
@@ -242,7 +263,7 @@ async function trainModel(
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
     if (resumeFrom.epoch >= config.epochs) {
-      throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
+      throw new Error(`the run in ${run.path} has already finished its ${count(resumeFrom.epoch, 'epoch')}; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
     run.truncateMetrics(resumeFrom.epoch);
     run.writeConfig(config); // --epochs may have changed
@@ -252,7 +273,13 @@ async function trainModel(
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
   if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
-  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
+  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${count(trainData.numBatches(), 'step')} per epoch; ${schedule.description}`);
+  const trainImages = data.train!.length;
+  const batchSize = Math.min(config.batchSize, trainImages);
+  const leftOver = trainImages % batchSize;
+  if (leftOver > 0) {
+    log(`note: ${count(leftOver, 'training image')} of ${trainImages} do not fill a last batch of ${batchSize} and are left out of each epoch (different ones each epoch, as the order is shuffled)`);
+  }
 
   const result = await train({
     model,

@@ -9,7 +9,8 @@ import { describeSkipped, normalizationFor, prepareData, testLoader } from '../.
 import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
-import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
+import { readCheckpoint } from '../../train/pretrained.js';
+import { loadWeights, modelInfo } from '../model-loading.js';
 import { parseChannels, parseChoice, parseNonNegativeInt, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface EvalCommandOptions {
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
     .option('--channels <n>', "folder data: 1 or 3 (default: the run's, else 3)", parseChannels)
-    .option('--image-size <n>', "folder data: side length (default: the run's, else 64)", parsePositiveInt)
+    .option('--image-size <n>', "folder data: side length (default: the run's, else the model's input size, as predict)", parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--workers <n>', 'batches prepared ahead of the model', parseNonNegativeInt, 2)
     .option('--threads <n>', 'libtorch threads', parsePositiveInt)
@@ -59,11 +60,14 @@ export function register(program: Command): void {
       refuseEmbeddingRun(options.weights, info);
       if (info && info.model !== name) throw new Error(`${options.weights} holds ${info.model} weights, not ${name}`);
       const [runChannels, runSize] = info?.inputShape ?? [];
+      // A plain checkpoint is evaluated at the model's registered input size, as predict runs it.
+      const isFolder = options.data.toLowerCase() !== 'fashion-mnist';
+      const plainSize = info === undefined && isFolder ? modelInfo(name).defaultInputSize[1] : undefined;
       const spec = {
         data: options.data,
         dataDir: options.dataDir,
         channels: options.channels ?? (runChannels === 1 || runChannels === 3 ? runChannels : undefined),
-        imageSize: options.imageSize ?? runSize,
+        imageSize: options.imageSize ?? runSize ?? plainSize,
         strict: options.strict,
         limitTrain: options.limit,
         limitTest: options.limit,
@@ -88,11 +92,11 @@ export function register(program: Command): void {
         }
         const result = await evaluate(model, loader, { numClasses: data.classes.length });
         if (options.json) {
-          console.log(JSON.stringify({ model: name, weights: options.weights, data: options.data, split: options.split, images: result.count, loss: result.loss, top1: result.top1, top5: result.top5, classes: data.classes, confusion: result.confusion.counts, skipped: data.skipped.length }, null, 2));
+          console.log(JSON.stringify({ model: name, weights: options.weights, data: options.data, split: options.split, images: result.count, loss: result.loss, top1: result.top1, top5: result.top5 ?? null, classes: data.classes, confusion: result.confusion.counts, skipped: data.skipped.length }, null, 2));
           return;
         }
         console.log(`${name} on ${data.description}`);
-        console.log(`images ${result.count}  loss ${result.loss.toFixed(4)}  top-1 ${(result.top1 * 100).toFixed(2)}%  top-5 ${(result.top5 * 100).toFixed(2)}%  (${result.seconds.toFixed(1)}s)`);
+        console.log(`images ${result.count}  loss ${result.loss.toFixed(4)}  top-1 ${(result.top1 * 100).toFixed(2)}%${result.top5 === undefined ? '' : `  top-5 ${(result.top5 * 100).toFixed(2)}%`}  (${result.seconds.toFixed(1)}s)`);
         console.log('\nconfusion matrix (rows: true class, columns: predicted class)');
         console.log(result.confusion.format(data.classes));
       } finally {

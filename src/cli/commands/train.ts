@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createProgressView, formatDuration } from '../../train/progress.js';
+import { count, createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import {
   optimizerNames,
@@ -20,6 +20,7 @@ import {
 import { setNumThreads } from '../../torch/runtime.js';
 import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
 import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
+import { Interrupted } from '../errors.js';
 import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 function parseEpochList(text: string): number[] {
@@ -68,6 +69,8 @@ export interface TrainCommandOptions {
   scale?: number;
   margin?: number;
   margins?: number[];
+  weights?: string;
+  freeze?: boolean;
 }
 
 function parseMargins(text: string): number[] {
@@ -147,6 +150,8 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     augment: options.augment,
     seed: options.seed,
     ...(options.loss ? { loss: options.loss, embeddingSize: options.embeddingSize ?? 512, margin: marginFromOptions(options) } : noEmbeddingOptions(options)),
+    weights: options.weights,
+    freeze: options.freeze,
   });
 }
 
@@ -206,7 +211,7 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
     }
     const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
     const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
-    console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
+    console.log(`finished ${count(config.epochs, 'epoch')} in ${elapsed}${best}`);
     console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors${session.head ? ', head.safetensors: the class centres' : ''})`);
     return session;
   } catch (error) {
@@ -228,6 +233,8 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
+    .option('--weights <file>', 'fine-tune: start from this checkpoint (.pth, .pt or .safetensors; torchvision keys); the classifier is re-initialised when the class count differs')
+    .option('--freeze', 'train only the classifier; every other layer keeps its (loaded) weights')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
     .option('--lr <rate>', 'peak learning rate (default: 0.1 for SGD, 0.001 for AdamW)', parsePositiveNumber)
@@ -273,7 +280,7 @@ export function register(program: Command): void {
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
       if (explicitEpochs !== undefined && explicitEpochs !== saved) {
-        console.log(`note: the run now has ${explicitEpochs} epochs instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
+        console.log(`note: the run now has ${count(explicitEpochs, 'epoch')} instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
       }
       out = options.resume;
     } else {
@@ -283,8 +290,9 @@ export function register(program: Command): void {
       if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained, head } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained, head, result } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
     trained.dispose();
     head?.dispose();
+    if (result.status === 'stopped') throw new Interrupted();
   });
 }
