@@ -5,6 +5,8 @@ export interface Schedule {
   lrAt(iteration: number): number;
   /** A short human description ("cosine 0.1 -> 0 over 11730 steps"). */
   readonly description: string;
+  /** The momentum (or Adam's beta1) for the update at `iteration`, for schedules that cycle it (OneCycle). */
+  momentumAt?(iteration: number): number;
 }
 
 export function constantSchedule(lr: number): Schedule {
@@ -57,8 +59,72 @@ export function withWarmup(after: Schedule, options: { iterations: number; start
   };
 }
 
-export type ScheduleName = 'constant' | 'step' | 'multistep' | 'cosine';
-export const scheduleNames: ScheduleName[] = ['constant', 'step', 'multistep', 'cosine'];
+export interface OneCycleOptions {
+  /** The peak learning rate. */
+  maxLr: number;
+  totalIterations: number;
+  /** Share of the run spent rising to maxLr (default 0.3). */
+  pctStart?: number;
+  annealStrategy?: 'cos' | 'linear';
+  /** The run starts at maxLr / divFactor (default 25). */
+  divFactor?: number;
+  /** ... and ends at maxLr / divFactor / finalDivFactor (default 1e4). */
+  finalDivFactor?: number;
+  /** Rise, fall back to the start, then anneal to the end (fast.ai's original), instead of rise then anneal. */
+  threePhase?: boolean;
+  /** Cycle the momentum inversely to the lr, between maxMomentum and baseMomentum (default true). */
+  cycleMomentum?: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
+}
+
+/**
+ * Smith and Topin's one-cycle policy, exactly as torch.optim.lr_scheduler.OneCycleLR
+ * stepped once per iteration (phases ending at float step indices, cosine or linear
+ * annealing within each); past the last iteration it holds the final values.
+ */
+export function oneCycleSchedule(options: OneCycleOptions): Schedule {
+  const { maxLr, totalIterations: total, pctStart = 0.3, annealStrategy = 'cos', divFactor = 25, finalDivFactor = 1e4, threePhase = false } = options;
+  const { cycleMomentum = true, baseMomentum = 0.85, maxMomentum = 0.95 } = options;
+  if (!Number.isInteger(total) || total <= 0) throw new Error(`onecycle schedule: totalIterations must be a positive integer, got ${total}`);
+  if (!(pctStart >= 0 && pctStart <= 1)) throw new Error(`onecycle schedule: pctStart must be in [0, 1], got ${pctStart}`);
+  if (!(divFactor > 0) || !(finalDivFactor > 0)) throw new Error(`onecycle schedule: divFactor and finalDivFactor must be positive, got ${divFactor} and ${finalDivFactor}`);
+  const initialLr = maxLr / divFactor;
+  const minLr = initialLr / finalDivFactor;
+  type Phase = { end: number; lr: [number, number]; momentum: [number, number] };
+  const phases: Phase[] = threePhase
+    ? [
+        { end: pctStart * total - 1, lr: [initialLr, maxLr], momentum: [maxMomentum, baseMomentum] },
+        { end: 2 * pctStart * total - 2, lr: [maxLr, initialLr], momentum: [baseMomentum, maxMomentum] },
+        { end: total - 1, lr: [initialLr, minLr], momentum: [maxMomentum, maxMomentum] },
+      ]
+    : [
+        { end: pctStart * total - 1, lr: [initialLr, maxLr], momentum: [maxMomentum, baseMomentum] },
+        { end: total - 1, lr: [maxLr, minLr], momentum: [baseMomentum, maxMomentum] },
+      ];
+  const anneal = annealStrategy === 'cos'
+    ? (start: number, end: number, pct: number) => end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1)
+    : (start: number, end: number, pct: number) => (end - start) * pct + start;
+  if (annealStrategy !== 'cos' && annealStrategy !== 'linear') throw new Error(`onecycle schedule: annealStrategy must be 'cos' or 'linear', got '${String(annealStrategy)}'`);
+  const at = (iteration: number, which: 'lr' | 'momentum'): number => {
+    const step = Math.min(iteration, total - 1);
+    let start = 0;
+    for (let i = 0; i < phases.length; i++) {
+      const phase = phases[i];
+      if (step <= phase.end || i === phases.length - 1) return anneal(phase[which][0], phase[which][1], (step - start) / (phase.end - start));
+      start = phase.end;
+    }
+    throw new Error('unreachable');
+  };
+  return {
+    lrAt: (iteration) => at(iteration, 'lr'),
+    ...(cycleMomentum ? { momentumAt: (iteration: number) => at(iteration, 'momentum') } : {}),
+    description: `onecycle ${initialLr} -> ${maxLr} -> ${minLr} over ${total} steps (${pctStart * 100}% rising${threePhase ? ', three phases' : ''})`,
+  };
+}
+
+export type ScheduleName = 'constant' | 'step' | 'multistep' | 'cosine' | 'onecycle' | 'plateau';
+export const scheduleNames: ScheduleName[] = ['constant', 'step', 'multistep', 'cosine', 'onecycle', 'plateau'];
 
 /** A schedule described in epochs, the way the command line takes it. */
 export interface ScheduleSpec {
