@@ -1,5 +1,8 @@
 // Learning-rate schedules as pure functions of the iteration (0-based, one per batch),
-// so a resumed run needs only the iteration to continue the schedule exactly.
+// so a resumed run needs only the iteration to continue the schedule exactly. The one
+// exception, reduce-on-plateau, reads its lr from a controller whose state the run saves.
+import { ReduceLROnPlateau } from './plateau.js';
+
 export interface Schedule {
   /** The learning rate for the update made at `iteration`. */
   lrAt(iteration: number): number;
@@ -7,6 +10,8 @@ export interface Schedule {
   readonly description: string;
   /** The momentum (or Adam's beta1) for the update at `iteration`, for schedules that cycle it (OneCycle). */
   momentumAt?(iteration: number): number;
+  /** For the plateau schedule: the controller the loop steps with the monitored metric after every epoch. */
+  plateau?: ReduceLROnPlateau;
 }
 
 export function constantSchedule(lr: number): Schedule {
@@ -138,7 +143,21 @@ export interface ScheduleSpec {
   gamma?: number;
   warmupEpochs?: number;
   warmupStartFactor?: number;
+  /** cosine: the final lr; plateau: the lowest lr a reduction goes to. */
   minLr?: number;
+  /** onecycle: OneCycleLR's pct_start, div_factor, final_div_factor, three_phase, cycle_momentum, base/max_momentum. */
+  pctStart?: number;
+  divFactor?: number;
+  finalDivFactor?: number;
+  threePhase?: boolean;
+  cycleMomentum?: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
+  /** plateau: 'min' for a monitored loss, 'max' for an accuracy; the factor is `gamma` (default 0.1). */
+  plateauMode?: 'min' | 'max';
+  plateauPatience?: number;
+  plateauThreshold?: number;
+  plateauCooldown?: number;
 }
 
 /**
@@ -147,6 +166,9 @@ export interface ScheduleSpec {
  */
 export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
   const warmupEpochs = spec.warmupEpochs ?? 0;
+  if (spec.name === 'onecycle' && warmupEpochs > 0) {
+    throw new Error('onecycle has its own warm-up (the first --pct-start of the run); leave out --warmup-epochs');
+  }
   if (warmupEpochs > 0 && warmupEpochs >= spec.epochs) {
     throw new Error(`a warm-up of ${warmupEpochs} epochs would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
   }
@@ -173,6 +195,36 @@ export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number)
     case 'cosine':
       main = cosineSchedule({ lr: spec.lr, totalIterations: Math.max(1, total - warmup), minLr: spec.minLr });
       break;
+    case 'onecycle':
+      return oneCycleSchedule({
+        maxLr: spec.lr,
+        totalIterations: total,
+        pctStart: spec.pctStart,
+        divFactor: spec.divFactor,
+        finalDivFactor: spec.finalDivFactor,
+        threePhase: spec.threePhase,
+        cycleMomentum: spec.cycleMomentum,
+        baseMomentum: spec.baseMomentum,
+        maxMomentum: spec.maxMomentum,
+      });
+    case 'plateau': {
+      const plateau = new ReduceLROnPlateau({
+        lr: spec.lr,
+        mode: spec.plateauMode,
+        factor: spec.gamma,
+        patience: spec.plateauPatience,
+        threshold: spec.plateauThreshold,
+        cooldown: spec.plateauCooldown,
+        minLr: spec.minLr,
+      });
+      main = {
+        lrAt: () => plateau.lr,
+        plateau,
+        description: `reduce-on-plateau from ${spec.lr} (x${plateau.factor} after ${plateau.patience} epochs without improvement)`,
+      };
+      const warmed = withWarmup(main, { iterations: warmup, startFactor: spec.warmupStartFactor });
+      return { ...warmed, lrAt: (iteration) => warmed.lrAt(iteration), plateau };
+    }
     default:
       throw new Error(`unknown schedule '${String(spec.name)}'; expected one of ${scheduleNames.join(', ')}`);
   }
