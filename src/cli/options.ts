@@ -64,3 +64,17 @@ export function parseChannels(text: string): 1 | 3 {
   if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
   return Number(text) as 1 | 3;
 }
+
+/** A probability in [0, 1]. */
+export function parseProbability(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`expected a number in [0, 1], got '${text}'`);
+  return value;
+}
+
+/** A share strictly between 0 and 1 (a validation split). */
+export function parseOpenFraction(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value < 1)) throw new InvalidArgumentError(`expected a number between 0 and 1 (exclusive), got '${text}'`);
+  return value;
+}

@@ -7,16 +7,34 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
 import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
-import { describeSkipped, FOLDER_CROP_PCT, normalizationFor, prepareData, testLoader, trainLoader, type DataSpec, type PreparedData } from './data-setup.js';
+import { dataTitle, describeSkipped, FOLDER_CROP_PCT, normalizationFor, prepareData, testLoader, trainLoader, type AugmentRecipe, type DataSpec, type PreparedData } from './data-setup.js';
+import { EarlyStopping } from './early-stopping.js';
+import { ModelEma } from './ema.js';
 import { initialState, train, type EpochRecord, type StepProgress, type TrainResult } from './loop.js';
+import { Mixup } from './mixup.js';
 import { AdamW } from './optim/adamw.js';
 import { paramGroupsFor } from './optim/groups.js';
+import { Lamb } from './optim/lamb.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { RMSprop, RMSpropTF } from './optim/rmsprop.js';
 import { SGD } from './optim/sgd.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
 
-export type OptimizerName = 'sgd' | 'adamw';
-export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
+export type OptimizerName = 'sgd' | 'adamw' | 'rmsprop' | 'rmsproptf' | 'lamb';
+export const optimizerNames: OptimizerName[] = ['sgd', 'adamw', 'rmsprop', 'rmsproptf', 'lamb'];
+
+/**
+ * Learning rate and weight decay when none is given: SGD's from the ResNet papers, AdamW's
+ * and LAMB's from timm's recipes (DeiT, ResNet strikes back), RMSprop's from timm's
+ * EfficientNet/MobileNet recipes (weight decay 1e-5).
+ */
+export const optimizerDefaults: Record<OptimizerName, { lr: number; weightDecay: number }> = {
+  sgd: { lr: 0.1, weightDecay: 5e-4 },
+  adamw: { lr: 1e-3, weightDecay: 0.05 },
+  rmsprop: { lr: 0.01, weightDecay: 1e-5 },
+  rmsproptf: { lr: 0.01, weightDecay: 1e-5 },
+  lamb: { lr: 5e-3, weightDecay: 0.01 },
+};
 
 /** Everything that decides a run's result; saved as config.json and reused on resume. */
 export interface RunConfig {
@@ -43,6 +61,36 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  /** Optimiser settings besides lr, momentum and weight decay (RMSprop's alpha; eps of the adaptive ones). Fields added later are optional, so older runs still resume. */
+  rmspropAlpha?: number;
+  optimizerEps?: number;
+  /** onecycle schedule: torch's OneCycleLR settings. */
+  pctStart?: number;
+  divFactor?: number;
+  finalDivFactor?: number;
+  threePhase?: boolean;
+  cycleMomentum?: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
+  /** plateau schedule (factor: gamma; floor: minLr). */
+  plateauPatience?: number;
+  plateauThreshold?: number;
+  plateauCooldown?: number;
+  /** What plateau and early stopping watch (default loss). */
+  monitor?: 'loss' | 'accuracy';
+  /** Stop after this many epochs without improvement. */
+  earlyStopping?: number;
+  earlyStoppingDelta?: number;
+  /** Augmentation beyond crops and flips. */
+  recipe?: AugmentRecipe;
+  /** Mixup / CutMix Beta alphas (0: off), probability per batch and CutMix's share. */
+  mixup?: number;
+  cutmix?: number;
+  mixupProb?: number;
+  mixupSwitchProb?: number;
+  /** Keep an exponential moving average of the weights (decay default: ModelEma's 0.9998). */
+  modelEma?: boolean;
+  modelEmaDecay?: number;
 }
 
 /** Settings that do not change the result (speed and display). */
@@ -81,11 +129,19 @@ function checkFreshRunDir(out: string): void {
 
 function buildOptimizer(config: RunConfig, model: ImageClassifier): Optimizer {
   const groups = paramGroupsFor(model, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+  const eps = config.optimizerEps;
+  const rmsprop = { lr: config.lr, weightDecay: config.weightDecay, momentum: config.momentum, alpha: config.rmspropAlpha, eps };
   switch (config.optimizer) {
     case 'sgd':
       return new SGD(groups, { lr: config.lr, momentum: config.momentum, nesterov: config.nesterov && config.momentum > 0 });
     case 'adamw':
-      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay });
+      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay, eps });
+    case 'rmsprop':
+      return new RMSprop(groups, rmsprop);
+    case 'rmsproptf':
+      return new RMSpropTF(groups, rmsprop);
+    case 'lamb':
+      return new Lamb(groups, { lr: config.lr, weightDecay: config.weightDecay, eps });
     default:
       throw new Error(`unknown optimizer '${String(config.optimizer)}'; expected one of ${optimizerNames.join(', ')}`);
   }
@@ -116,14 +172,16 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   const model = createModel(config.model, modelOptions);
   const optimizer = buildOptimizer(config, model);
+  const ema = config.modelEma ? new ModelEma(model, createModel(config.model, modelOptions), { decay: config.modelEmaDecay }) : undefined;
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions);
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, ema);
     return { ...result, model, data, config };
   } catch (error) {
     model.dispose();
     throw error;
   } finally {
     optimizer.disposeState();
+    ema?.dispose();
   }
 }
 
@@ -135,10 +193,11 @@ async function trainModel(
   model: ImageClassifier,
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
+  ema: ModelEma | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
   const normalization = normalizationFor(data);
-  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
+  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, recipe: config.recipe, prefetch: options.prefetch, normalization };
   const trainData = trainLoader(data, loaderSettings);
   const testData = data.test ? testLoader(data, loaderSettings) : undefined;
 
@@ -152,17 +211,34 @@ async function trainModel(
       gamma: config.gamma,
       warmupEpochs: config.warmupEpochs,
       minLr: config.minLr,
+      pctStart: config.pctStart,
+      divFactor: config.divFactor,
+      finalDivFactor: config.finalDivFactor,
+      threePhase: config.threePhase,
+      cycleMomentum: config.cycleMomentum,
+      baseMomentum: config.baseMomentum,
+      maxMomentum: config.maxMomentum,
+      plateauMode: config.monitor === 'accuracy' ? 'max' : 'min',
+      plateauPatience: config.plateauPatience,
+      plateauThreshold: config.plateauThreshold,
+      plateauCooldown: config.plateauCooldown,
     },
     trainData.numBatches(),
   );
+  const numClasses = data.classes.length;
+  const mixup = config.mixup || config.cutmix
+    ? new Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, prob: config.mixupProb, switchProb: config.mixupSwitchProb, labelSmoothing: config.labelSmoothing, numClasses })
+    : undefined;
+  const earlyStopping = config.earlyStopping !== undefined
+    ? new EarlyStopping({ patience: config.earlyStopping, minDelta: config.earlyStoppingDelta, mode: config.monitor === 'accuracy' ? 'max' : 'min' })
+    : undefined;
 
   const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
   const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct };
-  const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;
-  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataName}`);
+  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataTitle(config.data.data)}`);
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
-    resumeFrom = run.loadState(model, optimizer);
+    resumeFrom = run.loadState(model, optimizer, ema?.module);
     if (resumeFrom.epoch >= config.epochs) {
       throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
@@ -182,9 +258,13 @@ async function trainModel(
     trainData,
     testData,
     epochs: config.epochs,
-    numClasses: data.classes.length,
+    numClasses,
     seed: config.seed,
     labelSmoothing: config.labelSmoothing,
+    mixup,
+    ema,
+    earlyStopping,
+    monitor: config.monitor,
     clipGradNorm: config.clipGradNorm,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),
