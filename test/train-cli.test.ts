@@ -209,6 +209,18 @@ describe('resnets train on bad input', () => {
     assert.match(model.stderr, /unknown model 'resnet21'/);
     const data = await resnets('train', 'resnet20', '--data', path('nowhere'), '--out', path('y'));
     assert.equal(data.code, 1);
-    assert.match(data.stderr, /--data must be 'fashion-mnist' or a folder/);
+    assert.match(data.stderr, /--data must be one of fashion-mnist, mnist, cifar10, cifar100 or a folder/);
+  });
+
+  it('recipe options: bad values and combinations are named; options without their partner are noted', async () => {
+    const policy = await resnets('train', 'resnet20', '--data', path('shapes'), '--auto-augment', 'autoaugment', '--out', path('z'));
+    assert.equal(policy.code, 2);
+    assert.match(policy.stderr, /--auto-augment.*expected one of randaugment, trivialaugment, got 'autoaugment'/);
+    const warmup = await resnets('train', 'resnet20', '--data', path('shapes'), '--schedule', 'onecycle', '--warmup-epochs', '1', '--out', path('w'));
+    assert.equal(warmup.code, 1);
+    assert.match(warmup.stderr, /onecycle has its own warm-up/);
+    const noted = await resnets('train', 'resnet20', '--data', path('nowhere'), '--pct-start', '0.2', '--ra-magnitude', '5', '--out', path('v'));
+    assert.match(noted.stdout, /note: --pct-start applies only with --schedule onecycle; ignored/);
+    assert.match(noted.stdout, /note: --ra-magnitude applies only with --auto-augment randaugment; ignored/);
   });
 });

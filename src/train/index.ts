@@ -5,19 +5,39 @@ export {
   constantSchedule,
   cosineSchedule,
   multiStepSchedule,
+  oneCycleSchedule,
   scheduleFromSpec,
   scheduleNames,
   stepSchedule,
   withWarmup,
+  type OneCycleOptions,
   type Schedule,
   type ScheduleName,
   type ScheduleSpec,
 } from './schedule.js';
+export { ReduceLROnPlateau, type PlateauOptions, type PlateauState } from './plateau.js';
+export { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
+export { Mixup, cutmixBox, smoothedOneHot, mixupRandom, type MixedBatch, type MixupOptions } from './mixup.js';
+export { softTargetCrossEntropy } from './losses.js';
+export { ModelEma, type ModelEmaOptions } from './ema.js';
 export { train, initialState, NonFiniteLossError, type EpochRecord, type StepProgress, type TrainOptions, type TrainResult } from './loop.js';
 export { evaluate, predictProbabilities, type Batch, type BatchSource, type EvalOptions, type EvalResult } from './evaluate.js';
 export { ConfusionMatrix, topKCorrect } from './metrics.js';
 export { RunDirectory, RUN_FILES, readMetricsFile, readRunConfig, readWeightsInfo, type TrainingState, type WeightsInfo } from './checkpoint.js';
 export { renderCurves, niceTicks, type CurvePoint } from './curves.js';
-export { runSession, readSessionConfig, resumeConfig, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
-export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
+export { runSession, readSessionConfig, resumeConfig, optimizerDefaults, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
+export {
+  prepareData,
+  trainLoader,
+  testLoader,
+  trainTransform,
+  trainTensorTransform,
+  normalizationFor,
+  builtinDataNames,
+  type AugmentRecipe,
+  type BuiltinDataName,
+  type DataSpec,
+  type PreparedData,
+  type LoaderSettings,
+} from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
