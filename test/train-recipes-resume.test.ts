@@ -4,13 +4,12 @@
 // metrics as one never stopped; the same in-process for OneCycle with LAMB; and early
 // stopping ends a run for good.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { nn, torch } from '../src/index.js';
-import { loadSafetensors } from '../src/io/safetensors.js';
 import { EarlyStopping } from '../src/train/early-stopping.js';
 import { ModelEma } from '../src/train/ema.js';
 import type { Batch, BatchSource } from '../src/train/evaluate.js';
@@ -18,21 +17,13 @@ import { train, type TrainOptions } from '../src/train/loop.js';
 import { Mixup } from '../src/train/mixup.js';
 import { Lamb, paramGroupsFor } from '../src/train/optim/index.js';
 import { scheduleFromSpec } from '../src/train/schedule.js';
+import { metricsWithoutTimes, trainStraightAndInterrupted, weightBytes } from './helpers/interrupted-run.js';
 import { tempDir } from './helpers/python.js';
 
 torch.setNumThreads(1);
 
-const bytesOf = (file: string) => {
-  const dict = loadSafetensors(file);
-  const bytes = Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [key, Buffer.from(tensor.toBytes()).toString('base64')]));
-  torch.dispose(dict);
-  return bytes;
-};
-const metricsOf = (dir: string) =>
-  readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    const { seconds, trainImagesPerSecond, ...rest } = JSON.parse(line) as Record<string, number>;
-    return rest;
-  });
+const bytesOf = weightBytes;
+const metricsOf = metricsWithoutTimes;
 
 describe('resume with the training recipes (CLI)', () => {
   const recipe = ['--model-ema', '--model-ema-decay', '0.9', '--mixup', '0.4', '--cutmix', '1', '--auto-augment', 'randaugment', '--random-erasing', '0.5',
@@ -47,23 +38,9 @@ describe('resume with the training recipes (CLI)', () => {
   it('a run stopped by SIGINT mid-epoch and resumed equals an uninterrupted one, EMA included', async () => {
     const dir = tempDir();
     try {
-      const straight = join(dir.path, 'straight');
-      const stopped = join(dir.path, 'stopped');
-      await promisify(execFile)(process.execPath, [...cli, ...args(straight)], { env });
-
-      const child = spawn(process.execPath, [...cli, ...args(stopped)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let signalled = false;
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (!signalled && /^epoch 1\/3/m.test(stdout)) {
-          signalled = true;
-          child.kill('SIGINT');
-        }
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      assert.equal(await new Promise<number | null>((resolve) => child.on('exit', resolve)), 0, stderr);
+      // Ctrl-C once the first epoch is reported: the stop lands inside the second.
+      const { straight, stopped, code, stdout, stderr } = await trainStraightAndInterrupted((out) => [...cli, ...args(out)], env, dir.path);
+      assert.equal(code, 0, stderr);
       assert.match(stdout, /stopped in epoch 2 at batch \d+/);
 
       const resumed = await promisify(execFile)(process.execPath, [...cli, 'src/cli/main.ts', 'train', '--resume', stopped, '--no-progress', '--threads', '1'], { env });

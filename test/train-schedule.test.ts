@@ -73,7 +73,7 @@ describe('OneCycleLR', () => {
     assertClose(schedule, torchLrs('S.OneCycleLR(opt, max_lr=1, total_steps=10, cycle_momentum=False)', 10));
   });
   it('from an epoch spec: the whole run, no separate warm-up', () => {
-    const s = scheduleFromSpec({ name: 'onecycle', lr: 0.4, epochs: 3, pctStart: 0.2 }, 11);
+    const s = scheduleFromSpec({ name: 'onecycle', lr: 0.4, epochs: 3, oneCycle: { pctStart: 0.2 } }, 11);
     assertClose(s, torchLrs('S.OneCycleLR(opt, max_lr=0.4, epochs=3, steps_per_epoch=11, pct_start=0.2)', 33));
     assert.throws(() => scheduleFromSpec({ name: 'onecycle', lr: 0.4, epochs: 3, warmupEpochs: 1 }, 11), /onecycle has its own warm-up/);
   });

@@ -11,11 +11,12 @@ export {
   stepSchedule,
   withWarmup,
   type OneCycleOptions,
+  type OneCycleShape,
   type Schedule,
   type ScheduleName,
   type ScheduleSpec,
 } from './schedule.js';
-export { ReduceLROnPlateau, type PlateauOptions, type PlateauState } from './plateau.js';
+export { ReduceLROnPlateau, type PlateauOptions, type PlateauShape, type PlateauState } from './plateau.js';
 export { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
 export { Mixup, cutmixBox, smoothedOneHot, mixupRandom, type MixedBatch, type MixupOptions } from './mixup.js';
 export { softTargetCrossEntropy } from './losses.js';

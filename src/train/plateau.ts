@@ -3,16 +3,20 @@
 // than `threshold`) or counts as a bad epoch; more than `patience` bad epochs multiply
 // the lr by `factor` (not below minLr, and only when the change exceeds eps), then
 // `cooldown` epochs pass before bad epochs count again.
-export interface PlateauOptions {
+/** The settings a run's config and the command line give (patience 10, threshold 1e-4 relative, cooldown 0 by default). */
+export interface PlateauShape {
+  patience?: number;
+  threshold?: number;
+  thresholdMode?: 'rel' | 'abs';
+  cooldown?: number;
+}
+
+export interface PlateauOptions extends PlateauShape {
   /** The learning rate before any reduction. */
   lr: number;
   /** 'min' for a loss, 'max' for an accuracy. */
   mode?: 'min' | 'max';
   factor?: number;
-  patience?: number;
-  threshold?: number;
-  thresholdMode?: 'rel' | 'abs';
-  cooldown?: number;
   minLr?: number;
   eps?: number;
 }

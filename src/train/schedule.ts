@@ -1,7 +1,7 @@
 // Learning-rate schedules as pure functions of the iteration (0-based, one per batch),
 // so a resumed run needs only the iteration to continue the schedule exactly. The one
 // exception, reduce-on-plateau, reads its lr from a controller whose state the run saves.
-import { ReduceLROnPlateau } from './plateau.js';
+import { ReduceLROnPlateau, type PlateauShape } from './plateau.js';
 
 export interface Schedule {
   /** The learning rate for the update made at `iteration`. */
@@ -64,10 +64,8 @@ export function withWarmup(after: Schedule, options: { iterations: number; start
   };
 }
 
-export interface OneCycleOptions {
-  /** The peak learning rate. */
-  maxLr: number;
-  totalIterations: number;
+/** OneCycleLR's shape: what a run's config and the command line set (the peak lr and length come from the run). */
+export interface OneCycleShape {
   /** Share of the run spent rising to maxLr (default 0.3). */
   pctStart?: number;
   annealStrategy?: 'cos' | 'linear';
@@ -81,6 +79,12 @@ export interface OneCycleOptions {
   cycleMomentum?: boolean;
   baseMomentum?: number;
   maxMomentum?: number;
+}
+
+export interface OneCycleOptions extends OneCycleShape {
+  /** The peak learning rate. */
+  maxLr: number;
+  totalIterations: number;
 }
 
 /**
@@ -146,18 +150,11 @@ export interface ScheduleSpec {
   /** cosine: the final lr; plateau: the lowest lr a reduction goes to. */
   minLr?: number;
   /** onecycle: OneCycleLR's pct_start, div_factor, final_div_factor, three_phase, cycle_momentum, base/max_momentum. */
-  pctStart?: number;
-  divFactor?: number;
-  finalDivFactor?: number;
-  threePhase?: boolean;
-  cycleMomentum?: boolean;
-  baseMomentum?: number;
-  maxMomentum?: number;
-  /** plateau: 'min' for a monitored loss, 'max' for an accuracy; the factor is `gamma` (default 0.1). */
+  oneCycle?: OneCycleShape;
+  /** plateau: ReduceLROnPlateau's patience, threshold, cooldown; its factor is `gamma` (default 0.1), its floor `minLr`. */
+  plateau?: PlateauShape;
+  /** plateau: 'min' for a monitored loss, 'max' for an accuracy. */
   plateauMode?: 'min' | 'max';
-  plateauPatience?: number;
-  plateauThreshold?: number;
-  plateauCooldown?: number;
 }
 
 /**
@@ -196,27 +193,9 @@ export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number)
       main = cosineSchedule({ lr: spec.lr, totalIterations: Math.max(1, total - warmup), minLr: spec.minLr });
       break;
     case 'onecycle':
-      return oneCycleSchedule({
-        maxLr: spec.lr,
-        totalIterations: total,
-        pctStart: spec.pctStart,
-        divFactor: spec.divFactor,
-        finalDivFactor: spec.finalDivFactor,
-        threePhase: spec.threePhase,
-        cycleMomentum: spec.cycleMomentum,
-        baseMomentum: spec.baseMomentum,
-        maxMomentum: spec.maxMomentum,
-      });
+      return oneCycleSchedule({ ...spec.oneCycle, maxLr: spec.lr, totalIterations: total });
     case 'plateau': {
-      const plateau = new ReduceLROnPlateau({
-        lr: spec.lr,
-        mode: spec.plateauMode,
-        factor: spec.gamma,
-        patience: spec.plateauPatience,
-        threshold: spec.plateauThreshold,
-        cooldown: spec.plateauCooldown,
-        minLr: spec.minLr,
-      });
+      const plateau = new ReduceLROnPlateau({ ...spec.plateau, lr: spec.lr, mode: spec.plateauMode, factor: spec.gamma, minLr: spec.minLr });
       main = {
         lrAt: () => plateau.lr,
         plateau,

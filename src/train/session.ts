@@ -18,7 +18,8 @@ import { Lamb } from './optim/lamb.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { RMSprop, RMSpropTF } from './optim/rmsprop.js';
 import { SGD } from './optim/sgd.js';
-import { scheduleFromSpec, type ScheduleName } from './schedule.js';
+import type { PlateauShape } from './plateau.js';
+import { scheduleFromSpec, type OneCycleShape, type ScheduleName } from './schedule.js';
 
 export type OptimizerName = 'sgd' | 'adamw' | 'rmsprop' | 'rmsproptf' | 'lamb';
 export const optimizerNames: OptimizerName[] = ['sgd', 'adamw', 'rmsprop', 'rmsproptf', 'lamb'];
@@ -65,17 +66,9 @@ export interface RunConfig {
   rmspropAlpha?: number;
   optimizerEps?: number;
   /** onecycle schedule: torch's OneCycleLR settings. */
-  pctStart?: number;
-  divFactor?: number;
-  finalDivFactor?: number;
-  threePhase?: boolean;
-  cycleMomentum?: boolean;
-  baseMomentum?: number;
-  maxMomentum?: number;
+  oneCycle?: OneCycleShape;
   /** plateau schedule (factor: gamma; floor: minLr). */
-  plateauPatience?: number;
-  plateauThreshold?: number;
-  plateauCooldown?: number;
+  plateau?: PlateauShape;
   /** What plateau and early stopping watch (default loss). */
   monitor?: 'loss' | 'accuracy';
   /** Stop after this many epochs without improvement. */
@@ -211,17 +204,9 @@ async function trainModel(
       gamma: config.gamma,
       warmupEpochs: config.warmupEpochs,
       minLr: config.minLr,
-      pctStart: config.pctStart,
-      divFactor: config.divFactor,
-      finalDivFactor: config.finalDivFactor,
-      threePhase: config.threePhase,
-      cycleMomentum: config.cycleMomentum,
-      baseMomentum: config.baseMomentum,
-      maxMomentum: config.maxMomentum,
+      oneCycle: config.oneCycle,
+      plateau: config.plateau,
       plateauMode: config.monitor === 'accuracy' ? 'max' : 'min',
-      plateauPatience: config.plateauPatience,
-      plateauThreshold: config.plateauThreshold,
-      plateauCooldown: config.plateauCooldown,
     },
     trainData.numBatches(),
   );

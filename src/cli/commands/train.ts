@@ -19,7 +19,10 @@ function parseEpochList(text: string): number[] {
   return values;
 }
 
-export interface TrainCommandOptions {
+/** Options that go into the run config under the same name. */
+type SameNamed = 'mixup' | 'cutmix' | 'mixupProb' | 'mixupSwitchProb' | 'modelEma' | 'modelEmaDecay' | 'monitor' | 'earlyStopping' | 'earlyStoppingDelta' | 'rmspropAlpha';
+
+export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   data?: string;
   testData?: string;
   dataDir?: string;
@@ -43,7 +46,6 @@ export interface TrainCommandOptions {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
-  rmspropAlpha?: number;
   optEps?: number;
   pctStart?: number;
   divFactor?: number;
@@ -55,20 +57,11 @@ export interface TrainCommandOptions {
   plateauPatience?: number;
   plateauThreshold?: number;
   plateauCooldown?: number;
-  monitor?: 'loss' | 'accuracy';
-  earlyStopping?: number;
-  earlyStoppingDelta?: number;
   autoAugment?: 'randaugment' | 'trivialaugment';
   raOps?: number;
   raMagnitude?: number;
   colorJitter?: number;
   randomErasing?: number;
-  mixup?: number;
-  cutmix?: number;
-  mixupProb?: number;
-  mixupSwitchProb?: number;
-  modelEma?: boolean;
-  modelEmaDecay?: number;
   valSplit?: number;
   cifar100Labels?: 'fine' | 'coarse';
   channels?: 1 | 3;
@@ -140,16 +133,10 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     seed: options.seed,
     rmspropAlpha: options.rmspropAlpha,
     optimizerEps: options.optEps,
-    pctStart: options.pctStart,
-    divFactor: options.divFactor,
-    finalDivFactor: options.finalDivFactor,
-    threePhase: options.threePhase,
-    cycleMomentum: options.schedule === 'onecycle' ? options.cycleMomentum : undefined,
-    baseMomentum: options.baseMomentum,
-    maxMomentum: options.maxMomentum,
-    plateauPatience: options.plateauPatience,
-    plateauThreshold: options.plateauThreshold,
-    plateauCooldown: options.plateauCooldown,
+    oneCycle: options.schedule === 'onecycle'
+      ? { pctStart: options.pctStart, divFactor: options.divFactor, finalDivFactor: options.finalDivFactor, threePhase: options.threePhase, cycleMomentum: options.cycleMomentum, baseMomentum: options.baseMomentum, maxMomentum: options.maxMomentum }
+      : undefined,
+    plateau: options.schedule === 'plateau' ? { patience: options.plateauPatience, threshold: options.plateauThreshold, cooldown: options.plateauCooldown } : undefined,
     monitor: options.monitor,
     earlyStopping: options.earlyStopping,
     earlyStoppingDelta: options.earlyStoppingDelta,
