@@ -8,47 +8,18 @@ import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadCifar } from '../src/data/cifar.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { Random } from '../src/data/random.js';
 import { stratifiedSplit } from '../src/data/split.js';
 import { prepareData } from '../src/train/data-setup.js';
+import { cifar10Names, cifarRecords, writeCifar10 } from './helpers/cifar-files.js';
 import { tempDir } from './helpers/python.js';
-
-/** Records of `labelBytes` label bytes then the 32x32 R, G and B planes; returns the records' images as HWC. */
-function cifarRecords(labels: number[][], seed: number): { bytes: Uint8Array; hwc: Uint8Array[] } {
-  const random = new Random(seed);
-  const size = labels[0].length + 3072;
-  const bytes = new Uint8Array(labels.length * size);
-  const hwc: Uint8Array[] = [];
-  labels.forEach((label, n) => {
-    bytes.set(label, n * size);
-    const planes = Uint8Array.from({ length: 3072 }, () => random.int(256));
-    bytes.set(planes, n * size + label.length);
-    const image = new Uint8Array(3072);
-    for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) image[p * 3 + c] = planes[c * 1024 + p];
-    hwc.push(image);
-  });
-  return { bytes, hwc };
-}
 
 describe('CIFAR binary release', () => {
   it('CIFAR-10: five training batches and a test batch, planar RGB to HWC, names from batches.meta.txt', async () => {
     const dir = tempDir('resnets-cifar10-');
     try {
       const root = join(dir.path, 'cifar-10-batches-bin');
-      mkdirSync(root);
-      const names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-      writeFileSync(join(root, 'batches.meta.txt'), `${names.join('\n')}\n\n`);
-      const trainImages: Uint8Array[] = [];
-      const trainLabels: number[] = [];
-      for (let b = 1; b <= 5; b++) {
-        const labels = [b % 10, (b * 3) % 10];
-        const { bytes, hwc } = cifarRecords(labels.map((l) => [l]), b);
-        writeFileSync(join(root, `data_batch_${b}.bin`), bytes);
-        trainImages.push(...hwc);
-        trainLabels.push(...labels);
-      }
-      const test = cifarRecords([[7], [0], [9]], 99);
-      writeFileSync(join(root, 'test_batch.bin'), test.bytes);
+      const { trainImages, trainLabels, testImages } = writeCifar10(root, 2, 3);
+      const names = cifar10Names;
 
       // The folder holding the unpacked one works as well as the unpacked one.
       const train = loadCifar('cifar10', { split: 'train', dataDir: dir.path });
@@ -61,15 +32,15 @@ describe('CIFAR binary release', () => {
         assert.deepEqual(sample.image.data, trainImages[i], `image ${i}`);
       }
       const testSet = loadCifar('cifar10', { split: 'test', dataDir: root });
-      assert.deepEqual([0, 1, 2].map((i) => testSet.get(i).label), [7, 0, 9]);
-      assert.deepEqual(testSet.get(2).image.data, test.hwc[2]);
+      assert.deepEqual([0, 1, 2].map((i) => testSet.get(i).label), [0, 7, 4]);
+      assert.deepEqual(testSet.get(2).image.data, testImages[2]);
 
       const prepared = await prepareData({ data: 'cifar10', dataDir: dir.path, limitTest: 2 }, { train: true, test: true });
       assert.deepEqual(prepared.inputShape, [3, 32, 32]);
       assert.equal(prepared.test!.length, 2);
       assert.match(prepared.description, /CIFAR-10: 10 training and 2 test images, 32x32 RGB, 10 classes/);
 
-      writeFileSync(join(root, 'test_batch.bin'), test.bytes.subarray(0, 3000));
+      writeFileSync(join(root, 'test_batch.bin'), new Uint8Array(3000));
       assert.throws(() => loadCifar('cifar10', { split: 'test', dataDir: root }), /3000 bytes is not a whole number of 3073-byte CIFAR-10 records/);
       assert.throws(() => loadCifar('cifar10', { split: 'train', dataDir: join(dir.path, 'nope') }), /data folder .*nope does not exist/);
       assert.throws(() => loadCifar('cifar10', { split: 'train', dataDir: root, labels: 'coarse' }), /CIFAR-10 has one set of labels/);

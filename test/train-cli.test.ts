@@ -15,6 +15,7 @@ import type { Tensor } from '../src/torch/tensor.js';
 import { readWeightsInfo } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data-setup.js';
 import { loadTrainedModel } from '../src/train/trained-model.js';
+import { writeCifar10 } from './helpers/cifar-files.js';
 import { resnets, type CliResult } from './helpers/cli.js';
 import { tempDir } from './helpers/python.js';
 
@@ -210,6 +211,17 @@ describe('resnets train on bad input', () => {
     const data = await resnets('train', 'resnet20', '--data', path('nowhere'), '--out', path('y'));
     assert.equal(data.code, 1);
     assert.match(data.stderr, /--data must be one of fashion-mnist, mnist, cifar10, cifar100 or a folder/);
+  });
+
+  it('trains on CIFAR-10 read from its binary release (--data cifar10 --data-dir)', async () => {
+    writeCifar10(path('cifar', 'cifar-10-batches-bin'), 4, 6);
+    const run = await resnets('train', 'resnet20', '--data', 'cifar10', '--data-dir', path('cifar'), '--epochs', '1', '--batch-size', '10', '--threads', '1', '--no-progress', '--out', path('cifar-run'));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /CIFAR-10: 20 training and 6 test images, 32x32 RGB, 10 classes/);
+    const info = readWeightsInfo(path('cifar-run', 'last.safetensors'))!;
+    assert.deepEqual(info.inputShape, [3, 32, 32]);
+    assert.equal(info.classes[0], 'airplane');
+    assert.deepEqual(JSON.parse(readFileSync(path('cifar-run', 'config.json'), 'utf8')).data, { data: 'cifar10', dataDir: path('cifar') });
   });
 
   it('recipe options: bad values and combinations are named; options without their partner are noted', async () => {
