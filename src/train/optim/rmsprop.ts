@@ -2,7 +2,6 @@
 // the TensorFlow variant EfficientNet and MobileNet recipes were tuned with: the mean
 // square starts at one, eps sits inside the square root, and the learning rate is
 // accumulated in the momentum buffer.
-import { onesLike } from '../../torch/creation.js';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
@@ -47,11 +46,8 @@ export class RMSprop extends Optimizer {
     return { alpha: this.alpha, eps: this.eps, momentum: this.momentum, centered: this.centered };
   }
 
-  /** The mean square's starting value: zeros in PyTorch. */
-  protected initialSquareAverage(param: Tensor): Tensor | undefined {
-    void param;
-    return undefined;
-  }
+  /** The mean square starts at zero in PyTorch, at one in TensorFlow. */
+  protected readonly squareAverageStartsAtOne: boolean = false;
 
   step(): void {
     this.paramGroups.forEach((group, groupIndex) =>
@@ -71,8 +67,7 @@ export class RMSprop extends Optimizer {
 
   private squareAverage(index: number, param: Tensor): Tensor {
     const { tensor, created } = this.stateTensor(index, 'square_avg', param);
-    const initial = created ? this.initialSquareAverage(param) : undefined;
-    if (initial) tensor.copy_(initial);
+    if (created && this.squareAverageStartsAtOne) tensor.fill_(1);
     return tensor;
   }
 
@@ -105,9 +100,7 @@ export class RMSpropTF extends RMSprop {
     super(params, options, { alpha: 0.9, eps: 1e-10 });
   }
 
-  protected override initialSquareAverage(param: Tensor): Tensor {
-    return onesLike(param);
-  }
+  protected override readonly squareAverageStartsAtOne = true;
 
   protected override updateAverages(index: number, param: Tensor, grad: Tensor, squareAvg: Tensor): Tensor {
     // TensorFlow's order of operations: avg += (1 - alpha) * (g^2 - avg).
