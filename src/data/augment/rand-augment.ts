@@ -152,8 +152,13 @@ export function randAugment(options: RandAugmentOptions = {}): Transform {
   if (!Number.isInteger(magnitude) || magnitude < 0 || magnitude >= numMagnitudeBins) {
     throw new Error(`randAugment: magnitude must be an integer bin in [0, ${numMagnitudeBins - 1}], got ${magnitude}`);
   }
+  // The table depends on the image size (the translations): keep the last one.
+  let cached: { height: number; width: number; space: AugmentationSpace } | undefined;
   return (image, random) => {
-    const space = randAugmentSpace(numMagnitudeBins, [image.height, image.width]);
+    if (cached?.height !== image.height || cached.width !== image.width) {
+      cached = { height: image.height, width: image.width, space: randAugmentSpace(numMagnitudeBins, [image.height, image.width]) };
+    }
+    const { space } = cached;
     let current = image;
     for (let i = 0; i < numOps; i++) current = drawAndApply(current, space, random, magnitude, fill);
     return current;
