@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { nn, torch } from '../src/index.js';
+import { readWeightsInfo } from '../src/train/checkpoint.js';
 import { EarlyStopping } from '../src/train/early-stopping.js';
 import { ModelEma } from '../src/train/ema.js';
 import type { Batch, BatchSource } from '../src/train/evaluate.js';
@@ -53,6 +54,9 @@ describe('resume with the training recipes (CLI)', () => {
       const straightMetrics = metricsOf(straight);
       assert.deepEqual(metricsOf(stopped), straightMetrics);
       assert.ok(straightMetrics.every((m) => m.emaTestAccuracy !== undefined), 'every epoch reports the EMA weights too');
+      const emaInfo = readWeightsInfo(join(stopped, 'ema.safetensors'))!;
+      assert.equal(emaInfo.model, 'resnet20');
+      assert.equal(emaInfo.testAccuracy, straightMetrics[2].emaTestAccuracy, "ema.safetensors carries the EMA weights' own accuracy");
       const config = JSON.parse(readFileSync(join(stopped, 'config.json'), 'utf8')) as Record<string, unknown>;
       assert.deepEqual(config.recipe, { autoAugment: 'randaugment', colorJitter: 0.3, randomErasing: 0.5 });
       assert.equal(config.schedule, 'plateau');
