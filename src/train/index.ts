@@ -26,7 +26,24 @@ export { evaluate, predictProbabilities, type Batch, type BatchSource, type Eval
 export { ConfusionMatrix, topKCorrect } from './metrics.js';
 export { RunDirectory, RUN_FILES, readMetricsFile, readRunConfig, readWeightsInfo, type TrainingState, type WeightsInfo } from './checkpoint.js';
 export { renderCurves, niceTicks, type CurvePoint } from './curves.js';
-export { runSession, readSessionConfig, resumeConfig, optimizerDefaults, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
+export {
+  runSession,
+  readSessionConfig,
+  resumeConfig,
+  resolveRunConfig,
+  trainingDefaults,
+  defaultLr,
+  defaultWeightDecay,
+  defaultWarmupEpochs,
+  optimizerDefaults,
+  optimizerNames,
+  type OptimizerName,
+  type RunConfig,
+  type RunConfigInput,
+  type SessionOptions,
+  type SessionResult,
+} from './session.js';
+export { trainingStep, crossEntropyLoss, type LossFunction, type TrainingStepOptions, type TrainingStepResult } from './step.js';
 export {
   prepareData,
   trainLoader,

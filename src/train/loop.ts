@@ -8,18 +8,17 @@
 // (model, optimiser and EMA tensors included) makes the same updates as one that never
 // stopped.
 import type { Module } from '../nn/module.js';
-import { crossEntropy } from '../torch/functional.js';
 import { manualSeed } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose } from '../torch/scope.js';
 import type { RunDirectory, TrainingState } from './checkpoint.js';
 import type { EarlyStopping } from './early-stopping.js';
 import type { ModelEma } from './ema.js';
 import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
 import { softTargetCrossEntropy } from './losses.js';
 import { mixupRandom, type Mixup } from './mixup.js';
-import { clipGradNorm } from './optim/clip.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { Schedule } from './schedule.js';
+import { crossEntropyLoss, trainingStep, type LossFunction } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -64,7 +63,9 @@ export interface TrainOptions {
   numClasses: number;
   /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
   seed: number;
-  /** Without mixup: label smoothing of the cross-entropy (with mixup it is folded into the mixed targets). */
+  /** The training loss; default cross-entropy with `labelSmoothing`. With mixup the soft-target cross-entropy replaces it. */
+  loss?: LossFunction;
+  /** Label smoothing of the default loss (with mixup it is folded into the mixed targets). */
   labelSmoothing?: number;
   /** Mix every batch (mixup / CutMix) and train on the soft targets; training accuracy then counts each image's own label. */
   mixup?: Mixup;
@@ -130,6 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, schedule, trainData, epochs, run } = options;
   const state: TrainingState = structuredClone(options.resumeFrom ?? initialState(options.seed));
   const params = optimizer.paramGroups.flatMap((group) => group.params);
+  const loss = options.loss ?? crossEntropyLoss({ labelSmoothing: options.labelSmoothing ?? 0 });
   const batches = trainData.numBatches();
   if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
   const records: EpochRecord[] = [];
@@ -156,25 +158,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        outcome = tidy(() => {
-          const mixed = mixup?.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));
-          const logits = model.call(mixed ? mixed.images : batch.images);
-          const lossTensor = mixed
-            ? softTargetCrossEntropy(logits, mixed.targets)
-            : crossEntropy(logits, batch.labels, { labelSmoothing: options.labelSmoothing ?? 0 });
-          const loss = lossTensor.item();
-          if (!Number.isFinite(loss)) return { loss, correct: 0 };
-          optimizer.zeroGrad();
-          lossTensor.backward();
-          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
-          optimizer.step();
-          ema?.update(model);
-          // Gradients are dropped now rather than before the next backward, so they do
-          // not hold memory through evaluation and checkpoint writes.
-          optimizer.zeroGrad();
-          const correct = logits.argmax(1).eq(batch.labels).sum().item();
-          return { loss, correct };
-        });
+        const step = { model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params };
+        if (mixup) {
+          // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
+          const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));
+          try {
+            outcome = trainingStep({ ...step, images: mixed.images, loss: (output) => softTargetCrossEntropy(output, mixed.targets) });
+          } finally {
+            dispose(mixed);
+          }
+        } else {
+          outcome = trainingStep({ ...step, images: batch.images, loss });
+        }
+        if (Number.isFinite(outcome.loss)) ema?.update(model);
       } finally {
         batch.images.dispose();
         batch.labels.dispose();

@@ -4,6 +4,7 @@
 // folded in. The loss then takes the soft targets (softTargetCrossEntropy).
 import { Random } from '../data/random.js';
 import { oneHot } from '../torch/functional.js';
+import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 
 export interface MixupOptions {
@@ -77,8 +78,16 @@ export class Mixup {
     return { lam: random.beta(this.cutmixAlpha, this.cutmixAlpha), cutmix: true };
   }
 
-  /** Mixes `images` ([N, C, H, W]) and their `labels` ([N] int64); `random` decides, so a seeded stream repeats the batch exactly. */
+  /**
+   * Mixes `images` ([N, C, H, W]) and their `labels` ([N] int64); `random` decides, so a
+   * seeded stream repeats the batch exactly. The intermediate tensors are freed; the
+   * caller owns the returned images and targets.
+   */
   apply(images: Tensor, labels: Tensor, random: Random): MixedBatch {
+    return tidy(() => this.mix(images, labels, random));
+  }
+
+  private mix(images: Tensor, labels: Tensor, random: Random): MixedBatch {
     const drawn = this.drawParams(random);
     let { lam } = drawn;
     let mixed: Tensor;

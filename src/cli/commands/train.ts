@@ -7,10 +7,21 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createProgressView, formatDuration } from '../../train/progress.js';
 import { builtinDataNames } from '../../train/data-setup.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
-import { optimizerDefaults, optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
+import {
+  optimizerDefaults,
+  optimizerNames,
+  readSessionConfig,
+  resolveRunConfig,
+  resumeConfig,
+  runSession,
+  trainingDefaults,
+  type OptimizerName,
+  type RunConfig,
+  type SessionResult,
+} from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import {
-  parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt, parsePositiveNumber, parseProbability,
+  parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt, parsePositiveNumber, parseProbability, parseUnitInterval,
 } from '../options.js';
 
 function parseEpochList(text: string): number[] {
@@ -34,6 +45,8 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   optimizer: OptimizerName;
   momentum: number;
   nesterov: boolean;
+  dropPathRate?: number;
+  dropRate?: number;
   weightDecay?: number;
   decayNormBias?: boolean;
   schedule: ScheduleName;
@@ -88,7 +101,7 @@ const dataChoices = `${builtinDataNames.map((name) => `'${name}'`).join(', ')} o
 
 function configFromOptions(model: string, options: TrainCommandOptions): RunConfig {
   if (!options.data) throw new Error(`--data is required (${dataChoices})`);
-  const defaults = optimizerDefaults[options.optimizer];
+  const modelOptions = Object.fromEntries(Object.entries({ dropPathRate: options.dropPathRate, dropRate: options.dropRate }).filter(([, v]) => v !== undefined));
   const recipe = {
     autoAugment: options.autoAugment,
     randAugmentOps: options.raOps,
@@ -96,9 +109,9 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     colorJitter: options.colorJitter,
     randomErasing: options.randomErasing,
   };
-  return {
+  return resolveRunConfig({
     model,
-    modelOptions: {},
+    modelOptions,
     data: {
       data: options.data,
       testData: options.testData,
@@ -115,17 +128,16 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     epochs: options.epochs,
     batchSize: options.batchSize,
     optimizer: options.optimizer,
-    lr: options.lr ?? defaults.lr,
+    lr: options.lr,
     momentum: options.momentum,
     nesterov: options.nesterov,
-    weightDecay: options.weightDecay ?? defaults.weightDecay,
+    weightDecay: options.weightDecay,
     noDecayNormBias: !options.decayNormBias,
     schedule: options.schedule,
     milestones: options.milestones,
     stepEpochs: options.stepEpochs,
     gamma: options.gamma,
-    // One epoch, or a fifth of a shorter run, so a short run is not all warm-up; OneCycle warms up by itself.
-    warmupEpochs: options.warmupEpochs ?? (options.schedule === 'onecycle' ? 0 : Math.min(1, options.epochs / 5)),
+    warmupEpochs: options.warmupEpochs,
     minLr: options.minLr,
     labelSmoothing: options.labelSmoothing,
     clipGradNorm: options.clipGradNorm,
@@ -147,7 +159,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     mixupSwitchProb: options.mixupSwitchProb,
     modelEma: options.modelEma || options.modelEmaDecay !== undefined ? true : undefined,
     modelEmaDecay: options.modelEmaDecay,
-  };
+  });
 }
 
 /** Options that only mean something with another option or value; a note names each one given without it. */
@@ -241,50 +253,52 @@ export function register(program: Command): void {
     .option('--val-split <fraction>', 'folder data without a test split: hold out this share of every class (stratified, seeded by --seed) as the test set', parseOpenFraction)
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
-    .option('--epochs <n>', 'epochs to train', parsePositiveInt, 30)
-    .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
+    .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
+    .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
     .option('--lr <rate>', `peak learning rate (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].lr} for ${name}`).join(', ')})`, parsePositiveNumber)
-    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')} (rmsprop: torch.optim.RMSprop; rmsproptf: timm's TensorFlow-style RMSprop; lamb: timm's LAMB)`, parseChoice(optimizerNames), 'sgd' as OptimizerName)
-    .option('--momentum <m>', 'momentum of SGD and RMSprop', parseNonNegativeNumber, 0.9)
+    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')} (rmsprop: torch.optim.RMSprop; rmsproptf: timm's TensorFlow-style RMSprop; lamb: timm's LAMB)`, parseChoice(optimizerNames), trainingDefaults.optimizer)
+    .option('--momentum <m>', 'momentum of SGD and RMSprop', parseNonNegativeNumber, trainingDefaults.momentum)
     .option('--no-nesterov', 'SGD: plain momentum instead of Nesterov momentum')
+    .option('--drop-path-rate <p>', "stochastic depth: the last block's drop probability, earlier blocks' rising linearly from 0 (default 0)", parseProbability)
+    .option('--drop-rate <p>', 'dropout before the classifier (default 0)', parseProbability)
     .option('--weight-decay <wd>', `weight decay: L2 for sgd and rmsprop, decoupled for adamw, inside the trust ratio for lamb (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].weightDecay} for ${name}`).join(', ')})`, parseNonNegativeNumber)
-    .option('--rmsprop-alpha <a>', "RMSprop's smoothing constant (default 0.99 for rmsprop, 0.9 for rmsproptf)", parseProbability)
+    .option('--rmsprop-alpha <a>', "RMSprop's smoothing constant (default 0.99 for rmsprop, 0.9 for rmsproptf)", parseUnitInterval)
     .option('--opt-eps <eps>', "the adaptive optimizers' epsilon (default: adamw 1e-8, rmsprop 1e-8, rmsproptf 1e-10, lamb 1e-6)", parsePositiveNumber)
     .option('--decay-norm-bias', 'also decay BatchNorm weights and biases (by default they are not decayed)')
-    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')} (onecycle: torch's OneCycleLR over the run; plateau: torch's ReduceLROnPlateau on --monitor after each epoch)`, parseChoice(scheduleNames), 'cosine' as ScheduleName)
+    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')} (onecycle: torch's OneCycleLR over the run; plateau: torch's ReduceLROnPlateau on --monitor after each epoch)`, parseChoice(scheduleNames), trainingDefaults.schedule)
     .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
     .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
     .option('--gamma <g>', 'step, multistep and plateau: the decay factor (default 0.1)', parsePositiveNumber)
     .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1; a fifth of the run for runs under 5 epochs; 0 for onecycle, which warms up by itself)', parseNonNegativeNumber)
-    .option('--min-lr <rate>', 'cosine: the final learning rate; plateau: the lowest rate a reduction goes to', parseNonNegativeNumber, 0)
-    .option('--pct-start <p>', 'onecycle: share of the run rising to --lr (default 0.3)', parseProbability)
+    .option('--min-lr <rate>', 'cosine: the final learning rate; plateau: the lowest rate a reduction goes to', parseNonNegativeNumber, trainingDefaults.minLr)
+    .option('--pct-start <p>', 'onecycle: share of the run rising to --lr (default 0.3)', parseUnitInterval)
     .option('--div-factor <d>', 'onecycle: the run starts at --lr / d (default 25)', parsePositiveNumber)
     .option('--final-div-factor <d>', 'onecycle: and ends at --lr / div-factor / d (default 1e4)', parsePositiveNumber)
     .option('--three-phase', "onecycle: rise, fall back to the start, then anneal (fast.ai's original shape)")
     .option('--no-cycle-momentum', 'onecycle: keep the momentum (or beta1) fixed instead of cycling it between --max-momentum and --base-momentum')
-    .option('--base-momentum <m>', 'onecycle: the momentum at the peak learning rate (default 0.85)', parseProbability)
-    .option('--max-momentum <m>', 'onecycle: the momentum at the start and end (default 0.95)', parseProbability)
+    .option('--base-momentum <m>', 'onecycle: the momentum at the peak learning rate (default 0.85)', parseUnitInterval)
+    .option('--max-momentum <m>', 'onecycle: the momentum at the start and end (default 0.95)', parseUnitInterval)
     .option('--plateau-patience <n>', 'plateau: epochs without improvement before the rate is multiplied by --gamma (default 10)', parseNonNegativeInt)
     .option('--plateau-threshold <t>', 'plateau: the relative change that counts as an improvement (default 1e-4)', parseNonNegativeNumber)
     .option('--plateau-cooldown <n>', 'plateau: epochs to wait after a reduction before counting again (default 0)', parseNonNegativeInt)
     .option('--monitor <metric>', 'what plateau and early stopping watch: loss or accuracy (of the test data; of training without it)', parseChoice(['loss', 'accuracy'] as const))
     .option('--early-stopping <patience>', 'stop after this many epochs without improvement of --monitor (Keras EarlyStopping)', parseNonNegativeInt)
     .option('--early-stopping-delta <d>', 'early stopping: the smallest change that counts as an improvement (default 0)', parseNonNegativeNumber)
-    .option('--label-smoothing <e>', 'label smoothing of the training loss (with --mixup/--cutmix, folded into the mixed targets)', parseProbability, 0)
+    .option('--label-smoothing <e>', 'label smoothing of the training loss (with --mixup/--cutmix, folded into the mixed targets)', parseUnitInterval, trainingDefaults.labelSmoothing)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
     .option('--no-augment', 'no crops or flips (default: random resized crops and flips for folders; pad-4 random crops, and flips except for MNIST, for the built-in sets)')
     .option('--auto-augment <policy>', "torchvision's randaugment or trivialaugment (TrivialAugment Wide), after the crop and flip", parseChoice(['randaugment', 'trivialaugment'] as const))
     .option('--ra-ops <n>', 'randaugment: ops per image (default 2)', parseNonNegativeInt)
     .option('--ra-magnitude <m>', 'randaugment: magnitude bin, 0 to 30 (default 9)', parseNonNegativeInt)
     .option('--color-jitter <s>', 'ColorJitter with this brightness, contrast and saturation strength (timm: 0.4)', parsePositiveNumber)
-    .option('--random-erasing <p>', "RandomErasing probability on the normalised image (timm's --reprob; 0.25 in its recipes)", parseProbability)
+    .option('--random-erasing <p>', "RandomErasing probability on the normalised image (timm's --reprob; 0.25 in its recipes)", parseUnitInterval)
     .option('--mixup <alpha>', 'mixup with Beta(alpha, alpha) weights, soft targets (timm: 0.2 to 0.8)', parseNonNegativeNumber)
     .option('--cutmix <alpha>', 'CutMix with Beta(alpha, alpha) areas (timm: 1.0); with --mixup too, each batch gets one of the two', parseNonNegativeNumber)
-    .option('--mixup-prob <p>', 'mixup/CutMix: probability that a batch is mixed (default 1)', parseProbability)
-    .option('--mixup-switch-prob <p>', 'with both: probability of CutMix rather than mixup (default 0.5)', parseProbability)
+    .option('--mixup-prob <p>', 'mixup/CutMix: probability that a batch is mixed (default 1)', parseUnitInterval)
+    .option('--mixup-switch-prob <p>', 'with both: probability of CutMix rather than mixup (default 0.5)', parseUnitInterval)
     .option('--model-ema', 'keep an exponential moving average of the weights; evaluated each epoch and saved as ema.safetensors')
-    .option('--model-ema-decay <d>', 'model EMA decay per step (default 0.9998; implies --model-ema)', parseProbability)
-    .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, 0)
+    .option('--model-ema-decay <d>', 'model EMA decay per step (default 0.9998; implies --model-ema)', parseUnitInterval)
+    .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, trainingDefaults.seed)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
     .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
