@@ -7,6 +7,7 @@ import { packageRoot } from '../native.js';
 import { useDefaultThreads } from '../torch/runtime.js';
 import { reportError } from './errors.js';
 import * as bench from './commands/bench.js';
+import * as convert from './commands/convert.js';
 import * as demo from './commands/demo.js';
 import * as evaluate from './commands/eval.js';
 import * as list from './commands/list.js';
@@ -21,7 +22,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, run, predict, bench, train, evaluate, demo];
+const commandModules: CommandModule[] = [list, summary, run, predict, convert, bench, train, evaluate, demo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.

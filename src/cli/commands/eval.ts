@@ -10,9 +10,10 @@ import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
 import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
-import { parseChannels, parseChoice, parseNonNegativeInt, parseOpenFraction, parsePositiveInt } from '../options.js';
+import { modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseOpenFraction, parsePositiveInt } from '../options.js';
 
 interface EvalCommandOptions {
+  modelOptions?: Record<string, unknown>;
   weights: string;
   data: string;
   dataDir?: string;
@@ -31,8 +32,8 @@ interface EvalCommandOptions {
 }
 
 /** The model as the weights file describes it (a training run's file), else from the data. */
-function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number): ImageClassifier {
-  const options = info ? { ...info.modelOptions, init: false } : { numClasses: classes, inChans: channels, init: false };
+function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number, modelOptions: Record<string, unknown> = {}): ImageClassifier {
+  const options = info ? { ...info.modelOptions, ...modelOptions, init: false } : { ...modelOptions, numClasses: classes, inChans: channels, init: false };
   return createClassifierByName(name, options);
 }
 
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--cifar100-labels <kind>', 'cifar100: fine (default) or coarse classes', parseChoice(['fine', 'coarse'] as const))
     .option('--val-split <fraction>', "folder data without a test split: evaluate on the share held out by 'train --val-split' (with the run's --seed)", parseOpenFraction)
     .option('--seed <n>', "with --val-split: the training run's seed", parseNonNegativeInt, 0)
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--split <name>', 'train or test', parseChoice(['train', 'test'] as const), 'test' as const)
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
@@ -84,7 +86,7 @@ export function register(program: Command): void {
       const normalization = info && info.mean.length > 0 ? { mean: info.mean, std: info.std } : normalizationFor(data);
       const loader = testLoader(data, { batchSize: options.batchSize, prefetch: options.workers, normalization });
 
-      const model = buildFor(name, info, data.classes.length, data.inputShape[0]);
+      const model = buildFor(name, info, data.classes.length, data.inputShape[0], options.modelOptions);
       try {
         const dict = readCheckpoint(options.weights);
         try {

@@ -21,7 +21,8 @@ import {
 } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import {
-  parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt, parsePositiveNumber, parseProbability, parseUnitInterval,
+  modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt,
+  parsePositiveNumber, parseProbability, parseUnitInterval,
 } from '../options.js';
 
 function parseEpochList(text: string): number[] {
@@ -34,6 +35,7 @@ function parseEpochList(text: string): number[] {
 type SameNamed = 'mixup' | 'cutmix' | 'mixupProb' | 'mixupSwitchProb' | 'modelEma' | 'modelEmaDecay' | 'monitor' | 'earlyStopping' | 'earlyStoppingDelta' | 'rmspropAlpha';
 
 export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
+  modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
   dataDir?: string;
@@ -111,7 +113,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
   };
   return resolveRunConfig({
     model,
-    modelOptions,
+    modelOptions: { ...options.modelOptions, ...modelOptions },
     data: {
       data: options.data,
       testData: options.testData,
@@ -246,6 +248,7 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a model on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--data <source>', `${dataChoices} (with train/ and test/ or val/ inside, or one set)`)
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
     .option('--data-dir <dir>', "mnist: the folder of its four IDX files; cifar10/cifar100: the unpacked binary release (cifar-10-batches-bin, cifar-100-binary) or the folder holding it; fashion-mnist: its IDX files, if not where Debian's package puts them")
