@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { adjustHue, applyAugmentOp, colorJitter, randAugment, randAugmentSpace, randomErasing, trivialAugmentSpace, trivialAugmentWide, type AugmentOpName } from '../src/data/augment/index.js';
 import type { Image } from '../src/data/image.js';
 import { Random } from '../src/data/random.js';
+import { trainTransform, type PreparedData } from '../src/train/data-setup.js';
 import { runPython, tempDir } from './helpers/python.js';
 
 function randomImage(height: number, width: number, channels: number, seed: number): Image {
@@ -177,5 +178,25 @@ describe('RandomErasing', () => {
     const mean = noise.reduce((s, v) => s + v, 0) / noise.length;
     assert.ok(Math.abs(mean) < 0.5, `noise mean ${mean}`);
     assert.throws(() => randomErasing({ p: 2 }), /p must be in \[0, 1\]/);
+  });
+});
+
+describe('training transforms of aligned crops', () => {
+  const aligned = { kind: 'image-folder', classes: ['a'], inputShape: [3, 8, 8], skipped: [], description: '', aligned: true } as PreparedData;
+  const face = randomImage(8, 8, 3, 5);
+  const mirrored: Image = { ...face, data: new Uint8Array(face.data.length) };
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) for (let c = 0; c < 3; c++) mirrored.data[(y * 8 + x) * 3 + c] = face.data[(y * 8 + 7 - x) * 3 + c];
+  const same = (a: Image, b: Image) => Buffer.from(a.data).equals(Buffer.from(b.data));
+
+  it('are resized and flipped, never cropped; the recipe comes after', () => {
+    const plain = trainTransform(aligned, true)!;
+    const outputs = Array.from({ length: 20 }, (_, seed) => plain(face, new Random(seed)));
+    assert.ok(!same(face, mirrored));
+    assert.ok(outputs.every((out) => same(out, face) || same(out, mirrored)), 'only the image or its mirror');
+    assert.ok(outputs.some((out) => same(out, mirrored)) && outputs.some((out) => same(out, face)), 'flipped about half the time');
+    const jittered = trainTransform(aligned, true, { colorJitter: 0.5 })!;
+    const withRecipe = Array.from({ length: 20 }, (_, seed) => jittered(face, new Random(seed)));
+    assert.ok(withRecipe.every((out) => out.height === 8 && out.width === 8));
+    assert.ok(withRecipe.some((out) => !same(out, face) && !same(out, mirrored)), 'ColorJitter changes the pixels after the flip');
   });
 });

@@ -72,6 +72,12 @@ describe('CIFAR binary release', () => {
       assert.equal(prepared.classes.length, 20);
       assert.equal(prepared.test!.get(0).label, 1);
       await assert.rejects(prepareData({ data: 'cifar10', dataDir: dir.path, cifar100Labels: 'coarse' }, { train: true, test: false }), /applies to cifar100 only/);
+      // Choosing classes by index works for every built-in set: kept in the order given, relabelled 0, 1, ...
+      const chosen = await prepareData({ data: 'cifar100', dataDir: dir.path, cifar100Labels: 'coarse', classes: [19, 3] }, { train: true, test: false });
+      assert.deepEqual(chosen.classes, ['coarse_19', 'coarse_3']);
+      assert.deepEqual([0, 1].map((i) => chosen.train!.get(i).label), [1, 0]);
+      assert.equal(chosen.train!.length, 2);
+      await assert.rejects(prepareData({ data: 'cifar100', dataDir: dir.path, cifar100Labels: 'coarse', classes: [20] }, { train: true, test: false }), /class 20 is outside 0\.\.19/);
     } finally {
       dir.cleanup();
     }

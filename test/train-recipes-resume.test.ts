@@ -1,7 +1,8 @@
 // Resuming stays bit-exact with the training recipes: a CLI run with model EMA, mixup and
 // CutMix, RandAugment, RandomErasing, RMSpropTF, the plateau schedule and early stopping,
 // stopped by SIGINT mid-epoch and resumed, ends with the same weights, EMA weights and
-// metrics as one never stopped; the same in-process for OneCycle with LAMB; and early
+// metrics as one never stopped; so does an ArcFace embedding run with EMA, TrivialAugment
+// and LAMB (class centres included); the same in-process for OneCycle with LAMB; and early
 // stopping ends a run for good.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -60,6 +61,32 @@ describe('resume with the training recipes (CLI)', () => {
       const config = JSON.parse(readFileSync(join(stopped, 'config.json'), 'utf8')) as Record<string, unknown>;
       assert.deepEqual(config.recipe, { autoAugment: 'randaugment', colorJitter: 0.3, randomErasing: 0.5 });
       assert.equal(config.schedule, 'plateau');
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('an ArcFace run with model EMA and TrivialAugment resumes exactly: weights, class centres, EMA and metrics', async () => {
+    const dir = tempDir();
+    const faceArgs = (out: string) =>
+      [...cli, 'src/cli/main.ts', 'train', 'resnet20', '--data', 'fashion-mnist', '--limit-train', '96', '--limit-test', '32', '--batch-size', '16',
+        '--epochs', '3', '--seed', '3', '--threads', '1', '--no-progress', '--out', out,
+        '--loss', 'arcface', '--embedding-size', '16', '--model-ema', '--model-ema-decay', '0.9', '--auto-augment', 'trivialaugment', '--optimizer', 'lamb'];
+    try {
+      const { straight, stopped, code, stdout, stderr } = await trainStraightAndInterrupted(faceArgs, env, dir.path);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /stopped in epoch 2 at batch \d+/);
+
+      const resumed = await promisify(execFile)(process.execPath, [...cli, 'src/cli/main.ts', 'train', '--resume', stopped, '--no-progress', '--threads', '1'], { env });
+      assert.match(resumed.stdout, /resuming .* at epoch 2/);
+      assert.match(resumed.stdout, /run saved to .*head\.safetensors.*ema\.safetensors/);
+      for (const file of ['last.safetensors', 'best.safetensors', 'ema.safetensors', 'head.safetensors']) {
+        assert.deepEqual(bytesOf(join(stopped, file)), bytesOf(join(straight, file)), file);
+      }
+      const straightMetrics = metricsOf(straight);
+      assert.deepEqual(metricsOf(stopped), straightMetrics);
+      assert.ok(straightMetrics.every((m) => m.emaTestAccuracy !== undefined), 'the EMA embedding network is scored through the class centres every epoch');
+      assert.equal(readWeightsInfo(join(stopped, 'ema.safetensors'))!.loss, 'arcface', 'ema.safetensors is an embedding network too');
     } finally {
       dir.cleanup();
     }

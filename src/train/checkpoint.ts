@@ -6,10 +6,13 @@
 //   best.safetensors    weights of the epoch with the best test accuracy
 //   ema.safetensors     the weights' exponential moving average after the latest epoch
 //                       (runs with model EMA)
-//   state.safetensors   what resuming needs: model, optimiser and EMA tensors; the
+//   state.safetensors   what resuming needs: model, loss head, optimiser and EMA tensors; the
 //                       position (epoch, batch, iteration), the best score, the seed and
 //                       the plateau and early-stopping counters in the header's __metadata__
 //   curves.svg          loss and accuracy by epoch
+//   head.safetensors    an embedding run's loss head after the latest epoch: the class
+//                       centres ('weight', [identities, embedding size]) of a margin
+//                       loss, or the softmax classifier ('fc.weight', 'fc.bias')
 //
 // Weights files carry the model's name, options, class names and input normalisation
 // in their metadata, so `eval` and `predict` need nothing else.
@@ -37,6 +40,7 @@ export const RUN_FILES = {
   curves: 'curves.svg',
   /** The class names in label order (also in each weights file's metadata). */
   classes: 'classes.json',
+  head: 'head.safetensors',
 } as const;
 
 /** Where training is: the next step to take, and the running sums of the epoch in progress. */
@@ -72,6 +76,9 @@ export interface WeightsInfo {
   cropPct: number;
   epoch?: number;
   testAccuracy?: number;
+  /** Embedding runs: the model's output is an embedding of this size, trained with `loss`. */
+  embeddingSize?: number;
+  loss?: string;
 }
 
 const STATE_VERSION = 1;
@@ -91,6 +98,8 @@ export function readWeightsInfo(path: string): WeightsInfo | undefined {
     cropPct: metadata.crop_pct ? Number(metadata.crop_pct) : 1,
     epoch: metadata.epoch ? Number(metadata.epoch) : undefined,
     testAccuracy: metadata.test_accuracy ? Number(metadata.test_accuracy) : undefined,
+    embeddingSize: metadata.embedding_size ? Number(metadata.embedding_size) : undefined,
+    loss: metadata.loss,
   };
 }
 
@@ -107,6 +116,8 @@ function weightsMetadata(info: WeightsInfo): Record<string, string> {
   };
   if (info.epoch !== undefined) metadata.epoch = String(info.epoch);
   if (info.testAccuracy !== undefined) metadata.test_accuracy = String(info.testAccuracy);
+  if (info.embeddingSize !== undefined) metadata.embedding_size = String(info.embeddingSize);
+  if (info.loss !== undefined) metadata.loss = info.loss;
   return metadata;
 }
 
@@ -119,6 +130,8 @@ export class RunDirectory {
     readonly weightsInfo: WeightsInfo,
     /** Heads the curves chart. */
     readonly title = `${weightsInfo.model}`,
+    /** A loss head with trained tensors (an embedding run's class centres): saved as head.safetensors and in the state file. */
+    readonly head?: Module<never, unknown>,
   ) {
     this.path = resolve(path);
     mkdirSync(this.path, { recursive: true });
@@ -163,12 +176,14 @@ export class RunDirectory {
     const testAccuracy = which === 'ema' ? record?.emaTestAccuracy : record?.testAccuracy;
     const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy };
     saveSafetensors(model.stateDict(), this.file(which), weightsMetadata(info));
+    if (this.head && which === 'last') saveSafetensors(this.head.stateDict(), this.file('head'), weightsMetadata(info));
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
   saveState(model: Module, optimizer: Optimizer, state: TrainingState, ema?: Module): void {
     const tensors: StateDict = {};
     for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
+    for (const [key, tensor] of Object.entries(this.head?.stateDict() ?? {})) tensors[`head.${key}`] = tensor;
     if (ema) for (const [key, tensor] of Object.entries(ema.stateDict())) tensors[`ema.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
@@ -195,15 +210,18 @@ export class RunDirectory {
         throw new Error(`${path} is not a training state this version can resume (version '${metadata.version ?? 'none'}')`);
       }
       const modelTensors: StateDict = {};
+      const headTensors: StateDict = {};
       const optimizerTensors: Record<string, Tensor> = {};
       const emaTensors: StateDict = {};
       for (const [key, tensor] of Object.entries(tensors)) {
         if (key.startsWith('model.')) modelTensors[key.slice('model.'.length)] = tensor;
+        else if (key.startsWith('head.') && this.head) headTensors[key.slice('head.'.length)] = tensor;
         else if (key.startsWith('optimizer.')) optimizerTensors[key.slice('optimizer.'.length)] = tensor;
         else if (key.startsWith('ema.')) emaTensors[key.slice('ema.'.length)] = tensor;
         else throw new Error(`${path}: unexpected tensor '${key}'`);
       }
       model.loadStateDict(modelTensors);
+      this.head?.loadStateDict(headTensors);
       if (ema) {
         if (Object.keys(emaTensors).length === 0) throw new Error(`${path} has no model EMA to resume (the run was started without model EMA)`);
         ema.loadStateDict(emaTensors);

@@ -11,6 +11,7 @@ import { cifarStats, loadCifar, type Cifar100Labels } from '../data/cifar.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { fashionMnistStats, loadFashionMnist } from '../data/fashion-mnist.js';
 import { loadImageFolder, type ImageFolder, type SkippedFile } from '../data/image-folder.js';
+import { keepClasses, type InMemoryDataset } from '../data/in-memory.js';
 import { DataLoader } from '../data/loader.js';
 import { loadMnist, mnistStats } from '../data/mnist.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -41,6 +42,14 @@ export interface DataSpec {
   /** Folders without a test split: hold out this share of every class as the evaluation set (seeded by validationSeed). */
   valSplit?: number;
   validationSeed?: number;
+  /** Built-in sets: keep only these classes (indices into the set's classes), relabelled in this order; applied before the limits. */
+  classes?: number[];
+  /**
+   * Image folders of aligned crops (faces, one folder per identity): resized straight to
+   * the image size with no crop, and the only augmentation is the horizontal flip, as
+   * InsightFace trains on its aligned 112x112 images (rand_mirror).
+   */
+  aligned?: boolean;
 }
 
 export interface PreparedData {
@@ -54,11 +63,13 @@ export interface PreparedData {
   skipped: SkippedFile[];
   /** One line saying what was loaded. */
   description: string;
+  /** Folder images are aligned crops (see DataSpec.aligned). */
+  aligned?: boolean;
 }
 
 interface BuiltinData {
   title: string;
-  load(split: 'train' | 'test', spec: DataSpec): Dataset;
+  load(split: 'train' | 'test', spec: DataSpec): InMemoryDataset;
   inputShape: [number, number, number];
   stats: { mean: readonly number[]; std: readonly number[] };
   /** Mirrored images are still their class (not so for digits). */
@@ -130,8 +141,12 @@ function prepareBuiltin(name: BuiltinDataName, spec: DataSpec, need: { train: bo
   const builtin = builtins[name];
   if (spec.valSplit !== undefined) throw new Error(`--val-split is for folders without a test split; ${builtin.title} has its own test set`);
   if (spec.cifar100Labels !== undefined && name !== 'cifar100') throw new Error(`--cifar100-labels applies to cifar100 only, not ${builtin.title}`);
-  const train = need.train ? limitTo(builtin.load('train', spec), spec.limitTrain) : undefined;
-  const test = need.test ? limitTo(builtin.load('test', spec), spec.limitTest) : undefined;
+  const load = (split: 'train' | 'test') => {
+    const all = builtin.load(split, spec);
+    return spec.classes ? keepClasses(all, spec.classes) : all;
+  };
+  const train = need.train ? limitTo(load('train'), spec.limitTrain) : undefined;
+  const test = need.test ? limitTo(load('test'), spec.limitTest) : undefined;
   const classes = (train ?? test)!.classes;
   const counts = [train && `${train.length} training`, test && `${test.length} test`].filter(Boolean).join(' and ');
   const [, height, width] = builtin.inputShape;
@@ -147,6 +162,7 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const builtin = builtinDataName(spec.data);
   if (builtin) return prepareBuiltin(builtin, spec, need);
 
+  if (spec.classes) throw new Error('choosing classes by index applies to the built-in sets; for a folder, keep only the class sub-folders to train on');
   if (!isFolder(spec.data)) {
     throw new Error(`--data must be one of ${builtinDataNames.join(', ')} or a folder of class sub-folders; '${spec.data}' is neither`);
   }
@@ -162,7 +178,7 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const channels = spec.channels ?? 3;
   const size = spec.imageSize ?? 64;
   // Decoding straight to a little above the network's size (shrink-on-load) keeps large photos cheap.
-  const options = { channels, strict: spec.strict ?? false, shortSide: Math.floor(size / FOLDER_CROP_PCT) };
+  const options = { channels, strict: spec.strict ?? false, shortSide: spec.aligned ? size : Math.floor(size / FOLDER_CROP_PCT) };
   const validation = spec.valSplit !== undefined;
   // Without training there is no need to list the training folder, except when it is
   // also the evaluation data (a folder with no test split, or a held-out part of it).
@@ -193,7 +209,8 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
     classes: reference.classes,
     inputShape: [channels, size, size],
     skipped,
-    description: `${parts.filter(Boolean).join(', ')}; ${reference.classes.length} classes, ${size}x${size}, ${channels === 1 ? 'grey' : 'RGB'}`,
+    description: `${parts.filter(Boolean).join(', ')}; ${reference.classes.length} classes, ${size}x${size}${spec.aligned ? ' aligned crops' : ''}, ${channels === 1 ? 'grey' : 'RGB'}`,
+    aligned: spec.aligned ?? false,
   };
 }
 
@@ -212,20 +229,20 @@ export interface AugmentRecipe {
 
 /**
  * Training augmentation: the built-in sets get pad-4 random crops (and horizontal flips,
- * except MNIST's digits); folders random resized crops (scale 0.35 to 1) and flips. Then
- * the recipe's RandAugment / TrivialAugment and ColorJitter.
+ * except MNIST's digits); folders random resized crops (scale 0.35 to 1) and flips;
+ * aligned crops are resized straight to size and only flipped. Then the recipe's
+ * RandAugment / TrivialAugment and ColorJitter.
  */
 export function trainTransform(data: PreparedData, augment: boolean, recipe: AugmentRecipe = {}): Transform | undefined {
   const [, size] = data.inputShape;
   const steps: Transform[] = [];
-  if (augment) {
-    if (data.kind === 'image-folder') steps.push(randomResizedCrop(size, { scale: [0.35, 1] }), randomHorizontalFlip());
-    else {
-      steps.push(randomCrop(size, { padding: 4 }));
-      if (builtins[data.kind].flips) steps.push(randomHorizontalFlip());
-    }
-  } else if (data.kind === 'image-folder') {
-    steps.push(evalTransform(data)!);
+  if (data.kind === 'image-folder') {
+    if (!augment) steps.push(evalTransform(data)!);
+    else if (data.aligned) steps.push(evalTransform(data)!, randomHorizontalFlip());
+    else steps.push(randomResizedCrop(size, { scale: [0.35, 1] }), randomHorizontalFlip());
+  } else if (augment) {
+    steps.push(randomCrop(size, { padding: 4 }));
+    if (builtins[data.kind].flips) steps.push(randomHorizontalFlip());
   }
   if (recipe.autoAugment === 'randaugment') steps.push(randAugment({ numOps: recipe.randAugmentOps, magnitude: recipe.randAugmentMagnitude }));
   else if (recipe.autoAugment === 'trivialaugment') steps.push(trivialAugmentWide());
@@ -239,11 +256,11 @@ export function trainTensorTransform(recipe: AugmentRecipe = {}): TensorTransfor
   return recipe.randomErasing ? randomErasing({ p: recipe.randomErasing }) : undefined;
 }
 
-/** Evaluation: the built-in sets as they are; folders resized to size / FOLDER_CROP_PCT and centre-cropped. */
+/** Evaluation: the built-in sets as they are; folders resized to size / FOLDER_CROP_PCT (aligned crops: to size) and centre-cropped. */
 export function evalTransform(data: PreparedData): Transform | undefined {
   const [, size] = data.inputShape;
   if (data.kind !== 'image-folder') return undefined;
-  return compose([resize(Math.floor(size / FOLDER_CROP_PCT)), centerCrop(size)]);
+  return compose([resize(data.aligned ? size : Math.floor(size / FOLDER_CROP_PCT)), centerCrop(size)]);
 }
 
 /** Per-channel mean and std: a built-in set's own, else ImageNet's (RGB) or 0.5 (grey). */

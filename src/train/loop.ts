@@ -211,8 +211,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
 
     options.onEvaluate?.(epoch);
-    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses }) : undefined;
-    const emaEvaluation = ema && options.testData ? await evaluate(ema.module, options.testData, { numClasses: options.numClasses }) : undefined;
+    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
+    const emaEvaluation = ema && options.testData ? await evaluate(ema.module, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
     const evalSeconds = (evaluation?.seconds ?? 0) + (emaEvaluation?.seconds ?? 0);

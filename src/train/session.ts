@@ -2,7 +2,11 @@
 // schedule, open the run directory (fresh or resumed) and run the loop. The train and
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
-import { createClassifierByName, getModelInfo } from '../models/index.js';
+import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
+import { EmbeddingModel } from '../models/embedding.js';
+
+/** What a run trains: a classifier, or (with a loss head) an embedding model. */
+export type TrainableModel = ImageClassifier | EmbeddingModel;
 import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
@@ -20,6 +24,10 @@ import { RMSprop, RMSpropTF } from './optim/rmsprop.js';
 import { SGD } from './optim/sgd.js';
 import type { PlateauShape } from './plateau.js';
 import { scheduleFromSpec, type OneCycleShape, type ScheduleName } from './schedule.js';
+import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from './losses/embedding-heads.js';
+import type { MarginSpec } from './losses/margin.js';
+import { embeddingModelOptions } from './embedding-setup.js';
+import type { Module } from '../nn/module.js';
 
 export type OptimizerName = 'sgd' | 'adamw' | 'rmsprop' | 'rmsproptf' | 'lamb';
 export const optimizerNames: OptimizerName[] = ['sgd', 'adamw', 'rmsprop', 'rmsproptf', 'lamb'];
@@ -84,6 +92,15 @@ export interface RunConfig {
   /** Keep an exponential moving average of the weights (decay default: ModelEma's 0.9998). */
   modelEma?: boolean;
   modelEmaDecay?: number;
+  /**
+   * Embedding training: the model's output is an embedding of `embeddingSize` and the
+   * loss is this head over it, with one class centre per identity (absent: a classifier
+   * trained with cross-entropy on its logits).
+   */
+  loss?: EmbeddingLossName;
+  embeddingSize?: number;
+  /** Margin settings that differ from InsightFace's defaults for `loss` (s, m1, m2, m3). */
+  margin?: Partial<MarginSpec>;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -123,6 +140,17 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
   };
 }
 
+/**
+ * The loader's normalisation for an embedding model: its own preprocessing, so training
+ * feeds what embed() feeds. fresnet scales raw pixels inside its graph (mean 0 and std
+ * 1/255 on the 0..1 scale leave the pixels at 0..255); arcface_torch's IResNet takes
+ * (x / 255 - 0.5) / 0.5.
+ */
+function embeddingModelNormalization(model: EmbeddingModel): { mean: number[]; std: number[] } {
+  const channels = model.preprocessing.inputSize[0];
+  return model.preprocessing.normalize ?? { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1 / 255) };
+}
+
 /** Settings that do not change the result (speed and display). */
 export interface SessionOptions {
   out: string;
@@ -141,7 +169,9 @@ export interface SessionOptions {
 export interface SessionResult {
   result: TrainResult;
   run: RunDirectory;
-  model: ImageClassifier;
+  model: TrainableModel;
+  /** An embedding run's loss head (class centres); the caller disposes it with the model. */
+  head?: EmbeddingHead;
   data: PreparedData;
   config: RunConfig;
 }
@@ -157,8 +187,10 @@ function checkFreshRunDir(out: string): void {
   }
 }
 
-function buildOptimizer(config: RunConfig, model: ImageClassifier): Optimizer {
-  const groups = paramGroupsFor(model, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+function buildOptimizer(config: RunConfig, model: TrainableModel, head: EmbeddingHead | undefined): Optimizer {
+  const groupsOf = (module: Module<never, unknown>) => paramGroupsFor(module, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+  // The class centres train with the same optimiser and weight decay, as arcface_torch's PartialFC.
+  const groups = [...groupsOf(model), ...(head ? groupsOf(head) : [])];
   const eps = config.optimizerEps;
   const rmsprop = { lr: config.lr, weightDecay: config.weightDecay, momentum: config.momentum, alpha: config.rmspropAlpha, eps };
   switch (config.optimizer) {
@@ -187,6 +219,10 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   const log = options.log ?? (() => {});
   if (!options.resume) checkFreshRunDir(options.out);
   getModelInfo(config.model); // an unknown name fails before the data is read
+  if (config.loss && (config.mixup || config.cutmix)) {
+    // Mixed batches train on soft targets over class logits; a loss head takes one identity per image.
+    throw new Error(`--mixup and --cutmix train a classifier on soft targets; they do not apply with --loss ${config.loss}, which needs one identity per image`);
+  }
 
   const data = await prepareData(config.data, { train: true, test: 'if-present' });
   if (options.shouldStop?.()) throw new Error('stopped before training started; nothing was written');
@@ -200,15 +236,22 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
 
   manualSeed(config.seed);
   const [channels] = data.inputShape;
-  const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
-  const model = createClassifierByName(config.model, modelOptions);
-  const optimizer = buildOptimizer(config, model);
-  const ema = config.modelEma ? new ModelEma(model, createClassifierByName(config.model, modelOptions), { decay: config.modelEmaDecay }) : undefined;
+  const modelOptions = config.loss
+    ? { ...config.modelOptions, ...embeddingModelOptions(config.model, config.embeddingSize ?? 512, channels) }
+    : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
+  // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
+  const buildModel = (): TrainableModel => (config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions));
+  const model = buildModel();
+  const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
+  const optimizer = buildOptimizer(config, model, head);
+  // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
+  const ema = config.modelEma ? new ModelEma(model, buildModel(), { decay: config.modelEmaDecay }) : undefined;
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions, ema);
-    return { ...result, model, data, config };
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head, ema);
+    return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
+    head?.dispose();
     throw error;
   } finally {
     optimizer.disposeState();
@@ -221,13 +264,14 @@ async function trainModel(
   config: RunConfig,
   options: SessionOptions,
   data: PreparedData,
-  model: ImageClassifier,
+  model: TrainableModel,
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
+  head: EmbeddingHead | undefined,
   ema: ModelEma | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
-  const normalization = normalizationFor(data);
+  const normalization = model instanceof EmbeddingModel ? embeddingModelNormalization(model) : normalizationFor(data);
   const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, recipe: config.recipe, prefetch: options.prefetch, normalization };
   const trainData = trainLoader(data, loaderSettings);
   const testData = data.test ? testLoader(data, loaderSettings) : undefined;
@@ -256,9 +300,11 @@ async function trainModel(
     ? new EarlyStopping({ patience: config.earlyStopping, minDelta: config.earlyStoppingDelta, mode: config.monitor === 'accuracy' ? 'max' : 'min' })
     : undefined;
 
-  const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
-  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct };
-  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataTitle(config.data.data)}`);
+  const cropPct = data.kind === 'image-folder' && !data.aligned ? FOLDER_CROP_PCT : 1;
+  const embedding = head ? { embeddingSize: head.embeddingSize, loss: config.loss } : {};
+  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct, ...embedding };
+  const title = `${config.model} on ${dataTitle(config.data.data)}${head ? `, ${head.describe()}` : ''}`;
+  const run = new RunDirectory(options.out, weightsInfo, title, head);
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer, ema?.module);
@@ -272,6 +318,7 @@ async function trainModel(
     run.writeConfig(config);
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
+  if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
 
   const result = await train({
@@ -288,6 +335,7 @@ async function trainModel(
     ema,
     earlyStopping,
     monitor: config.monitor,
+    loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),

@@ -126,7 +126,8 @@ export function register(program: Command): void {
     const { result, model } = await trainWithConsole(config, { out, resume: false, workers: options.workers, progress: options.progress });
     try {
       if (result.status === 'stopped') return;
-      showPredictions(model, options.dataDir);
+      // The demo's config has no embedding loss, so the run trained a classifier.
+      showPredictions(model as ImageClassifier, options.dataDir);
       const last = result.records[result.records.length - 1];
       const accuracy = last.testAccuracy ?? 0;
       const verdict = accuracy >= TARGET ? `passes the ${TARGET * 100}% target` : `is below the ${TARGET * 100}% target`;

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { createClassifierByName } from '../../models/index.js';
 import type { ImageClassifier } from '../../models/classifier.js';
 import type { WeightsInfo } from '../../train/checkpoint.js';
-import { trainedWeightsInfo } from '../../train/trained-model.js';
+import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { builtinDataNames, describeSkipped, normalizationFor, prepareData, testLoader } from '../../train/data-setup.js';
 import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
@@ -62,6 +62,7 @@ export function register(program: Command): void {
       if (options.threads !== undefined) setNumThreads(options.threads);
       modelInfo(name);
       const info = trainedWeightsInfo(options.weights);
+      refuseEmbeddingRun(options.weights, info);
       if (info && info.model !== name) throw new Error(`${options.weights} holds ${info.model} weights, not ${name}`);
       const [runChannels, runSize] = info?.inputShape ?? [];
       const spec = {

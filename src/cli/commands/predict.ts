@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
+import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
@@ -48,6 +49,7 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
   if (info.kind === 'embedding') throw new Error(`${name} is an embedding model: it gives embeddings, not classes (use resnets embed or resnets run)`);
+  refuseEmbeddingRun(options.weights, trainedWeightsInfo(options.weights));
   const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
   if (run) {
     const [channels, height] = run.inputShape;

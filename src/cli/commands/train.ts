@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createProgressView, formatDuration } from '../../train/progress.js';
-import { builtinDataNames } from '../../train/data-setup.js';
+import { builtinDataName, builtinDataNames } from '../../train/data-setup.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import {
   optimizerDefaults,
@@ -20,6 +20,8 @@ import {
   type SessionResult,
 } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
+import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
+import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
 import {
   modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt,
   parsePositiveNumber, parseProbability, parseUnitInterval,
@@ -87,6 +89,41 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   workers: number;
   threads?: number;
   progress: boolean;
+  loss?: EmbeddingLossName;
+  embeddingSize?: number;
+  scale?: number;
+  margin?: number;
+  margins?: number[];
+}
+
+function parseMargins(text: string): number[] {
+  const values = text.split(',').map((part) => Number(part));
+  if (values.length !== 3 || text.split(',').some((part) => part.trim() === '') || values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new InvalidArgumentError(`expected three non-negative numbers m1,m2,m3 such as 1,0.3,0.2, got '${text}'`);
+  }
+  return values;
+}
+
+/** The margin settings the options change from the loss's defaults; an option that does not apply to the loss is an error. */
+function marginFromOptions(options: TrainCommandOptions): Partial<MarginSpec> | undefined {
+  const { loss } = options;
+  const given = (['scale', 'margin', 'margins'] as const).filter((key) => options[key] !== undefined);
+  if (!loss || loss === 'softmax') {
+    if (given.length > 0) throw new Error(`--${given[0]} applies to the margin losses; add --loss ${embeddingLossNames.filter((n) => n !== 'softmax').join('|')}`);
+    return undefined;
+  }
+  const spec: Partial<MarginSpec> = {};
+  if (options.scale !== undefined) spec.s = options.scale;
+  if (options.margin !== undefined) {
+    if (loss === 'combined') throw new Error('--margin sets the single margin of arcface or cosface; the combined loss takes --margins m1,m2,m3');
+    if (loss === 'arcface') spec.m2 = options.margin;
+    else spec.m3 = options.margin;
+  }
+  if (options.margins !== undefined) {
+    if (loss !== 'combined') throw new Error(`--margins m1,m2,m3 applies to --loss combined; ${loss} takes --margin m`);
+    [spec.m1, spec.m2, spec.m3] = options.margins;
+  }
+  return Object.keys(spec).length > 0 ? spec : undefined;
 }
 
 /** `stem` if no such folder exists yet, else the first free of stem-2, stem-3, ... */
@@ -119,7 +156,9 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
       testData: options.testData,
       dataDir: options.dataDir,
       channels: options.channels,
-      imageSize: options.imageSize,
+      // Embedding training on folders follows InsightFace: aligned 112x112 crops, flips only.
+      imageSize: options.imageSize ?? (options.loss && !builtinDataName(options.data) ? 112 : undefined),
+      aligned: options.loss && !builtinDataName(options.data) ? true : undefined,
       strict: options.strict,
       limitTrain: options.limitTrain,
       limitTest: options.limitTest,
@@ -161,7 +200,15 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     mixupSwitchProb: options.mixupSwitchProb,
     modelEma: options.modelEma || options.modelEmaDecay !== undefined ? true : undefined,
     modelEmaDecay: options.modelEmaDecay,
+    ...(options.loss ? { loss: options.loss, embeddingSize: options.embeddingSize ?? 512, margin: marginFromOptions(options) } : noEmbeddingOptions(options)),
   });
+}
+
+/** A classifier run: --embedding-size and the margin options need --loss. */
+function noEmbeddingOptions(options: TrainCommandOptions): Record<string, never> {
+  if (options.embeddingSize !== undefined) throw new Error(`--embedding-size applies to embedding training; add --loss ${embeddingLossNames.join('|')}`);
+  marginFromOptions(options);
+  return {};
 }
 
 /** Options that only mean something with another option or value; a note names each one given without it. */
@@ -232,7 +279,7 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
     } else {
       console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
     }
-    const files = ['metrics.jsonl', 'curves.svg', 'last.safetensors', 'best.safetensors', ...(config.modelEma ? ['ema.safetensors'] : [])];
+    const files = ['metrics.jsonl', 'curves.svg', 'last.safetensors', 'best.safetensors', ...(session.head ? ['head.safetensors: the class centres'] : []), ...(config.modelEma ? ['ema.safetensors'] : [])];
     console.log(`run saved to ${run.path} (${files.join(', ')})`);
     return session;
   } catch (error) {
@@ -303,10 +350,15 @@ export function register(program: Command): void {
     .option('--model-ema-decay <d>', 'model EMA decay per step (default 0.9998; implies --model-ema)', parseUnitInterval)
     .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, trainingDefaults.seed)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
-    .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
+    .option('--image-size <n>', 'folder data: side length of the training crops (default 64; 112 with --loss, whose folders are taken as aligned face crops: resized, not cropped, and only flipped)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--limit-train <n>', 'use only N training images, for quick runs (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
-    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt);
+    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
+    .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
+    .option('--embedding-size <n>', 'with --loss: length of the embedding the model outputs (default 512)', parsePositiveInt)
+    .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
+    .option('--margin <m>', `arcface: the angular margin m (default ${marginDefaults.arcface.m2}); cosface: the cosine margin m (default ${marginDefaults.cosface.m3})`, parseNonNegativeNumber)
+    .option('--margins <m1,m2,m3>', `combined: cos(m1 θ + m2) - m3 (default ${marginDefaults.combined.m1},${marginDefaults.combined.m2},${marginDefaults.combined.m3})`, parseMargins);
   addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
     let config: RunConfig;
@@ -334,7 +386,8 @@ export function register(program: Command): void {
       }
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained, head } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
     trained.dispose();
+    head?.dispose();
   });
 }
