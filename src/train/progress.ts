@@ -24,9 +24,10 @@ export function formatEpoch(record: EpochRecord, epochs: number, isBest: boolean
   const width = String(epochs).length;
   const test =
     record.testLoss === undefined ? '' : ` | test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)}${record.testTop5 === undefined ? '' : ` top-5 ${percent(record.testTop5)}`}`;
+  const ema = record.emaTestLoss === undefined ? '' : ` | EMA loss ${record.emaTestLoss.toFixed(4)} acc ${percent(record.emaTestAccuracy)}`;
   return (
     `epoch ${String(record.epoch).padStart(width)}/${epochs}  train loss ${record.trainLoss.toFixed(4)} acc ${percent(record.trainAccuracy)}` +
-    `${test} | lr ${record.lr.toPrecision(3)} | ${formatDuration(record.seconds)}, ${Math.round(record.trainImagesPerSecond)} img/s${isBest ? '  *best*' : ''}`
+    `${test}${ema} | lr ${record.lr.toPrecision(3)} | ${formatDuration(record.seconds)}, ${Math.round(record.trainImagesPerSecond)} img/s${isBest ? '  *best*' : ''}`
   );
 }
 
