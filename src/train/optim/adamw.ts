@@ -14,7 +14,7 @@ export interface AdamWOptions {
 
 export class AdamW extends Optimizer {
   protected readonly kind = 'adamw';
-  readonly betas: [number, number];
+  betas: [number, number];
   readonly eps: number;
 
   constructor(params: Tensor[] | ParamGroupInput[], options: AdamWOptions) {
@@ -28,6 +28,10 @@ export class AdamW extends Optimizer {
   protected override readonly countsSteps = true;
   protected override stateNames(): string[] {
     return ['exp_avg', 'exp_avg_sq'];
+  }
+
+  setMomentum(beta1: number): void {
+    this.betas = [beta1, this.betas[1]];
   }
 
   protected hyperParameters(): Record<string, number | boolean> {

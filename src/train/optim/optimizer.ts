@@ -84,6 +84,10 @@ export abstract class Optimizer {
   protected stateNames(): string[] {
     return [];
   }
+  /** State tensors a parameter may also hold (a momentum buffer made while momentum was on). */
+  protected optionalStateNames(): string[] {
+    return [];
+  }
   /** Whether each stepped parameter has a step counter (AdamW). */
   protected readonly countsSteps: boolean = false;
 
@@ -98,10 +102,16 @@ export abstract class Optimizer {
     for (const group of this.paramGroups) for (const param of group.params) native.setGrad(param.handle, null);
   }
 
-  /** Every parameter of `group` that has a gradient, with its flat index. */
-  protected gradients(groupIndex: number): GradEntry[] {
+  /** The flat index of the first parameter of group `groupIndex`. */
+  protected groupOffset(groupIndex: number): number {
     let index = 0;
     for (let g = 0; g < groupIndex; g++) index += this.paramGroups[g].params.length;
+    return index;
+  }
+
+  /** Every parameter of `group` that has a gradient, with its flat index. */
+  protected gradients(groupIndex: number): GradEntry[] {
+    let index = this.groupOffset(groupIndex);
     const entries: GradEntry[] = [];
     for (const param of this.paramGroups[groupIndex].params) {
       const grad = native.grad(param.handle) as NativeHandle | null;
@@ -110,6 +120,21 @@ export abstract class Optimizer {
     }
     return entries;
   }
+
+  /** Like gradients(), with each gradient as a Tensor owned by the enclosing tidy scope (for optimisers written in tensor ops). */
+  protected gradientTensors(groupIndex: number): { index: number; param: Tensor; grad: Tensor }[] {
+    const offset = this.groupOffset(groupIndex);
+    return this.paramGroups[groupIndex].params.flatMap((param, i) => {
+      const grad = param.grad;
+      return grad ? [{ index: offset + i, param, grad }] : [];
+    });
+  }
+
+  /**
+   * Sets the momentum (SGD, RMSprop) or first-moment decay beta1 (AdamW, LAMB), as
+   * OneCycleLR's cycle_momentum does every step.
+   */
+  abstract setMomentum(momentum: number): void;
 
   /** The named state tensor of a parameter, created as zeros (and kept) on first use. */
   protected stateTensor(index: number, name: string, like: Tensor): { tensor: Tensor; created: boolean } {
@@ -160,6 +185,7 @@ export abstract class Optimizer {
     const flat = this.paramGroups.flatMap((group) => group.params);
     const pattern = /^state\.(\d+)\.(\w+)$/;
     const names = this.stateNames();
+    const allowed = [...new Set([...names, ...this.optionalStateNames()])];
     const found = new Map<number, Map<string, Tensor>>();
     for (const [key, tensor] of Object.entries(saved.tensors)) {
       const match = pattern.exec(key);
@@ -167,7 +193,7 @@ export abstract class Optimizer {
       const index = Number(match[1]);
       const param = flat[index];
       if (!param) throw new Error(`optimizer state names parameter ${index}, but there are only ${flat.length}`);
-      if (!names.includes(match[2])) throw new Error(`optimizer state '${key}': a ${this.kind} optimizer keeps ${names.length ? names.map((n) => `'${n}'`).join(' and ') : 'no tensors'} per parameter`);
+      if (!allowed.includes(match[2])) throw new Error(`optimizer state '${key}': a ${this.kind} optimizer keeps ${allowed.length ? allowed.map((n) => `'${n}'`).join(' and ') : 'no tensors'} per parameter`);
       if (param.shape.join(',') !== tensor.shape.join(',')) {
         throw new Error(`optimizer state '${key}' has shape [${tensor.shape.join(', ')}], parameter ${index} has [${param.shape.join(', ')}]`);
       }

@@ -14,7 +14,7 @@ export interface SgdOptions {
 
 export class SGD extends Optimizer {
   protected readonly kind = 'sgd';
-  readonly momentum: number;
+  momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
 
@@ -31,6 +31,13 @@ export class SGD extends Optimizer {
 
   protected override stateNames(): string[] {
     return this.momentum !== 0 ? ['momentum_buffer'] : [];
+  }
+  protected override optionalStateNames(): string[] {
+    return ['momentum_buffer'];
+  }
+
+  setMomentum(momentum: number): void {
+    this.momentum = momentum;
   }
 
   protected hyperParameters(): Record<string, number | boolean> {
