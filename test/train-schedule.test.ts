@@ -199,9 +199,9 @@ describe('schedules from epoch specs', () => {
 describe('non-finite learning rates', () => {
   it('refuses non-finite or non-positive values in the spec, naming the field', () => {
     for (const [spec, text] of [
-      [{ lr: Number.NaN }, /schedule: lr must be a finite positive number, got NaN/],
-      [{ lr: Infinity }, /schedule: lr must be a finite positive number, got Infinity/],
-      [{ lr: -1 }, /schedule: lr must be a finite positive number, got -1/],
+      [{ lr: Number.NaN }, /schedule: lr must be a finite non-negative number, got NaN/],
+      [{ lr: Infinity }, /schedule: lr must be a finite non-negative number, got Infinity/],
+      [{ lr: -1 }, /schedule: lr must be a finite non-negative number, got -1/],
       [{ gamma: Number.NaN }, /schedule: gamma must be a finite positive number/],
       [{ minLr: -Infinity }, /schedule: minLr must be a finite non-negative number/],
     ] as const) {

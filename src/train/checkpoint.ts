@@ -411,7 +411,13 @@ export function parseTrainingState(value: unknown): TrainingState {
   if ((batch === 0) !== (sums.seen === 0)) fail(`batch ${batch} of the epoch with ${sums.seen} images seen`);
   if (iteration < batch) fail(`step ${iteration} is before batch ${batch} of the epoch`);
   if (bestEpoch > epoch) fail(`the best epoch (${bestEpoch}) is after the current one (${epoch})`);
-  return { epoch, batch, iteration, bestAccuracy: bestAccuracy as number, bestEpoch, seed, partial: sums };
+  // The recipes' records (plateau, early stopping) are kept as they are, checked for shape.
+  for (const key of ['plateau', 'earlyStopping'] as const) {
+    const value = record[key];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) fail(`'${key}' must be an object, got ${JSON.stringify(value)}`);
+  }
+  if (record.earlyStoppedAt !== undefined) count(record.earlyStoppedAt, 'earlyStoppedAt');
+  return { ...(record as unknown as TrainingState), epoch, batch, iteration, bestAccuracy: bestAccuracy as number, bestEpoch, seed, partial: sums };
 }
 
 export function readMetricsFile(path: string): EpochRecord[] {
