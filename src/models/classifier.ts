@@ -6,6 +6,7 @@ import { Module, type LoadResult } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
+import { runSegments } from './checkpoint-segments.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import type { ModelConfig } from './registry.js';
 
@@ -14,8 +15,14 @@ export interface InferenceSettings {
   channelsLast: boolean;
 }
 
+/** How setGradCheckpointing splits the network: `segments` checkpointed runs of units (default: one per unit). */
+export interface GradCheckpointingOptions {
+  segments?: number;
+}
+
 export abstract class ImageClassifier extends Module {
   #inference: InferenceSettings | null = null;
+  #gradCheckpointing: { segments: number | null } | null = null;
 
   constructor(
     /** The registered name ('resnet50') or a name given to a custom config. */
@@ -72,6 +79,39 @@ export abstract class ImageClassifier extends Module {
   forward(input: Tensor): Tensor {
     this.checkInput(input);
     return this.#run(() => this.head(this.features(this.#prepare(input))));
+  }
+
+  /**
+   * Activation checkpointing for training: the feature extractor's units (stem layers,
+   * blocks, transitions) run in checkpointed segments that keep only their inputs and
+   * are recomputed in backward with the same random state. `true` makes every unit a
+   * segment; `{ segments: N }` groups them into N runs; `false` turns it off.
+   */
+  setGradCheckpointing(enable: boolean | GradCheckpointingOptions = true): this {
+    if (enable === false) {
+      this.#gradCheckpointing = null;
+      return this;
+    }
+    const segments = enable === true ? undefined : enable.segments;
+    if (segments !== undefined && (!Number.isInteger(segments) || segments < 1)) {
+      throw new Error(`${this.name}: setGradCheckpointing segments must be an integer >= 1, got ${JSON.stringify(segments)}`);
+    }
+    this.#gradCheckpointing = { segments: segments ?? null };
+    return this;
+  }
+
+  /** The checkpointing setting (null when off; segments null = one segment per unit). */
+  get gradCheckpointing(): { readonly segments: number | null } | null {
+    return this.#gradCheckpointing;
+  }
+
+  /**
+   * Runs the feature extractor's units in order, in checkpointed segments while
+   * checkpointing is on and the model trains; families call this from features().
+   */
+  protected runUnits(input: Tensor, units: Module[]): Tensor {
+    const active = this.#gradCheckpointing !== null && this.training;
+    return runSegments(input, units, active ? (this.#gradCheckpointing!.segments ?? units.length) : 0);
   }
 
   /** True once fuseForInference has folded this model's BatchNorms: it can no longer train. */

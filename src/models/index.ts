@@ -25,5 +25,19 @@ export {
   type ResolvedCifarResNetConfig,
   type ShortcutOption,
 } from './cifar-resnet.js';
+export {
+  DenseBlock,
+  DenseLayer,
+  DenseNet,
+  Transition,
+  denseNetBcConfigs,
+  denseNetConfigs,
+  filterTorchvisionDenseNetKeys,
+  initDenseNetWeights,
+  resolveDenseNetConfig,
+  type DenseNetConfig,
+  type DenseNetOptions,
+  type ResolvedDenseNetConfig,
+} from './densenet.js';
 export { conv1x1, conv3x3, initResNetWeights, runChain, Stage } from './layers.js';
 export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type ConvBnPairs, type FuseOptions } from './fuse.js';

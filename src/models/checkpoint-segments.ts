@@ -1,0 +1,33 @@
+// Splitting a chain of units into checkpointed segments, as timm's checkpoint_seq.
+import type { Module } from '../nn/module.js';
+import { checkpointOne } from '../torch/checkpoint.js';
+import type { Tensor } from '../torch/tensor.js';
+import { runChain } from './layers.js';
+
+/** `units` split into `segments` contiguous runs of near-equal length (the first ones longer). */
+export function splitIntoSegments<T>(units: T[], segments: number): T[][] {
+  const count = Math.min(segments, units.length);
+  const runs: T[][] = [];
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const length = Math.floor(units.length / count) + (i < units.length % count ? 1 : 0);
+    runs.push(units.slice(start, start + length));
+    start += length;
+  }
+  return runs;
+}
+
+/**
+ * Runs `units` in order. With `segments` > 0 they run as that many checkpointed
+ * segments (only each segment's input is kept for backward); with 0, as a plain chain.
+ */
+export function runSegments(input: Tensor, units: Module[], segments: number): Tensor {
+  if (segments <= 0) return runChain(input, units as Module<Tensor, Tensor>[]);
+  let x = input;
+  for (const run of splitIntoSegments(units, segments)) {
+    const next = checkpointOne((segmentInput) => runChain(segmentInput, run as Module<Tensor, Tensor>[]), x);
+    if (x !== input && !x.kept) x.dispose();
+    x = next;
+  }
+  return x;
+}
