@@ -39,5 +39,20 @@ export {
   type DenseNetOptions,
   type ResolvedDenseNetConfig,
 } from './densenet.js';
+export {
+  ConvUnit,
+  FractalBlock,
+  FractalExpansion,
+  FractalNet,
+  fractalNetConfigs,
+  initFractalNetWeights,
+  join,
+  resolveFractalNetConfig,
+  sampleJoin,
+  type FractalNetConfig,
+  type FractalNetOptions,
+  type PathPlan,
+  type ResolvedFractalNetConfig,
+} from './fractalnet.js';
 export { conv1x1, conv3x3, initResNetWeights, runChain, Stage } from './layers.js';
 export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type ConvBnPairs, type FuseOptions } from './fuse.js';
