@@ -18,14 +18,21 @@ export function splitIntoSegments<T>(units: T[], segments: number): T[][] {
 }
 
 /**
+ * A unit of checkpointing: a module, or modules that must share a segment (a stem whose
+ * in-place ReLU would otherwise overwrite the input a segment keeps).
+ */
+export type CheckpointUnit = Module | Module[];
+
+/**
  * Runs `units` in order. With `segments` > 0 they run as that many checkpointed
  * segments (only each segment's input is kept for backward); with 0, as a plain chain.
  */
-export function runSegments(input: Tensor, units: Module[], segments: number): Tensor {
-  if (segments <= 0) return runChain(input, units as Module<Tensor, Tensor>[]);
+export function runSegments(input: Tensor, units: CheckpointUnit[], segments: number): Tensor {
+  const chain = (run: CheckpointUnit[]) => run.flat() as Module<Tensor, Tensor>[];
+  if (segments <= 0) return runChain(input, chain(units));
   let x = input;
   for (const run of splitIntoSegments(units, segments)) {
-    const next = checkpointOne((segmentInput) => runChain(segmentInput, run as Module<Tensor, Tensor>[]), x);
+    const next = checkpointOne((segmentInput) => runChain(segmentInput, chain(run)), x);
     if (x !== input && !x.kept) x.dispose();
     x = next;
   }

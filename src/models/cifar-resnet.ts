@@ -127,7 +127,7 @@ export class CifarResNet extends ImageClassifier implements ConvBnPairs {
   }
 
   protected features(input: Tensor): Tensor {
-    return runChain(input, [this.conv1, this.bn1, this.relu, ...this.stages]);
+    return this.runUnits(input, [[this.conv1, this.bn1, this.relu], ...this.stages.flatMap((stage) => [...stage])]);
   }
 
   protected head(features: Tensor): Tensor {

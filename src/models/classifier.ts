@@ -6,7 +6,7 @@ import { Module, type LoadResult } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
-import { runSegments } from './checkpoint-segments.js';
+import { runSegments, type CheckpointUnit } from './checkpoint-segments.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import type { ModelConfig } from './registry.js';
 
@@ -109,7 +109,7 @@ export abstract class ImageClassifier extends Module {
    * Runs the feature extractor's units in order, in checkpointed segments while
    * checkpointing is on and the model trains; families call this from features().
    */
-  protected runUnits(input: Tensor, units: Module[]): Tensor {
+  protected runUnits(input: Tensor, units: CheckpointUnit[]): Tensor {
     const active = this.#gradCheckpointing !== null && this.training;
     return runSegments(input, units, active ? (this.#gradCheckpointing!.segments ?? units.length) : 0);
   }

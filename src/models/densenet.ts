@@ -187,9 +187,11 @@ export class DenseNet extends ImageClassifier {
     if (options.init ?? true) initDenseNetWeights(this);
   }
 
-  // The units stem layers, blocks, transitions and norm5 are what checkpointing segments.
+  // Checkpointing segments the stem (kept together), each dense block, transition and norm5.
   protected features(input: Tensor): Tensor {
-    return this.runUnits(input, [...this.featureLayers]);
+    const layers = [...this.featureLayers];
+    const stemLength = this.config.stem === 'imagenet' ? 4 : 1;
+    return this.runUnits(input, [layers.slice(0, stemLength), ...layers.slice(stemLength)]);
   }
 
   // torchvision applies the final ReLU in forward, after features.norm5.

@@ -121,7 +121,8 @@ export class ResNet extends ImageClassifier implements ConvBnPairs {
   }
 
   protected features(input: Tensor): Tensor {
-    return runChain(input, [this.conv1, this.bn1, this.relu, this.maxpool, ...this.stages]);
+    // The blocks are the units checkpointing segments; the stem stays together (its ReLU is in place).
+    return this.runUnits(input, [[this.conv1, this.bn1, this.relu, this.maxpool], ...this.stages.flatMap((stage) => [...stage])]);
   }
 
   protected head(features: Tensor): Tensor {
