@@ -17,7 +17,7 @@ import { Sequential } from '../nn/sequential.js';
 import { checkpoint } from '../torch/checkpoint.js';
 import { adaptiveAvgPool2d, cat, dropout, relu } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
-import { ImageClassifier } from './classifier.js';
+import { ImageClassifier, type GradCheckpointingOptions } from './classifier.js';
 import { checkBoolean, checkChoice, checkInteger, checkIntegerList, commonOptionNames, rejectUnknownOptions } from './options.js';
 import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
 import { imagenetInput } from './resnet-zoo.js';
@@ -88,7 +88,8 @@ export class DenseLayer extends Module<Tensor[], Tensor> {
     growthRate: number,
     bnSize: number,
     readonly dropRate: number,
-    readonly memoryEfficient: boolean,
+    /** Recompute the concatenation, norm1, relu1 and conv1 in backward (memoryEfficient, or checkpointing on). */
+    public recomputeBottleneck: boolean,
   ) {
     super();
     this.norm1 = this.registerModule('norm1', new BatchNorm2d(inChannels));
@@ -107,7 +108,7 @@ export class DenseLayer extends Module<Tensor[], Tensor> {
   forward(features: Tensor[]): Tensor {
     // The concatenation is the big activation: in memory-efficient mode it and the
     // bottleneck's norm and ReLU are recomputed in backward instead of kept.
-    const bottleneck = this.memoryEfficient && this.training
+    const bottleneck = this.recomputeBottleneck && this.training
       ? checkpoint((inputs) => [this.#bottleneck(inputs)], features)[0]
       : this.#bottleneck(features);
     const out = this.conv2.call(this.relu2.call(this.norm2.call(bottleneck)));
@@ -198,6 +199,18 @@ export class DenseNet extends ImageClassifier {
   protected head(features: Tensor): Tensor {
     const pooled = adaptiveAvgPool2d(relu(features), 1).flatten(1);
     return this.classifier.call(pooled);
+  }
+
+  /**
+   * As ImageClassifier's, and inside dense blocks each layer's bottleneck is recomputed
+   * too while checkpointing is on (a block is one segment, and its concatenations are
+   * most of its memory), as timm's DenseNet does.
+   */
+  override setGradCheckpointing(enable: boolean | GradCheckpointingOptions = true): this {
+    super.setGradCheckpointing(enable);
+    const recompute = this.gradCheckpointing !== null || this.config.memoryEfficient;
+    for (const [, module] of this.namedModules()) if (module instanceof DenseLayer) module.recomputeBottleneck = recompute;
+    return this;
   }
 
   /** As ImageClassifier.loadStateDict; old torchvision keys (`denselayer1.norm.1.weight`) are renamed first. */

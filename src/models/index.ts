@@ -12,7 +12,7 @@ export {
   type ModelInfo,
   type ModelOptions,
 } from './registry.js';
-export { ImageClassifier, type InferenceSettings } from './classifier.js';
+export { ImageClassifier, type GradCheckpointingOptions, type InferenceSettings } from './classifier.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
 export { ResNet, resolveResNetConfig, type BuildOptions, type ResNetConfig, type ResolvedResNetConfig } from './resnet.js';
 export { resnetConfigs, imagenetInput, type ResNetOptions } from './resnet-zoo.js';

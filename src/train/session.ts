@@ -3,7 +3,7 @@
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
 import { createModel, getModelInfo } from '../models/index.js';
-import type { ImageClassifier } from '../models/classifier.js';
+import type { GradCheckpointingOptions, ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
 import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
@@ -58,6 +58,8 @@ export interface SessionOptions {
   onEvaluate?: () => void;
   /** Notes for the user (data loaded, warnings). */
   log?: (line: string) => void;
+  /** Activation checkpointing (model.setGradCheckpointing): less memory, the same result, more compute. */
+  gradCheckpointing?: boolean | GradCheckpointingOptions;
 }
 
 export interface SessionResult {
@@ -115,6 +117,7 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   const [channels] = data.inputShape;
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   const model = createModel(config.model, modelOptions);
+  if (options.gradCheckpointing) model.setGradCheckpointing(options.gradCheckpointing);
   const optimizer = buildOptimizer(config, model);
   try {
     const result = await trainModel(config, options, data, model, optimizer, modelOptions);

@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
+import type { GradCheckpointingOptions } from '../../models/classifier.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
 
@@ -48,6 +49,8 @@ export interface TrainCommandOptions {
   workers: number;
   threads?: number;
   progress: boolean;
+  checkpointActivations: boolean;
+  segments?: number;
 }
 
 /** `stem` if no such folder exists yet, else the first free of stem-2, stem-3, ... */
@@ -109,7 +112,10 @@ export function addRuntimeOptions(command: Command): Command {
  * Runs a session with Ctrl-C handling and terminal output. A NaN loss or any other
  * failure is thrown (the CLI prints it and exits 1); a stop by Ctrl-C returns normally.
  */
-export async function trainWithConsole(config: RunConfig, options: { out: string; resume: boolean; workers: number; progress: boolean }): Promise<SessionResult> {
+export async function trainWithConsole(
+  config: RunConfig,
+  options: { out: string; resume: boolean; workers: number; progress: boolean; gradCheckpointing?: boolean | GradCheckpointingOptions },
+): Promise<SessionResult> {
   const view = createProgressView({ interactive: options.progress && Boolean(process.stderr.isTTY) });
   let stopRequested = false;
   const onSigint = () => {
@@ -133,6 +139,7 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
       onEvaluate: () => view.evaluating(),
       onEpoch: (record, isBest) => view.epoch(record, config.epochs, isBest),
       log: (line) => view.message(line),
+      gradCheckpointing: options.gradCheckpointing,
     });
     const { result, run } = session;
     view.stop();
@@ -189,9 +196,13 @@ export function register(program: Command): void {
     .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--limit-train <n>', 'use only N training images, for quick runs (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
-    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt);
+    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
+    .option('--checkpoint-activations', 'keep only segment inputs in the forward pass and recompute the rest in backward: less memory, the same result, about a third more compute')
+    .option('--segments <n>', 'with --checkpoint-activations: group the blocks into N checkpointed segments (default: every block its own)', parsePositiveInt);
   addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
+    if (options.segments !== undefined && !options.checkpointActivations) throw new Error('--segments applies with --checkpoint-activations; add it or leave out --segments');
+    const gradCheckpointing = options.checkpointActivations ? (options.segments === undefined ? true : { segments: options.segments }) : undefined;
     let config: RunConfig;
     let out: string;
     if (options.resume) {
@@ -200,7 +211,7 @@ export function register(program: Command): void {
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
       // Every setting that shapes the result comes from the run; only these may change.
-      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress']);
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments']);
       const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
@@ -215,7 +226,7 @@ export function register(program: Command): void {
       if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing });
     trained.dispose();
   });
 }
