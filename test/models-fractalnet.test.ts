@@ -25,7 +25,7 @@ after(() => dir.cleanup());
 let structures: Structure[];
 const registered = ['fractalnet_cifar', 'fractalnet_fmnist'];
 before(() => {
-  const specs = registered.map((name) => referenceSpec({ ...models.fractalNetConfigs[name].config, name }));
+  const specs = registered.map((name) => referenceSpec({ ...models.fractalNetFamily.variants[name as 'fractalnet_cifar'].config, name } as models.FractalNetConfig));
   structures = JSON.parse(runPython('fractalnet_reference.py', ['structure', JSON.stringify(specs)])) as Structure[];
   runPython('fractalnet_reference.py', ['fixtures', dir.path, JSON.stringify([{ ...referenceSpec(tiny), id: 'tiny', input: [2, 1, 12, 12], seed: 3 }])]);
 });
@@ -33,7 +33,7 @@ before(() => {
 describe('FractalNet structure', () => {
   it('registered configurations: keys, shapes and parameter counts equal the reference', () => {
     registered.forEach((name, i) => {
-      const model = torch.withDefaultDevice('meta', () => models.createModel(name, { init: false }));
+      const model = torch.withDefaultDevice('meta', () => models.createModelByName(name, { init: false }));
       assertSameStructure(model.stateDict(), structures[i], name);
       assert.equal(model.countParameters(), structures[i].params, name);
     });

@@ -2,8 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
-import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
-import { Linear } from '../nn/linear.js';
+import { createClassifierByName, createModelByName, getModelInfo, loadCheckpoint, type FeatureListNet, type ModelInfo, type ModelOptions } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
@@ -30,13 +29,17 @@ export interface BuildOptions {
   init?: boolean;
 }
 
-export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
-  modelInfo(name);
+function modelOptionsFrom(options: BuildOptions): ModelOptions {
   const modelOptions: ModelOptions = {};
   if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
   if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
-  return createModel(name, modelOptions) as unknown as ImageModel;
+  return modelOptions;
+}
+
+export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
+  modelInfo(name);
+  return createClassifierByName(name, modelOptionsFrom(options)) as unknown as ImageModel;
 }
 
 /** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
@@ -45,46 +48,43 @@ export function readCheckpoint(file: string): StateDict {
   if (!statSync(file).isFile()) throw new Error(`weights file '${file}' is not a file`);
   const loaded = io.load(file) as unknown;
   if (loaded instanceof Tensor) throw new Error(`'${file}' holds a single tensor, not a state dict of weights`);
-  const dict = loaded as StateDict;
-  const keys = Object.keys(dict);
-  // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
-  if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
-    return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
-  }
-  return dict;
+  return loaded as StateDict;
 }
 
-/** The state-dict key of the classifier's weight: the model's last Linear layer. */
-export function classifierWeightKey(model: ImageModel): string | undefined {
-  let key: string | undefined;
-  for (const [path, module] of model.namedModules()) if (module instanceof Linear) key = `${path}.weight`;
-  return key;
+/** The state-dict key of the classifier's weight, from the model's registered config. */
+export function classifierWeightKey(name: string): string {
+  return `${modelInfo(name).classifier}.weight`;
 }
 
-/** Number of classes in a checkpoint, read from its classifier weight ([classes, features]). */
+/** Number of classes in a checkpoint, read from its classifier weight ([classes, features] or a 1x1 conv's [classes, features, 1, 1]). */
 export function checkpointNumClasses(dict: StateDict, key: string, file: string): number {
-  const weight = dict[key];
+  const weight = dict[key] ?? dict[`module.${key}`];
   if (!weight) throw new Error(`'${file}' has no '${key}' entry to read the number of classes from; pass --num-classes`);
-  if (weight.ndim !== 2) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
+  if (weight.ndim !== 2 && weight.ndim !== 4) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
   return weight.shape[0];
 }
 
-const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
+/** Loads `dict` into `model` through the library's one checkpoint path; a mismatch is one line naming the first few keys. */
+export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict, file: string): void {
+  loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
+}
 
-/** Loads `dict` into `model`, strictly; a mismatch is one line naming the first few keys. */
-export function loadWeights(model: ImageModel, dict: StateDict, file: string, modelName: string): void {
-  const own = model.stateDict();
-  const missing = Object.keys(own).filter((key) => !(key in dict));
-  const unexpected = Object.keys(dict).filter((key) => !(key in own));
-  const mismatched = Object.keys(own)
-    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].shape.join('x'))
-    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].shape.join(', ')}]`);
-  const problems: string[] = [];
-  if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
-  if (missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
-  if (unexpected.length > 0) problems.push(`unexpected keys: ${listSome(unexpected)}`);
-  if (problems.length > 0) throw new Error(`'${file}' does not fit ${modelName}: ${problems.join('; ')}`);
-  model.loadStateDict(dict);
+/** A features-only model of `name` with the full model's checkpoint `file` loaded (its classifier keys ignored). */
+export function loadBackboneWithWeights(name: string, file: string, outIndices?: number[]): FeatureListNet {
+  modelInfo(name);
+  const dict = readCheckpoint(file);
+  try {
+    const backbone = createModelByName(name, { init: false, featuresOnly: true, outIndices }) as FeatureListNet;
+    try {
+      loadWeights(backbone, dict, file);
+    } catch (error) {
+      backbone.dispose();
+      throw error;
+    }
+    return backbone;
+  } finally {
+    for (const tensor of Object.values(dict)) tensor.dispose();
+  }
 }
 
 /**
@@ -108,15 +108,14 @@ function loadPlainWeights(name: string, file: string, numClasses?: number): Imag
     let model = buildModel(name, { numClasses, init: false });
     if (numClasses === undefined) {
       // Rebuilt only when the checkpoint's classifier differs from the default one.
-      const key = classifierWeightKey(model);
-      const classes = key === undefined ? undefined : checkpointNumClasses(dict, key, file);
-      if (key !== undefined && classes !== model.stateDict()[key].shape[0]) {
+      const classes = checkpointNumClasses(dict, classifierWeightKey(name), file);
+      if (classes !== modelInfo(name).numClasses) {
         model.dispose();
         model = buildModel(name, { numClasses: classes, init: false });
       }
     }
     try {
-      loadWeights(model, dict, file, name);
+      loadWeights(model, dict, file);
     } catch (error) {
       model.dispose();
       throw error;

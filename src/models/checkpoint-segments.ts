@@ -2,7 +2,7 @@
 import type { Module } from '../nn/module.js';
 import { checkpointOne } from '../torch/checkpoint.js';
 import type { Tensor } from '../torch/tensor.js';
-import { runChain } from './layers.js';
+import { runChain, Stage } from './layers.js';
 
 /** `units` split into `segments` contiguous runs of near-equal length (the first ones longer). */
 export function splitIntoSegments<T>(units: T[], segments: number): T[][] {
@@ -22,6 +22,31 @@ export function splitIntoSegments<T>(units: T[], segments: number): T[][] {
  * in-place ReLU would otherwise overwrite the input a segment keeps).
  */
 export type CheckpointUnit = Module | Module[];
+
+/**
+ * The units a trunk is checkpointed by: each block of a residual stage, each composite
+ * step (a dense block, a transition), and runs of plain layers (a stem's conv, norm,
+ * in-place ReLU and pooling) kept together, so no segment's input is overwritten in place.
+ */
+export function trunkUnits(steps: Module[]): CheckpointUnit[] {
+  const units: CheckpointUnit[] = [];
+  let plain: Module[] = [];
+  const flush = () => {
+    if (plain.length > 0) units.push(plain);
+    plain = [];
+  };
+  for (const step of steps) {
+    if (step.children().length === 0) {
+      plain.push(step);
+      continue;
+    }
+    flush();
+    if (step instanceof Stage) units.push(...step);
+    else units.push(step);
+  }
+  flush();
+  return units;
+}
 
 /**
  * Runs `units` in order. With `segments` > 0 they run as that many checkpointed

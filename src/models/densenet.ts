@@ -5,27 +5,27 @@
 // keys read `features.denseblock1.denselayer1.norm1.weight`, `features.transition1.conv`,
 // `features.norm5`, `classifier`.
 import { ReLU } from '../nn/activation.js';
-import { Identity } from '../nn/basic.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
-import type { StateDict } from '../io/types.js';
-import { Module, type LoadResult } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { AvgPool2d, MaxPool2d } from '../nn/pooling.js';
 import { Sequential } from '../nn/sequential.js';
+import type { StateDict } from '../io/types.js';
 import { checkpoint } from '../torch/checkpoint.js';
-import { adaptiveAvgPool2d, cat, dropout, relu } from '../torch/functional.js';
+import { cat, dropout } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
-import { ImageClassifier, type GradCheckpointingOptions } from './classifier.js';
-import { checkBoolean, checkChoice, checkInteger, checkIntegerList, commonOptionNames, rejectUnknownOptions } from './options.js';
-import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
-import { imagenetInput } from './resnet-zoo.js';
+import { ClassifierHead } from '../layers/classifier-head.js';
+import { inlineInto } from '../layers/inline.js';
+import { ImageClassifier, type FeatureInfo, type GradCheckpointingOptions, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+import { defineFamily, type CommonConfig } from './family.js';
+import { checkBoolean, checkChoice, checkInteger, checkIntegerList, checkNumber, commonOptionKinds, resolveCommonOptions } from './options.js';
+import { imagenetInput } from './resnet.js';
 
 /** A DenseNet as plain data: everything that decides its layers. */
-export interface DenseNetConfig extends ModelConfig {
+export interface DenseNetConfig extends CommonConfig {
   family?: 'densenet';
-  name?: string;
   /** Channels each dense layer adds (k): 32 for densenet121, 12 for DenseNet-BC-100. */
   growthRate: number;
   /** Dense layers per block: [6, 12, 24, 16] for densenet121. */
@@ -36,41 +36,42 @@ export interface DenseNetConfig extends ModelConfig {
   bnSize?: number;
   /** Fraction of channels a transition keeps (theta; 0.5 in DenseNet-BC). */
   compression?: number;
-  /** Dropout after each dense layer's 3x3 convolution. */
-  dropRate?: number;
+  /**
+   * Dropout after each dense layer's 3x3 convolution (torchvision's drop_rate, timm's
+   * proj_drop_rate); the common dropRate is the dropout before the classifier.
+   */
+  denseDropRate?: number;
   /** 'imagenet': 7x7 stride-2 convolution, BatchNorm, ReLU, 3x3 max-pool; 'cifar': one 3x3 convolution. */
   stem?: 'imagenet' | 'cifar';
   /** Recompute each dense layer's concatenation, norm, ReLU and 1x1 convolution in backward. */
   memoryEfficient?: boolean;
-  numClasses?: number;
-  inChans?: number;
 }
 
-export type ResolvedDenseNetConfig = Required<DenseNetConfig>;
+export type ResolvedDenseNetConfig = Required<DenseNetConfig> & ResolvedCommonConfig & { family: 'densenet' };
 
 export function resolveDenseNetConfig(config: DenseNetConfig): ResolvedDenseNetConfig {
   const name = config.name ?? 'densenet';
+  const stem = checkChoice(name, 'stem', config.stem ?? 'imagenet', ['imagenet', 'cifar'] as const);
+  const blockConfig = checkIntegerList(name, 'blockConfig', config.blockConfig, 1);
+  // Transitions halve the size between blocks; the ImageNet stem divides by 4. No dilation.
+  const natural = (stem === 'imagenet' ? 4 : 1) * 2 ** (blockConfig.length - 1);
+  const common = resolveCommonOptions(name, config, { numClasses: 1000, outputStride: natural, outputStrides: [natural] });
+  if (common.dropPathRate !== 0) throw new Error(`${name}: dropPathRate does not apply to DenseNet (no residual branches); use denseDropRate or dropRate`);
   const compression = config.compression ?? 0.5;
   if (typeof compression !== 'number' || !(compression > 0 && compression <= 1)) {
     throw new Error(`${name}: compression must be a number in (0, 1], got ${JSON.stringify(config.compression)}`);
   }
-  const dropRate = config.dropRate ?? 0;
-  if (typeof dropRate !== 'number' || !(dropRate >= 0 && dropRate < 1)) {
-    throw new Error(`${name}: dropRate must be a number in [0, 1), got ${JSON.stringify(config.dropRate)}`);
-  }
   return {
+    ...common,
     family: 'densenet',
-    name,
     growthRate: checkInteger(name, 'growthRate', config.growthRate, 1),
-    blockConfig: checkIntegerList(name, 'blockConfig', config.blockConfig, 1),
+    blockConfig,
     numInitFeatures: checkInteger(name, 'numInitFeatures', config.numInitFeatures, 1),
     bnSize: checkInteger(name, 'bnSize', config.bnSize ?? 4, 1),
     compression,
-    dropRate,
-    stem: checkChoice(name, 'stem', config.stem ?? 'imagenet', ['imagenet', 'cifar'] as const),
+    denseDropRate: checkNumber(name, 'denseDropRate', config.denseDropRate ?? 0, 0, 1),
+    stem,
     memoryEfficient: checkBoolean(name, 'memoryEfficient', config.memoryEfficient ?? false),
-    numClasses: checkInteger(name, 'numClasses', config.numClasses ?? 1000, 0),
-    inChans: checkInteger(name, 'inChans', config.inChans ?? 3, 1),
   };
 }
 
@@ -146,85 +147,66 @@ export class Transition extends Sequential {
   }
 }
 
-export interface BuildOptions {
-  /** false skips torchvision's initialisation (the weights are about to be loaded). */
-  init?: boolean;
-}
-
-export class DenseNet extends ImageClassifier {
-  readonly config: ResolvedDenseNetConfig;
-  readonly numFeatures: number;
-  /** conv0 [norm0 relu0 pool0] denseblock1 transition1 ... denseblockN norm5, as torchvision's `features`. */
+export class DenseNet extends ImageClassifier<ResolvedDenseNetConfig> {
+  readonly classifierHead: ClassifierHead;
+  readonly featureInfo: FeatureInfo[] = [];
+  /** conv0 [norm0 relu0 pool0] denseblock1 transition1 ... denseblockN norm5 relu5, as torchvision's `features`. */
   readonly featureLayers: Sequential;
-  readonly classifier: Module;
 
-  constructor(config: DenseNetConfig, options: BuildOptions = {}) {
+  constructor(config: DenseNetConfig, options: { init?: boolean } = {}) {
     const resolved = resolveDenseNetConfig(config);
-    super(resolved.name, resolved.inChans, resolved.numClasses);
-    this.config = resolved;
-    const { growthRate, bnSize, dropRate, memoryEfficient, numInitFeatures: stemWidth } = resolved;
+    super(resolved);
+    const { growthRate, bnSize, denseDropRate, memoryEfficient, numInitFeatures: stemWidth } = resolved;
     const entries: [string, Module][] =
       resolved.stem === 'imagenet'
         ? [
             ['conv0', new Conv2d(resolved.inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false })],
             ['norm0', new BatchNorm2d(stemWidth)],
-            ['relu0', new ReLU()],
+            ['relu0', new ReLU(true)],
             ['pool0', new MaxPool2d(3, { stride: 2, padding: 1 })],
           ]
         : [['conv0', new Conv2d(resolved.inChans, stemWidth, 3, { padding: 1, bias: false })]];
+    let reduction = resolved.stem === 'imagenet' ? 2 : 1;
+    this.featureInfo.push({ numChs: stemWidth, reduction, module: resolved.stem === 'imagenet' ? 'features.relu0' : 'features.conv0' });
+    if (resolved.stem === 'imagenet') reduction *= 2;
     let channels = stemWidth;
     resolved.blockConfig.forEach((layers, i) => {
-      entries.push([`denseblock${i + 1}`, new DenseBlock(layers, channels, growthRate, bnSize, dropRate, memoryEfficient)]);
+      entries.push([`denseblock${i + 1}`, new DenseBlock(layers, channels, growthRate, bnSize, denseDropRate, memoryEfficient)]);
       channels += layers * growthRate;
       if (i === resolved.blockConfig.length - 1) return;
+      // A block's output before its transition (which compresses and halves it), as timm's feature_info.
+      this.featureInfo.push({ numChs: channels, reduction, module: `features.denseblock${i + 1}` });
       const compressed = Math.floor(channels * resolved.compression);
       entries.push([`transition${i + 1}`, new Transition(channels, compressed)]);
       channels = compressed;
+      reduction *= 2;
     });
-    entries.push(['norm5', new BatchNorm2d(channels)]);
+    // torchvision applies a ReLU after norm5 in forward; here it is the trunk's last step (no keys).
+    entries.push(['norm5', new BatchNorm2d(channels)], ['relu5', new ReLU(true)]);
+    this.featureInfo.push({ numChs: channels, reduction, module: 'features.relu5' });
     this.featureLayers = this.registerModule('features', Sequential.fromEntries(entries));
-    this.numFeatures = channels;
-    this.classifier = this.registerModule('classifier', resolved.numClasses > 0 ? new Linear(channels, resolved.numClasses) : new Identity());
+    this.classifierHead = inlineInto(this, new ClassifierHead(channels, resolved.numClasses, {
+      globalPool: resolved.globalPool,
+      dropRate: resolved.dropRate,
+      names: { fc: 'classifier' },
+    }));
     if (options.init ?? true) initDenseNetWeights(this);
   }
 
-  // Checkpointing segments the stem (kept together), each dense block, transition and norm5.
-  protected features(input: Tensor): Tensor {
-    const layers = [...this.featureLayers];
-    const stemLength = this.config.stem === 'imagenet' ? 4 : 1;
-    return this.runUnits(input, [layers.slice(0, stemLength), ...layers.slice(stemLength)]);
-  }
-
-  // torchvision applies the final ReLU in forward, after features.norm5.
-  protected head(features: Tensor): Tensor {
-    const pooled = adaptiveAvgPool2d(relu(features), 1).flatten(1);
-    return this.classifier.call(pooled);
+  trunk(): TrunkStep[] {
+    return [...this.featureLayers.namedChildren()].map(([name, module]) => [`features.${name}`, module as Module]);
   }
 
   /**
-   * As ImageClassifier's, and inside dense blocks each layer's bottleneck is recomputed
-   * too while checkpointing is on (a block is one segment, and its concatenations are
-   * most of its memory), as timm's DenseNet does.
+   * As ImageClassifier's; inside dense blocks each layer's bottleneck is recomputed too
+   * while checkpointing is on (a block is one segment, and its concatenations are most
+   * of its memory), as timm's DenseNet does.
    */
   override setGradCheckpointing(enable: boolean | GradCheckpointingOptions = true): this {
     super.setGradCheckpointing(enable);
     const recompute = this.gradCheckpointing !== null || this.config.memoryEfficient;
     for (const [, module] of this.namedModules()) if (module instanceof DenseLayer) module.recomputeBottleneck = recompute;
     return this;
-  }
-
-  /** As ImageClassifier.loadStateDict; old torchvision keys (`denselayer1.norm.1.weight`) are renamed first. */
-  override loadStateDict(dict: StateDict, options: { strict?: boolean } = {}): LoadResult {
-    return super.loadStateDict(filterTorchvisionDenseNetKeys(dict), options);
-  }
-
-  clone(): DenseNet {
-    return this.copyStateInto(new DenseNet(this.config, { init: false }));
-  }
-
-  override describe(): string {
-    const c = this.config;
-    return `${c.name} (DenseNet, growthRate ${c.growthRate}, blockConfig [${c.blockConfig.join(', ')}], numInitFeatures ${c.numInitFeatures}, ${c.stem} stem, inChans ${c.inChans}, numClasses ${c.numClasses})`;
   }
 }
 
@@ -254,64 +236,47 @@ export function filterTorchvisionDenseNetKeys<T>(dict: Record<string, T>): Recor
   return renamed;
 }
 
-const paper = 'Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional Networks. CVPR 2017 (arXiv:1608.06993)';
+const cifar10 = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
 
-type DenseNetTableEntry = Pick<DenseNetConfig, 'growthRate' | 'blockConfig' | 'numInitFeatures'> & { description: string };
-
-/** torchvision's four ImageNet DenseNets. */
-export const denseNetConfigs: Record<string, DenseNetTableEntry> = {
-  densenet121: { growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64, description: 'DenseNet-121: k=32, blocks 6-12-24-16' },
-  densenet161: { growthRate: 48, blockConfig: [6, 12, 36, 24], numInitFeatures: 96, description: 'DenseNet-161: k=48, blocks 6-12-36-24' },
-  densenet169: { growthRate: 32, blockConfig: [6, 12, 32, 32], numInitFeatures: 64, description: 'DenseNet-169: k=32, blocks 6-12-32-32' },
-  densenet201: { growthRate: 32, blockConfig: [6, 12, 48, 32], numInitFeatures: 64, description: 'DenseNet-201: k=32, blocks 6-12-48-32' },
-};
-
-/** DenseNet-BC for CIFAR (the paper's Table 2): depth L and growth rate k; (L - 4) / 6 layers per block, 2k stem channels. */
-export const denseNetBcConfigs: Record<string, { depth: number; growthRate: number }> = {
-  densenet_bc_100_12: { depth: 100, growthRate: 12 },
-  densenet_bc_250_24: { depth: 250, growthRate: 24 },
-  densenet_bc_190_40: { depth: 190, growthRate: 40 },
-};
-
-/** Options a registered DenseNet accepts on top of its table entry. */
-export interface DenseNetOptions extends ModelOptions {
-  growthRate?: number;
-  bnSize?: number;
-  compression?: number;
-  dropRate?: number;
-  memoryEfficient?: boolean;
-}
-
-const acceptedOptions = [...commonOptionNames, 'growthRate', 'bnSize', 'compression', 'dropRate', 'memoryEfficient'];
-
-function buildWith(base: DenseNetConfig) {
-  return (name: string, options: DenseNetOptions): DenseNet => {
-    rejectUnknownOptions(name, options, acceptedOptions);
-    const { init, ...overrides } = options;
-    const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-    return new DenseNet({ ...base, ...defined, name }, { init: init as boolean | undefined });
+/** DenseNet-BC for CIFAR (the paper's Table 2): depth L, growth rate k; (L - 4) / 6 layers per block, 2k stem channels. */
+function denseNetBC(depth: number, growthRate: number) {
+  const layers = (depth - 4) / 6;
+  return {
+    config: { growthRate, blockConfig: [layers, layers, layers], numInitFeatures: 2 * growthRate, stem: 'cifar' as const, compression: 0.5, numClasses: 10 },
+    description: `DenseNet-BC L=${depth} k=${growthRate}: 3x3 stem, 3 blocks of ${layers} bottleneck layers, compression 0.5`,
+    paper: 'Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional Networks. CVPR 2017 (arXiv:1608.06993), Table 2',
+    pretrained: { inputSize: [3, 32, 32] as [number, number, number], ...cifar10, cropPct: 1, numClasses: 10 },
   };
 }
 
-for (const [name, { description, ...config }] of Object.entries(denseNetConfigs)) {
-  registerModel({ name, family: 'densenet', paper, description, ...imagenetInput }, buildWith(config));
-}
-
-const cifar10 = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
-for (const [name, { depth, growthRate }] of Object.entries(denseNetBcConfigs)) {
-  const layers = (depth - 4) / 6;
-  registerModel(
-    {
-      name,
-      family: 'densenet',
-      paper: `${paper}, Table 2`,
-      defaultInputSize: [3, 32, 32],
-      ...cifar10,
-      numClasses: 10,
-      description: `DenseNet-BC L=${depth} k=${growthRate}: 3x3 stem, 3 blocks of ${layers} bottleneck layers, compression 0.5`,
-    },
-    buildWith({ growthRate, blockConfig: [layers, layers, layers], numInitFeatures: 2 * growthRate, stem: 'cifar', compression: 0.5, numClasses: 10 }),
-  );
-}
-
-registerFamily('densenet', (config: ModelConfig): ImageClassifier => new DenseNet(config as DenseNetConfig));
+export const denseNetFamily = defineFamily({
+  family: 'densenet',
+  title: 'DenseNet',
+  paper: 'Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional Networks. CVPR 2017 (arXiv:1608.06993)',
+  options: {
+    ...commonOptionKinds,
+    growthRate: 'integer >= 1 (channels each dense layer adds)',
+    blockConfig: 'list of integers >= 1 (dense layers per block)',
+    numInitFeatures: 'integer >= 1 (stem channels)',
+    bnSize: 'integer >= 1 (bottleneck width in growth rates)',
+    compression: 'number in (0, 1] (channels a transition keeps)',
+    denseDropRate: 'number in [0, 1) (dropout after each dense layer)',
+    stem: "'imagenet' | 'cifar'",
+    memoryEfficient: 'boolean',
+  },
+  resolve: resolveDenseNetConfig,
+  build: (config: ResolvedDenseNetConfig, options) => new DenseNet(config, options),
+  describe: (c: ResolvedDenseNetConfig) =>
+    `growthRate ${c.growthRate}, blockConfig [${c.blockConfig.join(', ')}], numInitFeatures ${c.numInitFeatures}, bnSize ${c.bnSize}, compression ${c.compression}, ${c.stem} stem`,
+  pretrained: () => ({ ...imagenetInput, firstConv: 'features.conv0', classifier: 'classifier' }),
+  filterStateDict: (dict: StateDict) => filterTorchvisionDenseNetKeys(dict),
+  variants: {
+    densenet121: { config: { growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64 }, description: 'DenseNet-121: k=32, blocks 6-12-24-16' },
+    densenet161: { config: { growthRate: 48, blockConfig: [6, 12, 36, 24], numInitFeatures: 96 }, description: 'DenseNet-161: k=48, blocks 6-12-36-24' },
+    densenet169: { config: { growthRate: 32, blockConfig: [6, 12, 32, 32], numInitFeatures: 64 }, description: 'DenseNet-169: k=32, blocks 6-12-32-32' },
+    densenet201: { config: { growthRate: 32, blockConfig: [6, 12, 48, 32], numInitFeatures: 64 }, description: 'DenseNet-201: k=32, blocks 6-12-48-32' },
+    densenet_bc_100_12: denseNetBC(100, 12),
+    densenet_bc_250_24: denseNetBC(250, 24),
+    densenet_bc_190_40: denseNetBC(190, 40),
+  },
+});

@@ -9,7 +9,6 @@
 // always kept) or global (one column kept for the whole network). Samples come from
 // libtorch's generator, so a seeded step, a resumed run and a checkpointed recompute
 // draw the same paths.
-import { Identity } from '../nn/basic.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
@@ -17,16 +16,18 @@ import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
 import { MaxPool2d } from '../nn/pooling.js';
 import { rand } from '../torch/creation.js';
-import { adaptiveAvgPool2d, dropout, relu } from '../torch/functional.js';
+import { dropout } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
-import { ImageClassifier } from './classifier.js';
-import { checkInteger, checkIntegerList, commonOptionNames, rejectUnknownOptions } from './options.js';
-import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
+import { ClassifierHead } from '../layers/classifier-head.js';
+import { ConvNormAct } from '../layers/conv-norm-act.js';
+import { inlineInto } from '../layers/inline.js';
+import { ImageClassifier, type FeatureInfo, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+import { defineFamily, type CommonConfig } from './family.js';
+import { checkInteger, checkIntegerList, commonOptionKinds, resolveCommonOptions } from './options.js';
 
 /** A FractalNet as plain data. */
-export interface FractalNetConfig extends ModelConfig {
+export interface FractalNetConfig extends CommonConfig {
   family?: 'fractalnet';
-  name?: string;
   /** C: columns per block; the deepest has 2^(C-1) convolutions. */
   columns: number;
   /** B: fractal blocks, each followed by 2x2 max-pooling. */
@@ -41,11 +42,9 @@ export interface FractalNetConfig extends ModelConfig {
   globalPathRatio?: number;
   /** In eval mode, run column k alone (1 = shallowest, one convolution per block; C = deepest); null runs all. */
   evalColumn?: number | null;
-  numClasses?: number;
-  inChans?: number;
 }
 
-export type ResolvedFractalNetConfig = Required<FractalNetConfig>;
+export type ResolvedFractalNetConfig = Required<FractalNetConfig> & ResolvedCommonConfig & { family: 'fractalnet' };
 
 const defaultChannels = [64, 128, 256, 512, 512];
 const defaultDropRates = [0, 0.1, 0.2, 0.3, 0.4];
@@ -72,9 +71,13 @@ export function resolveFractalNetConfig(config: FractalNetConfig): ResolvedFract
   if (evalColumn !== null && (!Number.isInteger(evalColumn) || evalColumn < 1 || evalColumn > columns)) {
     throw new Error(`${name}: evalColumn must be null or an integer from 1 to ${columns} (columns), got ${JSON.stringify(evalColumn)}`);
   }
+  const common = resolveCommonOptions(name, config, { numClasses: 10, outputStride: 2 ** blocks, outputStrides: [2 ** blocks] });
+  if (common.dropPathRate !== 0) {
+    throw new Error(`${name}: FractalNet's drop-path is set by localDropProb and globalPathRatio, not dropPathRate (stochastic depth of residual blocks)`);
+  }
   return {
+    ...common,
     family: 'fractalnet',
-    name,
     columns,
     blocks,
     channels,
@@ -82,8 +85,6 @@ export function resolveFractalNetConfig(config: FractalNetConfig): ResolvedFract
     localDropProb: fractionIn(name, 'localDropProb', config.localDropProb ?? 0.15, 1),
     globalPathRatio: fractionIn(name, 'globalPathRatio', config.globalPathRatio ?? 0.5, 1),
     evalColumn,
-    numClasses: checkInteger(name, 'numClasses', config.numClasses ?? 10, 0),
-    inChans: checkInteger(name, 'inChans', config.inChans ?? 3, 1),
   };
 }
 
@@ -115,10 +116,9 @@ export function join(inputs: Tensor[]): Tensor {
   return sum.mul_(1 / inputs.length);
 }
 
-/** The paper's conv: 3x3 convolution, BatchNorm, ReLU (then the block's dropout). */
+/** The paper's conv: 3x3 convolution, BatchNorm, ReLU (keys `conv`, `norm`), then the block's dropout. */
 export class ConvUnit extends Module {
-  readonly conv: Conv2d;
-  readonly norm: BatchNorm2d;
+  readonly unit: ConvNormAct;
 
   constructor(
     inChannels: number,
@@ -126,12 +126,11 @@ export class ConvUnit extends Module {
     readonly dropRate: number,
   ) {
     super();
-    this.conv = this.registerModule('conv', new Conv2d(inChannels, outChannels, 3, { padding: 1, bias: false }));
-    this.norm = this.registerModule('norm', new BatchNorm2d(outChannels));
+    this.unit = inlineInto(this, new ConvNormAct(inChannels, outChannels, 3, { names: { conv: 'conv', norm: 'norm', act: 'relu' } }));
   }
 
   forward(input: Tensor): Tensor {
-    const out = relu(this.norm.call(this.conv.call(input)));
+    const out = this.unit.forward(input);
     return this.dropRate > 0 ? dropout(out, this.dropRate, this.training) : out;
   }
 }
@@ -186,28 +185,26 @@ export class FractalBlock extends FractalExpansion {
   }
 }
 
-export interface BuildOptions {
-  init?: boolean;
-}
-
-export class FractalNet extends ImageClassifier {
-  readonly config: ResolvedFractalNetConfig;
-  readonly numFeatures: number;
+export class FractalNet extends ImageClassifier<ResolvedFractalNetConfig> {
+  readonly classifierHead: ClassifierHead;
+  readonly featureInfo: FeatureInfo[] = [];
   /** block1 .. blockB */
   readonly blocks: FractalBlock[] = [];
-  readonly classifier: Module;
 
-  constructor(config: FractalNetConfig, options: BuildOptions = {}) {
+  constructor(config: FractalNetConfig, options: { init?: boolean } = {}) {
     const resolved = resolveFractalNetConfig(config);
-    super(resolved.name, resolved.inChans, resolved.numClasses);
-    this.config = resolved;
+    super(resolved);
     let channels = resolved.inChans;
     resolved.channels.forEach((width, i) => {
       this.blocks.push(this.registerModule(`block${i + 1}`, new FractalBlock(resolved.columns, channels, width, resolved.dropRates[i])));
+      this.featureInfo.push({ numChs: width, reduction: 2 ** (i + 1), module: `block${i + 1}` });
       channels = width;
     });
-    this.numFeatures = channels;
-    this.classifier = this.registerModule('classifier', resolved.numClasses > 0 ? new Linear(channels, resolved.numClasses) : new Identity());
+    this.classifierHead = inlineInto(this, new ClassifierHead(channels, resolved.numClasses, {
+      globalPool: resolved.globalPool,
+      dropRate: resolved.dropRate,
+      names: { fc: 'classifier' },
+    }));
     if (options.init ?? true) initFractalNetWeights(this);
   }
 
@@ -227,23 +224,16 @@ export class FractalNet extends ImageClassifier {
     return { kind: 'local', dropProb: localDropProb };
   }
 
-  protected features(input: Tensor): Tensor {
+  trunk(): TrunkStep[] {
+    return this.blocks.map((block, i) => [`block${i + 1}`, block]);
+  }
+
+  // The plan is drawn once per pass, before the blocks (a checkpointed block, recomputed
+  // in backward, reads the same plan and redraws its local samples from the saved state).
+  protected override runTrunk(input: Tensor, steps: TrunkStep[]): Tensor {
     const plan = this.samplePathPlan();
     for (const block of this.blocks) block.plan = plan;
-    return this.runUnits(input, this.blocks);
-  }
-
-  protected head(features: Tensor): Tensor {
-    return this.classifier.call(adaptiveAvgPool2d(features, 1).flatten(1));
-  }
-
-  clone(): FractalNet {
-    return this.copyStateInto(new FractalNet(this.config, { init: false }));
-  }
-
-  override describe(): string {
-    const c = this.config;
-    return `${c.name} (FractalNet, ${c.columns} columns, ${c.blocks} blocks, channels [${c.channels.join(', ')}], inChans ${c.inChans}, numClasses ${c.numClasses})`;
+    return super.runTrunk(input, steps);
   }
 }
 
@@ -258,49 +248,43 @@ export function initFractalNetWeights(model: Module<unknown, unknown>): void {
   }
 }
 
-const paper = 'Larsson, Maire, Shakhnarovich. FractalNet: Ultra-Deep Neural Networks without Residuals. ICLR 2017 (arXiv:1605.07648)';
-
-/** Options a registered FractalNet accepts on top of its table entry. */
-export interface FractalNetOptions extends ModelOptions {
-  columns?: number;
-  blocks?: number;
-  channels?: number[];
-  dropRates?: number[];
-  localDropProb?: number;
-  globalPathRatio?: number;
-  evalColumn?: number | null;
-}
-
-const acceptedOptions = [...commonOptionNames, 'columns', 'blocks', 'channels', 'dropRates', 'localDropProb', 'globalPathRatio', 'evalColumn'];
-
-interface FractalTableEntry {
-  config: Omit<FractalNetConfig, 'name'>;
-  input: { defaultInputSize: [number, number, number]; mean: number[]; std: number[] };
-  description: string;
-}
-
-/** The paper's CIFAR network (C=3, B=5: 20 convolutional layers) and a 28x28 greyscale one. */
-export const fractalNetConfigs: Record<string, FractalTableEntry> = {
-  fractalnet_cifar: {
-    config: { columns: 3, blocks: 5 },
-    input: { defaultInputSize: [3, 32, 32], mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
-    description: 'FractalNet-20 for CIFAR: C=3, B=5, channels 64-128-256-512-512, dropout 0-0.4',
+export const fractalNetFamily = defineFamily({
+  family: 'fractalnet',
+  title: 'FractalNet',
+  paper: 'Larsson, Maire, Shakhnarovich. FractalNet: Ultra-Deep Neural Networks without Residuals. ICLR 2017 (arXiv:1605.07648)',
+  options: {
+    ...commonOptionKinds,
+    columns: 'integer >= 1 (C)',
+    blocks: 'integer >= 1 (B)',
+    channels: 'list of B integers >= 1',
+    dropRates: 'list of B numbers in [0, 0.99]',
+    localDropProb: 'number in [0, 1]',
+    globalPathRatio: 'number in [0, 1]',
+    evalColumn: 'null | integer 1..C (1: the shallowest column)',
   },
-  fractalnet_fmnist: {
-    // 28 -> 14 -> 7 -> 3 -> 1 after four poolings.
-    config: { columns: 3, blocks: 4, channels: [32, 64, 128, 256], dropRates: [0, 0.1, 0.2, 0.3], inChans: 1 },
-    input: { defaultInputSize: [1, 28, 28], mean: [0.286], std: [0.353] },
-    description: 'FractalNet-16 for 28x28 greyscale (Fashion-MNIST): C=3, B=4, channels 32-64-128-256, dropout 0-0.3',
+  resolve: resolveFractalNetConfig,
+  build: (config: ResolvedFractalNetConfig, options) => new FractalNet(config, options),
+  describe: (c: ResolvedFractalNetConfig) => `${c.columns} columns, ${c.blocks} blocks, channels [${c.channels.join(', ')}]`,
+  pretrained: (c: ResolvedFractalNetConfig) => ({
+    inputSize: [c.inChans, 32, 32] as [number, number, number],
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.247, 0.2435, 0.2616],
+    cropPct: 1,
+    interpolation: 'bilinear' as const,
+    numClasses: 10,
+    firstConv: `block1${'.deep1'.repeat(c.columns - 1)}.shallow.conv`,
+    classifier: 'classifier',
+  }),
+  variants: {
+    fractalnet_cifar: {
+      config: { columns: 3, blocks: 5 },
+      description: 'FractalNet-20 for CIFAR: C=3, B=5, channels 64-128-256-512-512, dropout 0-0.4',
+    },
+    fractalnet_fmnist: {
+      // 28 -> 14 -> 7 -> 3 -> 1 after four poolings.
+      config: { columns: 3, blocks: 4, channels: [32, 64, 128, 256], dropRates: [0, 0.1, 0.2, 0.3], inChans: 1 },
+      description: 'FractalNet-16 for 28x28 greyscale (Fashion-MNIST): C=3, B=4, channels 32-64-128-256, dropout 0-0.3',
+      pretrained: { inputSize: [1, 28, 28], mean: [0.286], std: [0.353] },
+    },
   },
-};
-
-for (const [name, entry] of Object.entries(fractalNetConfigs)) {
-  registerModel({ name, family: 'fractalnet', paper, description: entry.description, numClasses: 10, ...entry.input }, (modelName, options: FractalNetOptions) => {
-    rejectUnknownOptions(modelName, options, acceptedOptions);
-    const { init, ...overrides } = options;
-    const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-    return new FractalNet({ ...entry.config, ...defined, name: modelName }, { init: init as boolean | undefined });
-  });
-}
-
-registerFamily('fractalnet', (config: ModelConfig): ImageClassifier => new FractalNet(config as FractalNetConfig));
+});

@@ -2,7 +2,7 @@
 // schedule, open the run directory (fresh or resumed) and run the loop. The train and
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
-import { createModel, getModelInfo } from '../models/index.js';
+import { createClassifierByName, getModelInfo } from '../models/index.js';
 import type { GradCheckpointingOptions, ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
@@ -116,7 +116,7 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   manualSeed(config.seed);
   const [channels] = data.inputShape;
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
-  const model = createModel(config.model, modelOptions);
+  const model = createClassifierByName(config.model, modelOptions);
   if (options.gradCheckpointing) model.setGradCheckpointing(options.gradCheckpointing);
   const optimizer = buildOptimizer(config, model);
   try {

@@ -5,9 +5,8 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { createModel } from '../models/index.js';
+import { createClassifierByName, loadCheckpoint, type FeatureListNet } from '../models/index.js';
 import type { StateDict } from '../io/types.js';
-import type { Module } from '../nn/module.js';
 import { dispose } from '../torch/scope.js';
 import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
 
@@ -34,14 +33,17 @@ export function loadTrainedModel(file: string, expectedModel?: string): TrainedM
 /** Builds the model `info` (read from `file`'s metadata) describes and loads `file` into it. */
 export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: string): TrainedModel {
   if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
-  const model = createModel(info.model, { ...info.modelOptions, init: false });
-  return { model: loadInto(model, loadSafetensors(file)), info };
+  const model = createClassifierByName(info.model, { ...info.modelOptions, init: false });
+  return { model: loadInto(model, loadSafetensors(file), file), info };
 }
 
-/** Loads `dict` into `model` (strictly) and frees `dict`; when it does not fit, frees `model` too and throws. */
-export function loadInto<M extends Module<never, unknown>>(model: M, dict: StateDict): M {
+/**
+ * Loads `dict` into `model` (strictly, through the library's one checkpoint path) and
+ * frees `dict`; when it does not fit, frees `model` too and throws.
+ */
+export function loadInto<M extends ImageClassifier | FeatureListNet>(model: M, dict: StateDict, source?: string): M {
   try {
-    model.loadStateDict(dict);
+    loadCheckpoint(model, dict, { source });
     return model;
   } catch (error) {
     model.dispose();
