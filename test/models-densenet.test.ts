@@ -115,6 +115,30 @@ describe('memoryEfficient', () => {
   });
 });
 
+describe('cross-family options', () => {
+  it('featuresOnly gives the block outputs at strides 2..32; globalPool max; a 3-channel checkpoint loads into inChans 1', () => {
+    torch.manualSeed(6);
+    const backbone = models.createModel('densenet121', { featuresOnly: true });
+    const shapes = torch.tidy(() => torch.noGrad(() => backbone.eval().call(torch.randn([1, 3, 64, 64])).map((t) => t.shape)));
+    assert.deepEqual(shapes, [[1, 64, 32, 32], [1, 256, 16, 16], [1, 512, 8, 8], [1, 1024, 4, 4], [1, 1024, 2, 2]]);
+    assert.deepEqual(backbone.featureInfo.map((f) => f.module), ['features.relu0', 'features.denseblock1', 'features.denseblock2', 'features.denseblock3', 'features.relu5']);
+    backbone.dispose();
+
+    const rgb = models.createModel('densenet_bc_100_12', { growthRate: 4, globalPool: 'max' }).eval();
+    const grey = models.createModel('densenet_bc_100_12', { growthRate: 4, globalPool: 'max', inChans: 1, init: false }).eval();
+    models.loadCheckpoint(grey, rgb.stateDict());
+    const x = torch.randn([2, 1, 16, 16]);
+    // The summed first convolution on a grey image equals the RGB one on that image in every channel.
+    const error = torch.tidy(() => torch.noGrad(() => relativeError(grey.call(x), rgb.call(torch.cat([x, x, x], 1)))));
+    assert.ok(error < 1e-5, `relative error ${error}`);
+    grey.resetClassifier(0);
+    assert.deepEqual(torch.tidy(() => torch.noGrad(() => grey.call(x).shape)), [2, grey.numFeatures]);
+    torch.dispose([x]);
+    rgb.dispose();
+    grey.dispose();
+  });
+});
+
 describe('DenseNet options and training', () => {
   it('numClasses 0 gives pooled features; inChans 1 takes greyscale; bad options are named', () => {
     const model = models.createModel('densenet_bc_100_12', { numClasses: 0, inChans: 1, growthRate: 4 });

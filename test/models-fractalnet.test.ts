@@ -95,6 +95,20 @@ function unitsRun(model: models.FractalNet, input: torch.Tensor): string[] {
   return called;
 }
 
+describe('cross-family options', () => {
+  it('featuresOnly gives each block output; numClasses 0 and globalPool; dropPathRate is refused with a pointer', () => {
+    const backbone = models.createModel('fractalnet_fmnist', { featuresOnly: true });
+    const shapes = torch.tidy(() => torch.noGrad(() => backbone.eval().call(torch.randn([1, 1, 28, 28])).map((t) => t.shape)));
+    assert.deepEqual(shapes, [[1, 32, 14, 14], [1, 64, 7, 7], [1, 128, 3, 3], [1, 256, 1, 1]]);
+    backbone.dispose();
+    const pooled = new models.FractalNet({ ...tiny, numClasses: 0, globalPool: 'avgmax' });
+    assert.deepEqual(torch.tidy(() => torch.noGrad(() => pooled.eval().call(torch.randn([2, 1, 12, 12])).shape)), [2, 6]);
+    pooled.dispose();
+    assert.throws(() => new models.FractalNet({ ...tiny, dropPathRate: 0.1 }), /drop-path is set by localDropProb and globalPathRatio/);
+    assert.throws(() => new models.FractalNet({ ...tiny, evalColumn: 4 }), /evalColumn must be null or an integer from 1 to 3/);
+  });
+});
+
 describe('drop-path', () => {
   it('local: every join keeps at least one input, even with drop probability 1', () => {
     torch.manualSeed(1);
