@@ -68,8 +68,15 @@ const cases: { name: string; build: () => models.ImageClassifier; input: number[
     setting: true,
   },
   {
-    name: 'DenseNet (dropout 0.2, 2 segments)',
-    build: () => new models.DenseNet({ growthRate: 4, blockConfig: [3, 3], numInitFeatures: 8, stem: 'cifar', numClasses: 5, dropRate: 0.2 }),
+    name: 'DenseNet (dense-layer dropout 0.2, checkpointed dense layers)',
+    build: () => new models.DenseNet({ growthRate: 4, blockConfig: [3, 3], numInitFeatures: 8, stem: 'cifar', numClasses: 5, denseDropRate: 0.2 }),
+    input: [3, 3, 12, 12],
+    classes: 5,
+    setting: true,
+  },
+  {
+    name: 'DenseNet (dropout before the classifier, layers and 2 trunk segments)',
+    build: () => new models.DenseNet({ growthRate: 4, blockConfig: [3, 3], numInitFeatures: 8, stem: 'cifar', numClasses: 5, denseDropRate: 0.2, dropRate: 0.3 }),
     input: [3, 3, 12, 12],
     classes: 5,
     setting: { segments: 2 },

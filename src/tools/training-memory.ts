@@ -79,7 +79,7 @@ const mebibytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} Mi
 
 export function formatTrainingMemory(memory: TrainingMemory): string {
   const { plain, checkpointed } = memory;
-  const segments = memory.gradCheckpointing === true ? 'every block a segment' : `${memory.gradCheckpointing.segments} segments`;
+  const segments = memory.gradCheckpointing === true ? 'setGradCheckpointing(true)' : `${memory.gradCheckpointing.segments} segments`;
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x less` : '-');
   return [
     `Training memory per image (measured on a step at [${memory.input.join(', ')}]):`,
