@@ -31,7 +31,7 @@ import torchvision.models as tvm
 from torchvision.models.densenet import _DenseBlock, _Transition
 
 sys.path.insert(0, os.path.dirname(__file__))
-from resnet_reference import randomise_batchnorm, skip_initialisation, write_safetensors  # noqa: E402
+from resnet_reference import describe_structure, eval_fixture, run_commands, skip_initialisation, write_safetensors, write_state  # noqa: E402
 
 TORCHVISION = ['densenet121', 'densenet161', 'densenet169', 'densenet201']
 # name -> (depth L, growth rate k), Table 2 of Huang et al. 2017
@@ -75,14 +75,7 @@ def build(name, num_classes=None, in_chans=3):
 
 def structure():
     skip_initialisation()
-    out = {}
-    for name in TORCHVISION + list(BC):
-        model = build(name)
-        out[name] = {
-            'keys': [[key, list(value.shape)] for key, value in model.state_dict().items()],
-            'params': sum(p.numel() for p in model.parameters()),
-        }
-    json.dump(out, sys.stdout)
+    json.dump({name: describe_structure(build(name)) for name in TORCHVISION + list(BC)}, sys.stdout)
 
 
 def to_old_keys(state):
@@ -97,36 +90,14 @@ def to_old_keys(state):
 
 def fixtures(out_dir, spec):
     for item in spec:
-        name = item['name']
         torch.manual_seed(item.get('seed', 0))
-        model = build(name, item.get('num_classes'), item.get('in_chans', 3))
-        randomise_batchnorm(model)
-        model.eval()
-        x = torch.randn(*item['input'])
-        with torch.no_grad():
-            y = model(x)
-        state = model.state_dict()
+        state, io = eval_fixture(build(item['name'], item.get('num_classes'), item.get('in_chans', 3)), item['input'])
         if item.get('old_keys'):
             state = to_old_keys(state)
-        stem = item.get('id', name)
-        if item['format'] == 'pth':
-            torch.save(state, os.path.join(out_dir, f'{stem}.pth'))
-        elif item['format'] == 'safetensors':
-            write_safetensors(os.path.join(out_dir, f'{stem}.safetensors'), state)
-        else:
-            raise SystemExit(f'unknown format {item["format"]}')
-        write_safetensors(os.path.join(out_dir, f'{stem}-io.safetensors'), {'input': x, 'output': y})
-
-
-def main():
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
-    if len(sys.argv) >= 2 and sys.argv[1] == 'structure':
-        structure()
-    elif len(sys.argv) == 4 and sys.argv[1] == 'fixtures':
-        fixtures(sys.argv[2], json.loads(sys.argv[3]))
-    else:
-        raise SystemExit(__doc__)
+        stem = item.get('id', item['name'])
+        write_state(state, out_dir, stem, item['format'])
+        write_safetensors(os.path.join(out_dir, f'{stem}-io.safetensors'), io)
 
 
 if __name__ == '__main__':
-    main()
+    run_commands(__doc__, structure, fixtures, structure_takes_spec=False)

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(__file__))
-from resnet_reference import randomise_batchnorm, write_safetensors  # noqa: E402
+from resnet_reference import describe_structure, eval_fixture, run_commands, write_safetensors  # noqa: E402
 
 
 class ConvUnit(nn.Module):
@@ -84,38 +84,16 @@ def build(spec):
 
 
 def structure(specs):
-    out = []
-    for spec in specs:
-        model = build(spec)
-        out.append({
-            'keys': [[key, list(value.shape)] for key, value in model.state_dict().items()],
-            'params': sum(p.numel() for p in model.parameters()),
-        })
-    json.dump(out, sys.stdout)
+    json.dump([describe_structure(build(spec)) for spec in specs], sys.stdout)
 
 
 def fixtures(out_dir, specs):
     for spec in specs:
         torch.manual_seed(spec.get('seed', 0))
-        model = build(spec)
-        randomise_batchnorm(model)
-        model.eval()
-        x = torch.randn(*spec['input'])
-        with torch.no_grad():
-            y = model(x)
-        write_safetensors(os.path.join(out_dir, f'{spec["id"]}.safetensors'), model.state_dict())
-        write_safetensors(os.path.join(out_dir, f'{spec["id"]}-io.safetensors'), {'input': x, 'output': y})
-
-
-def main():
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
-    if len(sys.argv) == 3 and sys.argv[1] == 'structure':
-        structure(json.loads(sys.argv[2]))
-    elif len(sys.argv) == 4 and sys.argv[1] == 'fixtures':
-        fixtures(sys.argv[2], json.loads(sys.argv[3]))
-    else:
-        raise SystemExit(__doc__)
+        state, io = eval_fixture(build(spec), spec['input'])
+        write_safetensors(os.path.join(out_dir, f'{spec["id"]}.safetensors'), state)
+        write_safetensors(os.path.join(out_dir, f'{spec["id"]}-io.safetensors'), io)
 
 
 if __name__ == '__main__':
-    main()
+    run_commands(__doc__, structure, fixtures, structure_takes_spec=True)

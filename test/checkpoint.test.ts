@@ -10,6 +10,7 @@ import { native } from '../src/native.js';
 import { torch } from '../src/index.js';
 import * as models from '../src/models/index.js';
 import { splitIntoSegments } from '../src/models/checkpoint-segments.js';
+import { assertClose, gradientsOf } from './helpers/gradients.js';
 
 interface StepResult {
   grads: Map<string, Float32Array>;
@@ -26,30 +27,14 @@ function step(model: models.ImageClassifier, input: torch.Tensor, target: torch.
     value.backward();
     return value.item();
   });
-  const grads = new Map<string, Float32Array>();
   // Drop-path can leave a column out of a step: its parameters get no gradient in either run.
-  for (const [key, parameter] of model.namedParameters()) grads.set(key, (parameter.grad?.toTypedArray() ?? new Float32Array(0)) as Float32Array);
+  const grads = gradientsOf(model);
   const buffers = new Map<string, Float32Array>();
   for (const [key, buffer] of model.namedBuffers()) if (buffer.dtype === 'float32') buffers.set(key, buffer.toTypedArray() as Float32Array);
   const probe = torch.rand([1]);
   const nextRandom = probe.item();
   probe.dispose();
   return { grads, buffers, nextRandom, loss };
-}
-
-function assertClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>, tolerance: number, what: string): void {
-  assert.deepEqual([...a.keys()], [...b.keys()]);
-  for (const [key, x] of a) {
-    const y = b.get(key)!;
-    assert.equal(x.length, y.length, `${what} ${key}: present in one run only`);
-    let worst = 0;
-    let scale = 0;
-    for (let i = 0; i < x.length; i++) {
-      worst = Math.max(worst, Math.abs(x[i] - y[i]));
-      scale = Math.max(scale, Math.abs(x[i]));
-    }
-    assert.ok(worst <= tolerance * Math.max(scale, 1e-30), `${what} ${key}: differ by ${worst} (scale ${scale})`);
-  }
 }
 
 /** The same model twice (same weights), the second with checkpointing on. */

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { io, torch } from '../src/index.js';
 import * as models from '../src/models/index.js';
 import { assertSameStructure, relativeError, type Structure } from './helpers/models-reference.js';
+import { assertClose, gradientsOf } from './helpers/gradients.js';
 import { runPython, tempDir } from './helpers/python.js';
 
 const TOLERANCE = 1e-4;
@@ -74,23 +75,7 @@ function gradients(model: models.ImageClassifier, input: torch.Tensor, target: t
   torch.manualSeed(seed);
   model.zeroGrad();
   torch.tidy(() => torch.crossEntropy(model.call(input), target).backward());
-  const grads = new Map<string, Float32Array>();
-  for (const [key, parameter] of model.namedParameters()) grads.set(key, parameter.grad!.toTypedArray() as Float32Array);
-  return grads;
-}
-
-export function assertSameGradients(a: Map<string, Float32Array>, b: Map<string, Float32Array>, tolerance: number): void {
-  assert.deepEqual([...a.keys()], [...b.keys()]);
-  for (const [key, ga] of a) {
-    const gb = b.get(key)!;
-    let worst = 0;
-    let scale = 0;
-    for (let i = 0; i < ga.length; i++) {
-      worst = Math.max(worst, Math.abs(ga[i] - gb[i]));
-      scale = Math.max(scale, Math.abs(ga[i]));
-    }
-    assert.ok(worst <= tolerance * scale, `${key}: gradients differ by ${worst} (scale ${scale})`);
-  }
+  return gradientsOf(model);
 }
 
 describe('memoryEfficient', () => {
@@ -102,7 +87,7 @@ describe('memoryEfficient', () => {
     const input = torch.randn([3, 3, 12, 12]);
     const target = torch.tensor([0, 3, 4], { dtype: 'int64' });
     try {
-      assertSameGradients(gradients(plain, input, target, 9), gradients(efficient, input, target, 9), 1e-6);
+      assertClose(gradients(plain, input, target, 9), gradients(efficient, input, target, 9), 1e-6, 'gradient');
       const [p, e] = [plain.stateDict(), efficient.stateDict()];
       for (const key of Object.keys(p).filter((k) => k.includes('running'))) {
         assert.ok(torch.tidy(() => p[key].sub(e[key]).abs().max().item()) < 1e-7, `${key} updated once`);
