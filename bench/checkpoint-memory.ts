@@ -79,12 +79,12 @@ function runChild(spec: string): StepFigures {
   let peakStep = 0;
   let peakTotal = 0;
   for (let i = 0; i < Number(args.steps); i++) {
-    const before = native.allocatorStats().currentBytes as number;
+    const before = native.allocatorStats().currentBytes;
     native.resetPeakAllocatorBytes();
     const started = performance.now();
     step();
     times.push((performance.now() - started) / 1000);
-    const peak = native.allocatorStats().peakBytes as number;
+    const peak = native.allocatorStats().peakBytes;
     peakStep = Math.max(peakStep, peak - before);
     peakTotal = Math.max(peakTotal, peak);
   }

@@ -105,11 +105,11 @@ describe('checkpointing', () => {
     const peakOf = (model: models.ImageClassifier, input: torch.Tensor, target: torch.Tensor) => {
       torch.tidy(() => torch.crossEntropy(model.call(input), target).backward()); // warm-up
       model.zeroGrad();
-      const before = native.allocatorStats().currentBytes as number;
+      const before = native.allocatorStats().currentBytes;
       native.resetPeakAllocatorBytes();
       torch.tidy(() => torch.crossEntropy(model.call(input), target).backward());
       model.zeroGrad();
-      return (native.allocatorStats().peakBytes as number) - before;
+      return native.allocatorStats().peakBytes - before;
     };
     torch.manualSeed(2);
     const [plain, checkpointed] = pair(() => models.createModel('resnet20'), true);

@@ -2,9 +2,10 @@
 import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
-import { createClassifierByName, createModelByName, getModelInfo, loadCheckpoint, type FeatureListNet, type ModelInfo, type ModelOptions } from '../models/index.js';
+import { createClassifierByName, createModelByName, getModelInfo, loadCheckpoint, type FeatureListNet, type ImageClassifier, type ModelInfo, type ModelOptions } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { loadInto, modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { dispose } from '../torch/scope.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
@@ -69,21 +70,26 @@ export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict,
   loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
 }
 
-/** A features-only model of `name` with the full model's checkpoint `file` loaded (its classifier keys ignored). */
+/**
+ * A features-only model of `name` with the full model's checkpoint `file` loaded (its
+ * classifier keys ignored); a training run's file also brings its model options (inChans).
+ */
 export function loadBackboneWithWeights(name: string, file: string, outIndices?: number[]): FeatureListNet {
   modelInfo(name);
+  const run = trainedWeightsInfo(file);
+  if (run && run.model !== name) throw new Error(`${file} holds ${run.model} weights, not ${name}`);
+  const { numClasses: _ignored, ...runOptions } = run?.modelOptions ?? {};
   const dict = readCheckpoint(file);
+  return loadInto(buildFreeingOnError(dict, () => createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet), dict, file);
+}
+
+/** Runs `build`; if it throws, frees `dict` (read for the model about to be built) first. */
+function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
   try {
-    const backbone = createModelByName(name, { init: false, featuresOnly: true, outIndices }) as FeatureListNet;
-    try {
-      loadWeights(backbone, dict, file);
-    } catch (error) {
-      backbone.dispose();
-      throw error;
-    }
-    return backbone;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
+    return build();
+  } catch (error) {
+    dispose(dict);
+    throw error;
   }
 }
 
@@ -104,26 +110,10 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
 /** Builds `name` for a state dict without run metadata; the class count comes from the checkpoint unless given. */
 function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
   const dict = readCheckpoint(file);
-  try {
-    let model = buildModel(name, { numClasses, init: false });
-    if (numClasses === undefined) {
-      // Rebuilt only when the checkpoint's classifier differs from the default one.
-      const classes = checkpointNumClasses(dict, classifierWeightKey(name), file);
-      if (classes !== modelInfo(name).numClasses) {
-        model.dispose();
-        model = buildModel(name, { numClasses: classes, init: false });
-      }
-    }
-    try {
-      loadWeights(model, dict, file);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
-  }
+  const model = buildFreeingOnError(dict, () =>
+    buildModel(name, { numClasses: numClasses ?? checkpointNumClasses(dict, classifierWeightKey(name), file), init: false }),
+  );
+  return loadInto(model as unknown as ImageClassifier, dict, file) as unknown as ImageModel;
 }
 
 /** Parameters of `name` with its default head, counted on an instance with no storage ('meta'). */

@@ -2,7 +2,6 @@
 // On its own it is timm's ConvNormAct (keys `conv.weight`, `bn.weight`, ...); with other
 // names and inlineInto it is torchvision's `conv1` / `bn1` / `relu` inside a block. It
 // folds its own BatchNorm for inference, so no block lists which conv feeds which norm.
-import { Identity } from '../nn/basic.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
@@ -10,6 +9,7 @@ import type { Tensor } from '../torch/tensor.js';
 import { batchNorm2d, relu, type ActFactory, type NormFactory } from './factories.js';
 import { foldBatchNormInto_ } from './fold-batchnorm.js';
 import { replaceUnitChild, type InlineUnit } from './inline.js';
+import { afterFolding } from './norm-act.js';
 
 type AnyModule = Module<unknown, unknown>;
 
@@ -89,13 +89,14 @@ export class ConvNormAct extends Module implements InlineUnit {
 
   /**
    * Folds an eval-mode BatchNorm into the convolution, in place, and puts an Identity in
-   * its place (here and in the host). Returns false when there is nothing to fold.
+   * its place (its activation for a BatchNormAct2d; here and in the host). Returns false
+   * when there is nothing to fold.
    */
   fold_(): boolean {
     const norm = this.norm;
     if (!(norm instanceof BatchNorm2d) || !norm.runningMean) return false;
     foldBatchNormInto_(this.conv, norm);
-    replaceUnitChild(this, this.names.norm, new Identity());
+    replaceUnitChild(this, this.names.norm, afterFolding(norm));
     norm.dispose();
     return true;
   }

@@ -8,3 +8,5 @@ export { actFactory, batchNorm2d, identity, prelu, relu, sigmoid, type ActFactor
 export { inlineInto, inlinedUnits, replaceUnitChild, type InlineUnit } from './inline.js';
 export { replaceChild } from './replace.js';
 export { foldBatchNorm, foldBatchNormInto_ } from './fold-batchnorm.js';
+export { BatchNormAct2d } from './norm-act.js';
+export { AvgPool2dSame, avgDownPool } from './avg-down.js';

@@ -1,6 +1,6 @@
 // Backbones (timm's FeatureListNet, torchvision's IntermediateLayerGetter): the trunk of
 // a model, registered under the model's own names so a full model's state dict loads
-// (its classifier keys ignored), returning the stage outputs listed by outIndices:
+// (its classifier keys, and those of any layer after the last stage returned, ignored), returning the stage outputs listed by outIndices:
 // C1..C5 at strides 2..32 for an ImageNet ResNet, as FPN and Mask R-CNN take them.
 import type { StateDict } from '../io/types.js';
 import { Module, type LoadResult } from '../nn/module.js';
@@ -11,8 +11,6 @@ import type { FeatureInfo, ImageClassifier, TrunkStep } from './classifier.js';
 export class FeatureListNet extends Module<Tensor, Tensor[]> {
   readonly featureInfo: readonly FeatureInfo[];
   readonly outIndices: readonly number[];
-  /** State-dict prefix of the full model's classifier, whose keys loadStateDict ignores. */
-  readonly classifierPrefix: string;
   /** State-dict key of the first convolution's weight (adapted to inChans on load). */
   readonly firstConvKey: string;
   readonly #model: ImageClassifier;
@@ -46,11 +44,11 @@ export class FeatureListNet extends Module<Tensor, Tensor[]> {
       throw new Error(`${model.name}: featureInfo names a module that is not a trunk step`);
     }
     this.#steps = steps.slice(0, last + 1);
-    this.classifierPrefix = `${model.pretrainedConfig.classifier}.`;
     this.firstConvKey = `${model.pretrainedConfig.firstConv}.weight`;
-    // The trunk's top-level children under the model's names: a full model's keys fit.
-    const trunkRoots = new Set(steps.map(([path]) => path.split('.')[0]));
-    for (const [name, child] of model.namedChildren()) if (trunkRoots.has(name)) this.registerModule(name, child);
+    // The trunk's top-level children up to the last stage returned, under the model's
+    // names: a full model's keys fit, its classifier and later layers left out.
+    const roots = new Set(this.#steps.map(([path]) => path.split('.')[0]));
+    for (const [name, child] of model.namedChildren()) if (roots.has(name)) this.registerModule(name, child);
   }
 
   get name(): string {
@@ -77,10 +75,14 @@ export class FeatureListNet extends Module<Tensor, Tensor[]> {
     });
   }
 
-  /** As Module.loadStateDict, ignoring the full model's classifier keys (a full checkpoint loads). */
+  /** The part of a full model's state dict this backbone holds: its classifier and later layers dropped. */
+  ownEntries(dict: StateDict): StateDict {
+    return Object.fromEntries(Object.entries(dict).filter(([key]) => this.getModule(key.split('.')[0]) !== undefined));
+  }
+
+  /** As Module.loadStateDict, ignoring the keys of the full model's classifier and later layers (a full checkpoint loads). */
   override loadStateDict(dict: StateDict, options: { strict?: boolean } = {}): LoadResult {
-    const trunkOnly = Object.fromEntries(Object.entries(dict).filter(([key]) => !key.startsWith(this.classifierPrefix)));
-    return super.loadStateDict(trunkOnly, options);
+    return super.loadStateDict(this.ownEntries(dict), options);
   }
 
   describe(): string {

@@ -9,8 +9,8 @@
 import { ConvNormAct } from '../layers/conv-norm-act.js';
 import { foldBatchNormInto_ } from '../layers/fold-batchnorm.js';
 import { inlinedUnits } from '../layers/inline.js';
+import { afterFolding } from '../layers/norm-act.js';
 import { replaceChild } from '../layers/replace.js';
-import { Identity } from '../nn/basic.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Module } from '../nn/module.js';
@@ -42,7 +42,7 @@ function fuseSequential(sequential: Sequential, childReplaced: boolean): Sequent
     const [bnName, bn] = entries[i + 1];
     if (!(conv instanceof Conv2d) || !(bn instanceof BatchNorm2d) || !bn.runningMean) continue;
     foldBatchNormInto_(conv, bn);
-    entries[i + 1] = [bnName, new Identity()];
+    entries[i + 1] = [bnName, afterFolding(bn)];
     bn.dispose();
     changed = true;
   }

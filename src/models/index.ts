@@ -20,6 +20,7 @@ export { ImageClassifier, type FeatureInfo, type GradCheckpointingOptions, type 
 export { FeatureListNet } from './features.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
 export { ResNet, resolveResNetConfig, resnetFamily, imagenetInput, type ResNetConfig, type ResolvedResNetConfig, type StemType } from './resnet.js';
+export { ResNetV2, PreActBasic, PreActBottleneck, resnetV2Family, resolveResNetV2Config, type ResNetV2Config, type ResNetV2StemType, type ResolvedResNetV2Config } from './resnetv2.js';
 export {
   CifarResNet,
   ZeroPadShortcut,

@@ -82,9 +82,7 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
     const full = classifier ? null : (model as ImageClassifier);
     const family = full ? familyDefinition(full.config.family) : null;
     if (family?.filterStateDict && full) prepared = family.filterStateDict(prepared, full);
-    if (classifier) {
-      prepared = Object.fromEntries(Object.entries(prepared).filter(([key]) => !key.startsWith(classifier.classifierPrefix)));
-    }
+    if (classifier) prepared = classifier.ownEntries(prepared);
     prepared = adaptFirstConv(model, prepared, made);
     const problem = misfit(model, prepared, strict);
     if (problem) {

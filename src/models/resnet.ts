@@ -4,13 +4,11 @@
 // The timm variants are the same class with other knobs: ResNeXt and Wide ResNet
 // (groups, widthPerGroup), SE-ResNet (attnLayer 'se'), and the Bag-of-Tricks
 // ResNet-B/C/D (strideOn, stemType 'deep', avgDown), with timm's keys.
-import { Identity } from '../nn/basic.js';
 import { Conv2d } from '../nn/conv.js';
-import { AvgPool2d, MaxPool2d } from '../nn/pooling.js';
+import { MaxPool2d } from '../nn/pooling.js';
 import type { Module } from '../nn/module.js';
 import { Sequential } from '../nn/sequential.js';
-import { pad } from '../torch/functional.js';
-import type { Tensor } from '../torch/tensor.js';
+import { avgDownPool } from '../layers/avg-down.js';
 import { ClassifierHead } from '../layers/classifier-head.js';
 import { ConvNormAct } from '../layers/conv-norm-act.js';
 import { dropPathRates } from '../layers/drop-path.js';
@@ -99,24 +97,10 @@ export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig 
   return resolved;
 }
 
-/** timm's AvgPool2dSame for stride 1: pads right and bottom by one (zeros) so a 2x2 average keeps the size. */
-class AvgPool2dSame extends AvgPool2d {
-  override forward(input: Tensor): Tensor {
-    return super.forward(pad(input, [0, 1, 0, 1]));
-  }
-}
-
 /** The shortcut projection: 1x1 conv (striding) + norm, or with avgDown timm's pool, stride-1 conv, norm. */
 function makeDownsample(config: ResolvedResNetConfig, inChannels: number, outChannels: number, stride: number, dilation: number): Sequential {
   if (!config.avgDown) return new Sequential(conv1x1(inChannels, outChannels, stride), batchNorm2d(outChannels));
-  const avgStride = dilation === 1 ? stride : 1;
-  const pool =
-    stride === 1 && dilation === 1
-      ? new Identity()
-      : avgStride === 1
-        ? new AvgPool2dSame(2, { stride: 1, ceilMode: true, countIncludePad: false })
-        : new AvgPool2d(2, { stride: avgStride, ceilMode: true, countIncludePad: false });
-  return new Sequential(pool, conv1x1(inChannels, outChannels), batchNorm2d(outChannels));
+  return new Sequential(avgDownPool(stride, dilation), conv1x1(inChannels, outChannels), batchNorm2d(outChannels));
 }
 
 /** timm's deep stem (conv1.0 / .1 / .3 / .4 / .6): three 3x3 convolutions, the first striding. */
@@ -215,8 +199,8 @@ type ResNetVariant = VariantDefinition<ResNetConfig>;
 const basic = (depths: number[], description: string, extra: Partial<ResNetConfig> = {}): ResNetVariant => ({ config: { block: 'basic', depths, ...extra }, description });
 const bottleneck = (depths: number[], description: string, extra: Partial<ResNetConfig> = {}): ResNetVariant => ({ config: { block: 'bottleneck', depths, ...extra }, description });
 const inGroup = (group: keyof typeof papers, variant: ResNetVariant): ResNetVariant => ({ ...variant, group, paper: papers[group] });
-// timm's weights for its variants are bicubic.
-const timmStyle = (group: keyof typeof papers, variant: ResNetVariant): ResNetVariant => ({ ...inGroup(group, variant), pretrained: { interpolation: 'bicubic' } });
+// timm's weights for its variants (its _rcfg): bicubic, crop 0.95.
+const timmStyle = (group: keyof typeof papers, variant: ResNetVariant): ResNetVariant => ({ ...inGroup(group, variant), pretrained: { interpolation: 'bicubic', cropPct: 0.95 } });
 const resnetD = { stemType: 'deep', stemWidth: 32, avgDown: true } as const;
 
 export const resnetFamily = defineFamily({

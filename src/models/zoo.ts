@@ -9,8 +9,9 @@ import { createModelByName, createModelFromConfigByName, registerFamily } from '
 import { denseNetFamily } from './densenet.js';
 import { fractalNetFamily } from './fractalnet.js';
 import { resnetFamily } from './resnet.js';
+import { resnetV2Family } from './resnetv2.js';
 
-export const families = [resnetFamily, cifarResNetFamily, denseNetFamily, fractalNetFamily] as const;
+export const families = [resnetFamily, cifarResNetFamily, resnetV2Family, denseNetFamily, fractalNetFamily] as const;
 
 for (const family of families) registerFamily(family);
 

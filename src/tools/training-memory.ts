@@ -24,7 +24,7 @@ export interface TrainingMemory {
   gradCheckpointing: true | GradCheckpointingOptions;
 }
 
-const allocated = (): number => native.allocatorStats().currentBytes as number;
+const allocated = (): number => native.allocatorStats().currentBytes;
 
 function measureStep(model: ImageClassifier, inputShape: number[]): StepMemory {
   const batch = inputShape[0];
@@ -36,7 +36,7 @@ function measureStep(model: ImageClassifier, inputShape: number[]): StepMemory {
       const output = model.call(input);
       const kept = allocated() - before;
       output.sum().backward();
-      const peak = (native.allocatorStats().peakBytes as number) - before;
+      const peak = native.allocatorStats().peakBytes - before;
       return { keptBytesPerImage: kept / batch, peakBytesPerImage: peak / batch };
     });
   });

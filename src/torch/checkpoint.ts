@@ -38,7 +38,7 @@ export function checkpoint(segment: (inputs: Tensor[]) => Tensor[], inputs: Tens
       if (recomputing) recomputeDepth--;
     }
   };
-  const outputs = native.checkpoint(run, inputs.map((input) => input.handle)) as NativeHandle[];
+  const outputs = native.checkpoint(run, inputs.map((input) => input.handle));
   forwardDone = true;
   return outputs.map((handle) => new Tensor(handle));
 }
