@@ -79,10 +79,10 @@ export function resolveDenseNetConfig(config: DenseNetConfig): ResolvedDenseNetC
 /** BN-ReLU-Conv(1x1) bottleneck, then BN-ReLU-Conv(3x3) giving growthRate channels. */
 export class DenseLayer extends Module<Tensor[], Tensor> {
   readonly norm1: BatchNorm2d;
-  readonly relu1 = new ReLU();
+  readonly relu1 = new ReLU(true);
   readonly conv1: Conv2d;
   readonly norm2: BatchNorm2d;
-  readonly relu2 = new ReLU();
+  readonly relu2 = new ReLU(true);
   readonly conv2: Conv2d;
 
   constructor(
@@ -142,7 +142,7 @@ export class Transition extends Sequential {
   constructor(inChannels: number, outChannels: number) {
     super();
     this.append(new BatchNorm2d(inChannels), 'norm');
-    this.append(new ReLU(), 'relu');
+    this.append(new ReLU(true), 'relu');
     this.append(new Conv2d(inChannels, outChannels, 1, { bias: false }), 'conv');
     this.append(new AvgPool2d(2, { stride: 2 }), 'pool');
   }
