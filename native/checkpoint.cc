@@ -69,7 +69,7 @@ struct RngSnapshot {
 // Calls the segment function with `inputs` wrapped as handles and takes ownership of
 // what it returns: the handles it was given and the ones it returned are disposed here,
 // this side keeps its own references.
-std::vector<at::Tensor> callSegment(Napi::Env env, const Napi::FunctionReference& segment, const std::vector<at::Tensor>& inputs) {
+std::vector<at::Tensor> callSegment(Napi::Env env, const Napi::Function& segment, const std::vector<at::Tensor>& inputs) {
   Napi::Array handles = wrapList(env, inputs);
   Napi::Value result = segment.Call({handles});
   if (!result.IsArray()) throw std::invalid_argument("checkpoint: the segment function must return an array of tensors");
@@ -126,7 +126,7 @@ struct CheckpointBackward : public torch::autograd::Node {
       rng.restore();
       at::AutoGradMode gradMode(true);
       try {
-        outputs = callSegment(env, segment, leaves);
+        outputs = callSegment(env, segment.Value(), leaves);
       } catch (const Napi::Error& error) {
         after.restore();
         throw std::runtime_error(std::string("checkpoint: recomputing a segment failed: ") + error.Message());
@@ -170,11 +170,10 @@ void registerCheckpointOps(Napi::Env env, Exports exports) {
     Napi::Function fn = info[0].As<Napi::Function>();
     std::vector<at::Tensor> inputs = tensorList(info[1]);
     RngSnapshot rng = RngSnapshot::capture(inputs);
-    Napi::FunctionReference once = Napi::Persistent(fn);
     std::vector<at::Tensor> outputs;
     {
       at::NoGradGuard noGrad;
-      outputs = callSegment(info.Env(), once, inputs);
+      outputs = callSegment(info.Env(), fn, inputs);
     }
     auto node = std::shared_ptr<CheckpointBackward>(new CheckpointBackward(info.Env(), fn, inputs, std::move(rng)),
                                                     torch::autograd::deleteNode);
