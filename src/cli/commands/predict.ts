@@ -3,12 +3,14 @@ import type { Command } from 'commander';
 import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
+import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
 import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
-import { parseFraction, parsePositiveInt } from '../options.js';
+import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 import { preprocessImages, type PreprocessOptions } from '../preprocess-image.js';
 
 interface PredictOptions {
+  modelOptions?: Record<string, unknown>;
   weights: string;
   numClasses?: number;
   labels?: string;
@@ -46,7 +48,9 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
  */
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
-  const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses);
+  if (info.kind === 'embedding') throw new Error(`${name} is an embedding model: it gives embeddings, not classes (use resnets embed or resnets run)`);
+  refuseEmbeddingRun(options.weights, trainedWeightsInfo(options.weights));
+  const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
   if (run) {
     const [channels, height] = run.inputShape;
     const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
@@ -65,6 +69,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
     .requiredOption('--weights <file>', "weights: a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)
