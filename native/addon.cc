@@ -9,6 +9,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerViewOps(env, exports);
   registerNnOps(env, exports);
   registerAutogradOps(env, exports);
+  registerCheckpointOps(env, exports);
+  registerAllocatorStatsOps(env, exports);
   return exports;
 }
 
