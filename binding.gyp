@@ -12,7 +12,9 @@
         "native/tensor_ops.cc",
         "native/view_ops.cc",
         "native/nn_ops.cc",
-        "native/autograd.cc"
+        "native/autograd.cc",
+        "native/checkpoint.cc",
+        "native/allocator_stats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],

@@ -4,13 +4,13 @@
 // loading could hold training back.
 //
 //   node --import tsx bench/train.ts [--threads 2] [--steps 20] [--repeats 3] [--json]
-//                                    [--only resnet20|resnet18] [--skip-torch] [--skip-loader]
+//                                    [--only resnet20,resnet18,densenet121] [--skip-torch] [--skip-loader]
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { compose, randomCrop, randomHorizontalFlip } from '../src/data/transforms.js';
 import { DataLoader } from '../src/data/loader.js';
 import { fashionMnistStats, loadFashionMnist } from '../src/data/fashion-mnist.js';
-import { createModel } from '../src/models/index.js';
+import { createClassifierByName } from '../src/models/index.js';
 import { torch } from '../src/index.js';
 import { SGD } from '../src/train/optim/sgd.js';
 
@@ -42,14 +42,15 @@ interface Case {
 const cases: Case[] = [
   { model: 'resnet20', batchSize: 128, imageSize: 28, channels: 1, classes: 10 },
   { model: 'resnet18', batchSize: 64, imageSize: 64, channels: 3, classes: 10 },
-].filter((c) => !args.only || c.model === args.only);
+  { model: 'densenet121', batchSize: 16, imageSize: 64, channels: 3, classes: 10 },
+].filter((c) => !args.only || args.only.split(',').includes(c.model));
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Our training step (forward, cross entropy, backward, SGD, in a tidy scope), warmed up; `measure` times `steps` of it. */
 function ours(c: Case): { measure: () => number; parameters: number; dispose: () => void } {
   torch.manualSeed(0);
-  const model = createModel(c.model, { numClasses: c.classes, inChans: c.channels });
+  const model = createClassifierByName(c.model, { numClasses: c.classes, inChans: c.channels });
   model.train();
   const optimizer = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const images = torch.randn([c.batchSize, c.channels, c.imageSize, c.imageSize]);
@@ -140,11 +141,11 @@ if (args.json) {
   console.log(JSON.stringify({ training: results, loader: loaderRate === undefined ? undefined : { dataset: 'fashion-mnist', batchSize: 128, augment: 'randomCrop(28, padding 4) + horizontal flip', imagesPerSecond: loaderRate } }, null, 2));
 } else {
   console.log(`training throughput, ${threads} threads, synthetic batches (median of ${repeats} alternating rounds of ${steps} steps, after ${warmup} warm-up steps)`);
-  console.log('model      batch  input      resnets img/s  PyTorch img/s  ratio');
+  console.log('model        batch  input      resnets img/s  PyTorch img/s  ratio');
   for (const r of results) {
     const input = `${r.channels}x${r.imageSize}x${r.imageSize}`;
     console.log(
-      `${r.model.padEnd(10)} ${String(r.batchSize).padStart(5)}  ${input.padEnd(9)} ${r.resnets.toFixed(1).padStart(14)} ${(r.pytorch?.toFixed(1) ?? '-').padStart(14)}  ${r.ratio?.toFixed(3) ?? '-'}`,
+      `${r.model.padEnd(12)} ${String(r.batchSize).padStart(5)}  ${input.padEnd(9)} ${r.resnets.toFixed(1).padStart(14)} ${(r.pytorch?.toFixed(1) ?? '-').padStart(14)}  ${r.ratio?.toFixed(3) ?? '-'}`,
     );
   }
   if (loaderRate !== undefined) {

@@ -2,7 +2,7 @@
 
 Trains the same networks as `resnets` on synthetic data (so only the training step is
 measured): the CIFAR ResNet of He et al. (2015, section 4.2, option A shortcuts) and
-torchvision's resnet18. SGD with momentum 0.9, Nesterov, weight decay 5e-4, cross
+torchvision's models by name (resnet18, densenet121). SGD with momentum 0.9, Nesterov, weight decay 5e-4, cross
 entropy; the thread count is set explicitly.
 
 Usage: train_torch.py --model resnet20 --batch-size 128 --image-size 28 --channels 1

@@ -11,6 +11,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerViewOps(env, exports);
   registerNnOps(env, exports);
   registerAutogradOps(env, exports);
+  registerCheckpointOps(env, exports);
+  registerAllocatorStatsOps(env, exports);
   return exports;
 }
 

@@ -69,6 +69,8 @@ void registerTensorOps(Napi::Env env, Exports exports);
 void registerViewOps(Napi::Env env, Exports exports);
 void registerNnOps(Napi::Env env, Exports exports);
 void registerAutogradOps(Napi::Env env, Exports exports);
+void registerCheckpointOps(Napi::Env env, Exports exports);
+void registerAllocatorStatsOps(Napi::Env env, Exports exports);
 
 }  // namespace resnets
 

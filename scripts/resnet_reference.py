@@ -99,6 +99,46 @@ def write_safetensors(path, tensors):
             f.write(chunk)
 
 
+def describe_structure(model):
+    """State-dict keys in order with shapes, and the parameter count."""
+    return {
+        'keys': [[key, list(value.shape)] for key, value in model.state_dict().items()],
+        'params': sum(p.numel() for p in model.parameters()),
+    }
+
+
+def eval_fixture(model, input_shape):
+    """Randomised BatchNorm, eval mode, a random input: the state dict and {input, output}."""
+    randomise_batchnorm(model)
+    model.eval()
+    x = torch.randn(*input_shape)
+    with torch.no_grad():
+        y = model(x)
+    return model.state_dict(), {'input': x, 'output': y}
+
+
+def write_state(state, out_dir, stem, fmt):
+    """OUT_DIR/STEM.pth (torch.save) or OUT_DIR/STEM.safetensors."""
+    if fmt == 'pth':
+        torch.save(state, os.path.join(out_dir, f'{stem}.pth'))
+    elif fmt == 'safetensors':
+        write_safetensors(os.path.join(out_dir, f'{stem}.safetensors'), state)
+    else:
+        raise SystemExit(f'unknown format {fmt}')
+
+
+def run_commands(doc, structure, fixtures, structure_takes_spec):
+    """The command line the reference scripts share: `structure [SPEC_JSON]` and `fixtures OUT_DIR SPEC_JSON`."""
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
+    argv = sys.argv[1:]
+    if argv[:1] == ['structure'] and len(argv) == (2 if structure_takes_spec else 1):
+        structure(*[json.loads(a) for a in argv[1:]])
+    elif argv[:1] == ['fixtures'] and len(argv) == 3:
+        fixtures(argv[1], json.loads(argv[2]))
+    else:
+        raise SystemExit(doc)
+
+
 def stride_on_first_1x1(name, model, x, outputs):
     v1 = copy.deepcopy(model)
     for stage in (v1.layer2, v1.layer3, v1.layer4):

@@ -197,4 +197,12 @@ export interface NativeAddon {
   sgdStep(params: NativeHandle[], grads: NativeHandle[], momentumBuffers: NativeHandle[], lr: number, momentum: number, dampening: number, weightDecays: number[], nesterov: boolean, firstStep: boolean): void;
   adamwStep(params: NativeHandle[], grads: NativeHandle[], expAvg: NativeHandle[], expAvgSq: NativeHandle[], step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecays: number[]): void;
   clipGradNorm(grads: NativeHandle[], maxNorm: number): number;
+
+  // native/checkpoint.cc
+  /** Runs `segment` without a graph; its outputs come back attached to a node that recomputes it in backward. */
+  checkpoint(segment: (inputs: NativeHandle[]) => NativeHandle[], inputs: NativeHandle[]): NativeHandle[];
+
+  // native/allocator_stats.cc
+  allocatorStats(): { currentBytes: number; peakBytes: number };
+  resetPeakAllocatorBytes(): void;
 }

@@ -16,7 +16,7 @@ describe('listModels', () => {
     assert.deepEqual(models.listModels('*resnext*'), ['mxnet_resnext34', 'mxnet_resnext50_32x4d', 'mxnet_resnext101_32x4d', 'resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'seresnext50_32x4d', 'seresnext101_32x4d']);
     assert.deepEqual(models.listModels('wide'), ['wide_resnet50_2', 'wide_resnet101_2']);
     assert.deepEqual(models.listModels('resnet?0'), ['resnet20', 'resnet50']);
-    assert.deepEqual(models.listModels('densenet*'), []);
+    assert.deepEqual(models.listModels('densenet*'), ['densenet_bc_100_12', 'densenet_bc_190_40', 'densenet_bc_250_24', 'densenet121', 'densenet161', 'densenet169', 'densenet201']);
     assert.ok(models.listModels().length >= 15);
     assert.deepEqual(listFromRoot('resnet1*'), ['resnet18', 'resnet18d', 'resnet101', 'resnet101d', 'resnet110', 'resnet152', 'resnet152d']);
   });

@@ -11,6 +11,7 @@ import { noGrad } from '../torch/runtime.js';
 import { dispose, tidy } from '../torch/scope.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import type { CommonConfig, PretrainedConfig } from './family.js';
+import { runSegments, trunkUnits } from './checkpoint-segments.js';
 import { runChain } from './layers.js';
 import { familyDefinition, findModelInfo } from './registry.js';
 
@@ -27,6 +28,11 @@ export interface FeatureInfo {
   module: string;
 }
 
+/** How setGradCheckpointing splits the trunk: `segments` checkpointed runs of units (default: one per unit). */
+export interface GradCheckpointingOptions {
+  segments?: number;
+}
+
 /** A resolved config: every common option filled in, the family named. */
 export type ResolvedCommonConfig = Required<CommonConfig> & { family: string };
 
@@ -36,6 +42,7 @@ export type TrunkStep = [path: string, module: Module];
 export abstract class ImageClassifier<Config extends ResolvedCommonConfig = ResolvedCommonConfig> extends Module {
   #inference: InferenceSettings | null = null;
   #config: Config;
+  #gradCheckpointing: { segments: number | null } | null = null;
 
   constructor(config: Config) {
     super();
@@ -131,16 +138,41 @@ export abstract class ImageClassifier<Config extends ResolvedCommonConfig = Reso
   }
 
   /**
-   * Runs the trunk's steps in order. The one place activation checkpointing will hook
-   * in (recomputing each step's activations in backward instead of keeping them).
+   * Runs the trunk's steps in order; while checkpointing is on and the model trains,
+   * as checkpointed segments of units (each residual block, dense block, transition or
+   * fractal block; consecutive plain layers such as a stem stay together).
    */
   protected runTrunk(input: Tensor, steps: TrunkStep[]): Tensor {
-    return runChain(input, steps.map(([, module]) => module));
+    const modules = steps.map(([, module]) => module);
+    const setting = this.training ? this.#gradCheckpointing : null;
+    if (!setting) return runChain(input, modules);
+    // Stages run block by block here: a stage's own forward hooks do not fire.
+    const units = trunkUnits(modules);
+    return runSegments(input, units, setting.segments ?? units.length);
   }
 
-  /** Activation checkpointing (timm's set_grad_checkpointing); not available yet. */
-  setGradCheckpointing(enable = true): void {
-    if (enable) throw new Error(`${this.name}: activation checkpointing (setGradCheckpointing) is not yet supported`);
+  /**
+   * Activation checkpointing for training (timm's set_grad_checkpointing): only each
+   * segment's input is kept in the forward pass, and the segment is recomputed in
+   * backward with the random state its forward saw (dropout and drop-path repeat).
+   * `true` makes every unit a segment; `{ segments: N }` groups them into N; `false` turns it off.
+   */
+  setGradCheckpointing(enable: boolean | GradCheckpointingOptions = true): this {
+    if (enable === false) {
+      this.#gradCheckpointing = null;
+      return this;
+    }
+    const segments = enable === true ? undefined : enable.segments;
+    if (segments !== undefined && (!Number.isInteger(segments) || segments < 1)) {
+      throw new Error(`${this.name}: setGradCheckpointing segments must be an integer >= 1, got ${JSON.stringify(segments)}`);
+    }
+    this.#gradCheckpointing = { segments: segments ?? null };
+    return this;
+  }
+
+  /** The checkpointing setting: null when off; segments null when every unit is its own. */
+  get gradCheckpointing(): { readonly segments: number | null } | null {
+    return this.#gradCheckpointing;
   }
 
   /** A new classifier for `numClasses` (0: none, forward returns pooled features), optionally with another pooling. */

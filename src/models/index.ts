@@ -17,7 +17,7 @@ export {
   type ModelOptions,
 } from './registry.js';
 export { defineFamily, type AnyFamily, type BuildOnlyOptions, type CommonConfig, type FamilyDefinition, type PretrainedConfig, type VariantDefinition } from './family.js';
-export { ImageClassifier, type FeatureInfo, type InferenceSettings, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+export { ImageClassifier, type FeatureInfo, type GradCheckpointingOptions, type InferenceSettings, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
 export { FeatureListNet } from './features.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
 export { ResNet, resolveResNetConfig, resnetFamily, imagenetInput, type ResNetConfig, type ResolvedResNetConfig, type StemType } from './resnet.js';
@@ -31,6 +31,32 @@ export {
   type ResolvedCifarResNetConfig,
   type ShortcutOption,
 } from './cifar-resnet.js';
+export {
+  DenseBlock,
+  DenseLayer,
+  DenseNet,
+  Transition,
+  denseNetFamily,
+  filterTorchvisionDenseNetKeys,
+  initDenseNetWeights,
+  resolveDenseNetConfig,
+  type DenseNetConfig,
+  type ResolvedDenseNetConfig,
+} from './densenet.js';
+export {
+  ConvUnit,
+  FractalBlock,
+  FractalExpansion,
+  FractalNet,
+  fractalNetFamily,
+  initFractalNetWeights,
+  join,
+  resolveFractalNetConfig,
+  sampleJoin,
+  type FractalNetConfig,
+  type PathPlan,
+  type ResolvedFractalNetConfig,
+} from './fractalnet.js';
 export { conv1x1, conv3x3, dilatedStages, initResNetWeights, planStages, runChain, Stage, type StagePlan } from './layers.js';
 export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type FuseOptions } from './fuse.js';
 export { loadCheckpoint, adaptInputConv, type LoadCheckpointOptions } from './load.js';

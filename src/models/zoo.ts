@@ -6,13 +6,15 @@ import { cifarResNetFamily } from './cifar-resnet.js';
 import type { BuildOnlyOptions } from './family.js';
 import type { FeatureListNet } from './features.js';
 import { createModelByName, createModelFromConfigByName, registerFamily } from './registry.js';
+import { denseNetFamily } from './densenet.js';
+import { fractalNetFamily } from './fractalnet.js';
 import { fresnetFamily } from './fresnet.js';
 import { iresnetFamily } from './iresnet.js';
 import { mxnetResNeXtFamily } from './mxnet-resnext.js';
 import { resnetFamily } from './resnet.js';
 import { resnetV2Family } from './resnetv2.js';
 
-export const families = [resnetFamily, cifarResNetFamily, resnetV2Family, mxnetResNeXtFamily, fresnetFamily, iresnetFamily] as const;
+export const families = [resnetFamily, cifarResNetFamily, resnetV2Family, mxnetResNeXtFamily, fresnetFamily, iresnetFamily, denseNetFamily, fractalNetFamily] as const;
 
 for (const family of families) registerFamily(family);
 

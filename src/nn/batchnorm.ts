@@ -1,4 +1,5 @@
 import { ones, zeros, tensor } from '../torch/creation.js';
+import { isRecomputing } from '../torch/checkpoint.js';
 import { batchNorm } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -54,6 +55,11 @@ abstract class BatchNorm extends Module {
     const shape = input.shape;
     if (!this.expectedDims.includes(shape.length) || shape[1] !== this.numFeatures) {
       throw new Error(`expected a ${this.expectedDims.join('-D or ')}-D input with ${this.numFeatures} channels in dimension 1, got [${shape.join(', ')}]`);
+    }
+    // A checkpointed segment recomputed in backward normalises with the same batch
+    // statistics but must not count the batch a second time.
+    if (this.training && isRecomputing()) {
+      return batchNorm(input, null, null, { weight: this.weight, bias: this.bias, training: true, eps: this.eps });
     }
     let momentum = this.momentum ?? 0;
     const updateStats = this.training && this.numBatchesTracked !== null;

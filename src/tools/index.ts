@@ -1,5 +1,6 @@
 // The `tools` namespace: model summaries, inference speed-ups and benchmarks.
 export { summarize, formatSummary, formatMacs, type LayerSummary, type ModelSummary } from './summary.js';
+export { measureTrainingMemory, formatTrainingMemory, type StepMemory, type TrainingMemory } from './training-memory.js';
 export {
   prepareForInference,
   checkedInferenceModel,

@@ -8,3 +8,4 @@ export * from './functional.js';
 export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
 export * as autograd from './autograd.js';
+export { checkpoint, checkpointOne, isRecomputing } from './checkpoint.js';

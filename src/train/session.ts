@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
 import { EmbeddingModel } from '../models/embedding.js';
 
-import { ImageClassifier } from '../models/classifier.js';
+import { ImageClassifier, type GradCheckpointingOptions } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
 import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
@@ -171,6 +171,8 @@ export interface SessionOptions {
   onEvaluate?: () => void;
   /** Notes for the user (data loaded, warnings). */
   log?: (line: string) => void;
+  /** Activation checkpointing (model.setGradCheckpointing): less memory, the same result, more compute. */
+  gradCheckpointing?: boolean | GradCheckpointingOptions;
 }
 
 export interface SessionResult {
@@ -262,6 +264,10 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     // A resumed run's state file holds the weights; the checkpoint is read on the first start only.
     if (config.weights && !options.resume) for (const line of loadPretrainedFile(model as ImageClassifier, config.weights)) log(line);
     if (config.freeze) log(`--freeze: training the classifier only (${freezeAllButClassifier(model as ImageClassifier).toLocaleString('en-US')} parameters frozen)`);
+    if (options.gradCheckpointing) {
+      if (!(model instanceof ImageClassifier)) throw new Error(`${config.model}: activation checkpointing (--checkpoint-activations) applies to image classifiers only`);
+      model.setGradCheckpointing(options.gradCheckpointing);
+    }
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.

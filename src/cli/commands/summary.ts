@@ -5,6 +5,7 @@ import { ImageClassifier } from '../../models/classifier.js';
 import { formatSummary, summarize, type CountConvention } from '../../tools/summary.js';
 import { buildModel, isFamilyName, loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
 import { modelOptionsHelp, parseChoice, parseModelOptions, parsePositiveInt, parseShape } from '../options.js';
+import { formatTrainingMemory, measureTrainingMemory } from '../../tools/training-memory.js';
 
 interface SummaryOptions {
   input?: number[];
@@ -13,6 +14,8 @@ interface SummaryOptions {
   weights?: string;
   convention: CountConvention;
   json?: boolean;
+  trainingMemory?: boolean;
+  segments?: number;
 }
 
 /** [channels, height, width] the model was built for. */
@@ -33,6 +36,8 @@ export function register(program: Command): void {
     .option('--weights <file>', 'summarise the model these weights are for: with the family name fresnet, an MXNet prefix-0000.params whose prefix-symbol.json gives the configuration')
     .option('--convention <name>', "how parameters are counted: 'torch' (every parameter once) or 'mxnet' (as MXNet's mx.viz.print_summary prints them)", parseChoice(['torch', 'mxnet'] as const), 'torch' as const)
     .option('--json', 'print { model, input, totalParams, trainableParams, buffers, macs, mxnetParams, layers } as JSON')
+    .option('--training-memory', 'also measure the activation memory per image of a training step, with and without activation checkpointing (runs two steps; a batch of 1 is measured as 2)')
+    .option('--segments <n>', 'with --training-memory: checkpoint in N segments (default: every block its own)', parsePositiveInt)
     .addHelpText('after', '\nMACs are per image and count convolutions and linear layers only.')
     .action((name: string, options: SummaryOptions) => {
       const embedding = !isFamilyName(name) && modelInfo(name).kind === 'embedding';
@@ -45,9 +50,13 @@ export function register(program: Command): void {
       try {
         const input = options.input ?? [1, ...inputSizeOf(model)];
         if (input.length !== 4) throw new Error(`--input must have 4 sizes (batch x channels x height x width), got ${input.join('x')}`);
+        if (options.segments !== undefined && !options.trainingMemory) throw new Error('--segments applies with --training-memory');
         const summary = summarize(model, input);
-        if (options.json) console.log(JSON.stringify({ model: name, ...summary }, null, 2));
-        else console.log(formatSummary(summary, name, options.convention));
+        const setting = options.segments === undefined ? true : { segments: options.segments };
+        if (options.trainingMemory && !(model instanceof ImageClassifier)) throw new Error(`${name}: --training-memory needs an image classifier`);
+        const trainingMemory = options.trainingMemory ? measureTrainingMemory(model as ImageClassifier, [Math.max(2, input[0]), ...input.slice(1)], setting) : undefined;
+        if (options.json) console.log(JSON.stringify({ model: name, ...summary, ...(trainingMemory ? { trainingMemory } : {}) }, null, 2));
+        else console.log(formatSummary(summary, name, options.convention) + (trainingMemory ? `\n${formatTrainingMemory(trainingMemory)}` : ''));
       } finally {
         model.dispose();
       }
