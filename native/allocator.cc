@@ -1,7 +1,8 @@
 // A counting CPU allocator around c10's: every byte libtorch allocates on the CPU for
 // this process (tensors, autograd's saved tensors, oneDNN-layout tensors, which ideep
 // allocates through the same allocator) is counted exactly, so memory() and V8's
-// external-memory figure see what a forward pass with autograd really holds.
+// external-memory figure see what a forward pass with autograd really holds. It also
+// keeps the peak, which the training-memory report and benchmarks read.
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
@@ -19,6 +20,7 @@ namespace {
 constexpr size_t kHeader = 64;
 
 std::atomic<int64_t> gAllocatedBytes{0};
+std::atomic<int64_t> gPeakBytes{0};
 c10::Allocator* gBase = nullptr;
 
 void countedDelete(void* data) {
@@ -40,7 +42,10 @@ class CountingAllocator final : public c10::Allocator {
       TORCH_CHECK(false, "DefaultCPUAllocator: can't allocate memory: you tried to allocate ", n, " bytes.");
     }
     *reinterpret_cast<size_t*>(block) = n;
-    gAllocatedBytes += static_cast<int64_t>(n);
+    int64_t now = gAllocatedBytes += static_cast<int64_t>(n);
+    int64_t peak = gPeakBytes.load();
+    while (now > peak && !gPeakBytes.compare_exchange_weak(peak, now)) {
+    }
     void* data = block + kHeader;
     return {data, data, &countedDelete, c10::Device(c10::DeviceType::CPU)};
   }
@@ -66,5 +71,17 @@ void installCountingAllocator() {
 bool countingAllocatorInstalled() { return gBase != nullptr; }
 
 int64_t allocatedCpuBytes() { return gAllocatedBytes.load(); }
+
+void registerAllocatorStatsOps(Napi::Env env, Exports exports) {
+  RN_FN(exports, env, "allocatorStats", {
+    // () -> { currentBytes, peakBytes } of CPU storage libtorch holds (peak since the last reset)
+    if (!countingAllocatorInstalled()) throw Napi::Error::New(info.Env(), "allocation statistics need the counting CPU allocator, which could not be installed over this libtorch's");
+    auto result = Napi::Object::New(info.Env());
+    result.Set("currentBytes", Napi::Number::New(info.Env(), static_cast<double>(gAllocatedBytes.load())));
+    result.Set("peakBytes", Napi::Number::New(info.Env(), static_cast<double>(gPeakBytes.load())));
+    return result;
+  });
+  RN_FN(exports, env, "resetPeakAllocatorBytes", gPeakBytes.store(gAllocatedBytes.load()); return info.Env().Undefined(););
+}
 
 }  // namespace resnets

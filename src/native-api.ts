@@ -202,7 +202,7 @@ export interface NativeAddon {
   /** Runs `segment` without a graph; its outputs come back attached to a node that recomputes it in backward. */
   checkpoint(segment: (inputs: NativeHandle[]) => NativeHandle[], inputs: NativeHandle[]): NativeHandle[];
 
-  // native/allocator_stats.cc
+  // native/allocator.cc
   allocatorStats(): { currentBytes: number; peakBytes: number };
   resetPeakAllocatorBytes(): void;
 }
