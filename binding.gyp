@@ -11,7 +11,8 @@
         "native/tensor_ops.cc",
         "native/view_ops.cc",
         "native/nn_ops.cc",
-        "native/autograd.cc"
+        "native/autograd.cc",
+        "native/trace.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

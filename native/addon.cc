@@ -9,6 +9,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerViewOps(env, exports);
   registerNnOps(env, exports);
   registerAutogradOps(env, exports);
+  registerTraceOps(env, exports);
   return exports;
 }
 

@@ -55,6 +55,7 @@ void registerTensorOps(Napi::Env env, Exports exports);
 void registerViewOps(Napi::Env env, Exports exports);
 void registerNnOps(Napi::Env env, Exports exports);
 void registerAutogradOps(Napi::Env env, Exports exports);
+void registerTraceOps(Napi::Env env, Exports exports);
 
 }  // namespace resnets
 

@@ -5,6 +5,7 @@ import type { StateDict } from '../io/types.js';
 import type { DType } from '../torch/dtype.js';
 import { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
+import { inTraceScope, isTracing } from '../torch/trace.js';
 import { annotateForwardError } from './errors.js';
 import { Parameter } from './parameter.js';
 
@@ -25,11 +26,15 @@ export abstract class Module<In = Tensor, Out = Tensor> {
 
   abstract forward(input: In): Out;
 
-  /** Runs forward(); a failure names this module's path and the input shape. */
+  /**
+   * Runs forward(); a failure names this module's path and the input shape. While a
+   * graph is traced, the ops it runs are recorded under this module's name.
+   */
   call(input: In): Out {
     let output: Out;
     try {
-      output = this.forward(input);
+      const name = this.#nameInParent;
+      output = name !== undefined && isTracing() ? inTraceScope(name, () => this.forward(input)) : this.forward(input);
     } catch (error) {
       throw annotateForwardError(error, this.constructor.name, this.#nameInParent, input);
     }
