@@ -136,3 +136,19 @@ export function modelParameterCount(name: string): number {
     model.dispose();
   }
 }
+
+/**
+ * The model a tool reads (plot, export, bench): with `weights`, loaded from that file;
+ * without, freshly initialised, with `inChans` input channels.
+ */
+export function modelForTool(name: string, options: { weights?: string; numClasses?: number; inChans?: number }): ImageModel {
+  if (options.weights !== undefined) return loadModelWithWeights(name, options.weights, options.numClasses).model;
+  return buildModel(name, { numClasses: options.numClasses, inChans: options.inChans });
+}
+
+/** The shape a tool traces: `given`, or one image of the model's input size; always 4 sizes. */
+export function toolInputShape(name: string, given: number[] | undefined, option = '--input'): number[] {
+  const shape = given ?? [1, ...modelInfo(name).defaultInputSize];
+  if (shape.length !== 4) throw new Error(`${option} must have 4 sizes (batch x channels x height x width), got ${shape.join('x')}`);
+  return shape;
+}
