@@ -10,6 +10,7 @@ import * as demo from './commands/demo.js';
 import * as evaluate from './commands/eval.js';
 import * as exportModel from './commands/export.js';
 import * as list from './commands/list.js';
+import * as plot from './commands/plot.js';
 import * as predict from './commands/predict.js';
 import * as run from './commands/run.js';
 import * as summary from './commands/summary.js';
@@ -21,7 +22,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, run, predict, bench, train, evaluate, exportModel, demo];
+const commandModules: CommandModule[] = [list, summary, plot, run, predict, bench, train, evaluate, exportModel, demo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.

@@ -95,7 +95,7 @@ export function graphToOnnx(graph: ModelGraph, options: { opset: number; dynamic
  */
 export function exportOnnx(model: Module<Tensor, unknown>, options: OnnxExportOptions): Uint8Array {
   const opset = checkOptions(model, options);
-  const source = options.foldBn ? fuseForInference(model) : model;
+  const source: Module<Tensor, unknown> = options.foldBn ? fuseForInference(model as Module) : model;
   const graph = capture(source, options.input);
   try {
     return graphToOnnx(graph, { opset, dynamicBatch: options.dynamicBatch ?? false, name: options.name ?? modelName(model) });
