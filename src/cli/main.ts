@@ -15,6 +15,7 @@ import * as predict from './commands/predict.js';
 import * as run from './commands/run.js';
 import * as summary from './commands/summary.js';
 import * as train from './commands/train.js';
+import * as weights from './commands/weights.js';
 
 /** A subcommand module: adds its command (options, help, action) to the program. */
 export interface CommandModule {
@@ -22,7 +23,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, plot, run, predict, bench, train, evaluate, exportModel, demo];
+const commandModules: CommandModule[] = [list, summary, plot, run, predict, weights, bench, train, evaluate, exportModel, demo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
-import { createModel, getModelInfo, type ModelInfo, type ModelOptions } from '../models/index.js';
+import { createModel, getModelInfo, getPretrained, isWeightsTag, type ModelInfo, type ModelOptions, type PretrainedWeights } from '../models/index.js';
 import { Linear } from '../nn/linear.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
 import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
@@ -92,7 +92,13 @@ export function loadWeights(model: ImageModel, dict: StateDict, file: string, mo
  * and options (classes, input channels) and comes back as `run`; otherwise the class
  * count comes from the checkpoint unless given.
  */
-export function loadModelWithWeights(name: string, file: string, numClasses?: number): { model: ImageModel; run?: WeightsInfo } {
+export function loadModelWithWeights(name: string, file: string, numClasses?: number): { model: ImageModel; run?: WeightsInfo; pretrained?: PretrainedWeights } {
+  if (isWeightsTag(file) && !existsSync(file)) {
+    // A weights name ('IMAGENET1K_V2'): the registry's checkpoint, from the cache or downloaded.
+    modelInfo(name);
+    const pretrained = getPretrained(name, file);
+    return { model: createModel(name, { weights: file, numClasses }) as unknown as ImageModel, pretrained };
+  }
   const run = trainedWeightsInfo(file);
   if (!run) return { model: loadPlainWeights(name, file, numClasses) };
   if (numClasses !== undefined && run.classes.length > 0 && numClasses !== run.classes.length) {

@@ -13,6 +13,17 @@ export {
   type ModelOptions,
 } from './registry.js';
 export { ImageClassifier, type InferenceSettings } from './classifier.js';
+export {
+  downloadUrl,
+  getPretrained,
+  imagenetClassNames,
+  isWeightsTag,
+  listPretrained,
+  registerPretrained,
+  type PretrainedTransforms,
+  type PretrainedWeights,
+} from './pretrained.js';
+export { cachedWeightsPath, fetchPretrained, resnetsHome, verifyCachedSync } from './weights-cache.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
 export { ResNet, resolveResNetConfig, type BuildOptions, type ResNetConfig, type ResolvedResNetConfig } from './resnet.js';
 export { resnetConfigs, imagenetInput, type ResNetOptions } from './resnet-zoo.js';

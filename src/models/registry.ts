@@ -1,6 +1,7 @@
 // The model registry: every named model with the facts tools need to describe it
 // (paper, input size, normalisation), and createModel / listModels / getModelInfo.
 import type { ImageClassifier } from './classifier.js';
+import { loadPretrainedStateDict } from './weights-cache.js';
 
 /** What tools need to know about a registered model without building it. */
 export interface ModelInfo {
@@ -30,6 +31,11 @@ export interface ModelOptions {
    * about to be loaded from a checkpoint); layers keep their construction defaults.
    */
   init?: boolean;
+  /**
+   * Pretrained weights by name ('IMAGENET1K_V2', or 'DEFAULT'), as torchvision's
+   * `weights=`: downloaded into the cache on first use, hash-checked, then loaded.
+   */
+  weights?: string;
   [familyOption: string]: unknown;
 }
 
@@ -57,7 +63,25 @@ export function registerModel(info: ModelInfo, build: ModelBuilder): void {
 
 /** Builds the named model; `options` override its defaults (numClasses, inChans, family options). */
 export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
-  return entryFor(name).build(name, options);
+  const { weights: tag, ...rest } = options;
+  const entry = entryFor(name);
+  if (tag === undefined) return entry.build(name, rest);
+  const { weights, dict } = loadPretrainedStateDict(name, tag);
+  try {
+    if (rest.numClasses !== undefined && rest.numClasses !== weights.numClasses) {
+      throw new Error(`${name} ${weights.tag} has ${weights.numClasses} classes, not numClasses ${rest.numClasses}; load them with numClasses ${weights.numClasses}, then resetClassifier`);
+    }
+    const model = entry.build(name, { ...rest, numClasses: weights.numClasses, init: false });
+    try {
+      model.loadStateDict(dict);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  } finally {
+    for (const tensor of Object.values(dict)) tensor.dispose();
+  }
 }
 
 export function getModelInfo(name: string): ModelInfo {

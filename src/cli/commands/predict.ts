@@ -46,7 +46,14 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
  */
 function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
-  const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses);
+  const { model, run, pretrained } = loadModelWithWeights(name, options.weights, options.numClasses);
+  if (pretrained) {
+    // The checkpoint's own evaluation preset (IMAGENET1K_V2 resizes to 232, crops 224).
+    const { cropSize, resizeSize, mean, std } = pretrained.transforms;
+    const size = options.size ?? cropSize;
+    const preprocess = { size, cropPct: options.cropPct ?? cropSize / resizeSize, channels: 3, mean, std };
+    return { model, preprocess, classNames: [...pretrained.classes] };
+  }
   if (run) {
     const [channels, height] = run.inputShape;
     const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
@@ -63,7 +70,7 @@ export function register(program: Command): void {
     .description("Classify images: decode, resize, centre-crop, normalise with the model's mean and std, print the top classes")
     .argument('<model>', "model name (see 'resnets list')")
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .requiredOption('--weights <file>', "weights: a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
+    .requiredOption('--weights <file|name>', "weights: a pretrained checkpoint by name (IMAGENET1K_V2, DEFAULT; see 'resnets weights list'), a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
     .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
