@@ -149,7 +149,10 @@ void registerTraceOps(Napi::Env env, Exports exports) {
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "tracePopScope", {
-    activeState()->graph->pop_scope();
+    // A traced op that throws leaves no tracing state behind (libtorch's tracer kernels
+    // restore it only on success): then there is no scope to pop, and the op's own error
+    // is the one to report.
+    if (tracer::isTracing()) tracer::getTracingState()->graph->pop_scope();
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "traceAbandon", {

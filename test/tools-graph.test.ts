@@ -99,6 +99,11 @@ describe('captureGraph', () => {
     net.dispose();
     assert.equal(memory().liveTensors, before);
     assert.throws(() => captureGraph(createModel('resnet20'), { input: [1, 3, 0, 32] }), /positive integers/);
+    // An op that fails mid-trace reports its own error, and the next trace starts clean.
+    const conv = new Conv2d(3, 4, 3);
+    assert.throws(() => captureGraph(conv, { input: [1, 5, 8, 8] }), /expected input\[1, 5, 8, 8\] to have 3 channels/);
+    disposeGraph(captureGraph(conv, { input: [1, 3, 8, 8] }));
+    conv.dispose();
   });
 
   it('has an ONNX converter for every op it accepts', () => {
