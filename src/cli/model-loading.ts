@@ -9,6 +9,7 @@ import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
+import type { PreprocessOptions } from './preprocess-image.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
 
@@ -157,4 +158,33 @@ export function toolInputShape(name: string, given: number[] | undefined, option
   const shape = given ?? [1, ...modelInfo(name).defaultInputSize];
   if (shape.length !== 4) throw new Error(`${option} must have 4 sizes (batch x channels x height x width), got ${shape.join('x')}`);
   return shape;
+}
+
+/**
+ * The model, its preprocessing and its class names. A training run's weights file says
+ * all three (input shape, normalisation, crop and classes); other weights get the
+ * registry's input size, mean and std, and class indices unless --labels names them.
+ */
+export function loadForPrediction(
+  name: string,
+  weights: string,
+  options: { numClasses?: number; size?: number; cropPct?: number } = {},
+): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
+  const info = modelInfo(name);
+  const { model, run, pretrained } = loadModelWithWeights(name, weights, options.numClasses);
+  if (pretrained) {
+    // The checkpoint's own evaluation preset (IMAGENET1K_V2 resizes to 232, crops 224).
+    const { cropSize, resizeSize, mean, std } = pretrained.transforms;
+    const size = options.size ?? cropSize;
+    const preprocess = { size, cropPct: options.cropPct ?? cropSize / resizeSize, channels: 3, mean, std };
+    return { model, preprocess, classNames: [...pretrained.classes] };
+  }
+  if (run) {
+    const [channels, height] = run.inputShape;
+    const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
+    return { model, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
+  }
+  const [channels, height] = info.defaultInputSize;
+  const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? info.cropPct ?? 0.875, channels, mean: info.mean, std: info.std };
+  return { model, preprocess };
 }

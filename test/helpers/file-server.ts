@@ -1,4 +1,4 @@
-// A loopback HTTP server for files a test makes, on a worker thread: it keeps serving
+// A loopback HTTP server (a static host) for files a test makes, on a worker thread: it keeps serving
 // while the test's own thread is blocked (createModel downloads synchronously through a
 // child process). It honours `Range: bytes=N-` and can drop a response part-way.
 import { Worker } from 'node:worker_threads';
@@ -9,9 +9,12 @@ const { readFileSync, existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { parentPort, workerData } = require('node:worker_threads');
 const requests = [];
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.png': 'image/png' };
+const typeOf = (file) => types[require('node:path').extname(file)] || 'application/octet-stream';
 let cutAfter;
 const server = createServer((req, res) => {
-  const path = decodeURIComponent(req.url || '/');
+  let path = decodeURIComponent((req.url || '/').split('?')[0]);
+  if (path.endsWith('/')) path += 'index.html';
   requests.push({ path, range: req.headers.range });
   const file = join(workerData.root, path.slice(1));
   if (path.includes('..') || !existsSync(file)) { res.writeHead(404).end(); return; }
@@ -19,11 +22,11 @@ const server = createServer((req, res) => {
   const range = /^bytes=(\\d+)-$/.exec(req.headers.range || '');
   if (range) {
     const start = Number(range[1]);
-    res.writeHead(206, { 'content-length': body.length - start, 'content-range': 'bytes ' + start + '-' + (body.length - 1) + '/' + body.length });
+    res.writeHead(206, { 'content-type': typeOf(file), 'content-length': body.length - start, 'content-range': 'bytes ' + start + '-' + (body.length - 1) + '/' + body.length });
     res.end(body.subarray(start));
     return;
   }
-  res.writeHead(200, { 'content-length': body.length });
+  res.writeHead(200, { 'content-type': typeOf(file), 'content-length': body.length });
   if (cutAfter !== undefined) {
     const cut = cutAfter;
     cutAfter = undefined;

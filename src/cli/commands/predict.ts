@@ -4,9 +4,9 @@ import { noGrad } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
-import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
+import { loadForPrediction } from '../model-loading.js';
 import { parseFraction, parsePositiveInt } from '../options.js';
-import { preprocessImages, type PreprocessOptions } from '../preprocess-image.js';
+import { preprocessImages } from '../preprocess-image.js';
 
 interface PredictOptions {
   weights: string;
@@ -39,31 +39,6 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
   });
 }
 
-/**
- * The model, its preprocessing and its class names. A training run's weights file says
- * all three (input shape, normalisation, crop and classes); other weights get the
- * registry's input size, mean and std, and class indices unless --labels names them.
- */
-function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
-  const info = modelInfo(name);
-  const { model, run, pretrained } = loadModelWithWeights(name, options.weights, options.numClasses);
-  if (pretrained) {
-    // The checkpoint's own evaluation preset (IMAGENET1K_V2 resizes to 232, crops 224).
-    const { cropSize, resizeSize, mean, std } = pretrained.transforms;
-    const size = options.size ?? cropSize;
-    const preprocess = { size, cropPct: options.cropPct ?? cropSize / resizeSize, channels: 3, mean, std };
-    return { model, preprocess, classNames: [...pretrained.classes] };
-  }
-  if (run) {
-    const [channels, height] = run.inputShape;
-    const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
-    return { model, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
-  }
-  const [channels, height] = info.defaultInputSize;
-  const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? info.cropPct ?? 0.875, channels, mean: info.mean, std: info.std };
-  return { model, preprocess };
-}
-
 export function register(program: Command): void {
   program
     .command('predict')
@@ -78,7 +53,7 @@ export function register(program: Command): void {
     .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
     .option('--json', 'print a JSON array with one { image, predictions } entry per image')
     .action(async (name: string, images: string[], options: PredictOptions) => {
-      const { model, preprocess, classNames } = loadForPrediction(name, options);
+      const { model, preprocess, classNames } = loadForPrediction(name, options.weights, options);
       const labels = options.labels ? readLabels(options.labels) : classNames;
       const results: { image: string; predictions: Prediction[] }[] = [];
       try {
