@@ -1,7 +1,11 @@
 // The resnets page: classify an image (or compare two faces) with a model exported to
 // ONNX, run by onnxruntime-web's WebAssembly backend; and browse every registered
 // model's block diagram and layer summary. Everything is fetched from beside the page.
-import * as ort from 'onnxruntime-web/wasm';
+import type * as Ort from 'onnxruntime-web/wasm';
+
+// Its own chunk: onnxruntime-web starts its threads' workers from the script that holds
+// it, which must not be this page script (workers have no document).
+const ort: typeof Ort = await import('onnxruntime-web/wasm');
 
 interface ExportedModel {
   name: string;
@@ -82,9 +86,9 @@ function preprocess(image: ImageBitmap, model: ExportedModel, preview: HTMLCanva
 
 // ---- inference ----
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new Map<string, Promise<Ort.InferenceSession>>();
 
-function sessionFor(model: ExportedModel): Promise<ort.InferenceSession> {
+function sessionFor(model: ExportedModel): Promise<Ort.InferenceSession> {
   let session = sessions.get(model.name);
   if (!session) {
     session = ort.InferenceSession.create(new URL(`models/${model.file}`, document.baseURI).href, { executionProviders: ['wasm'] });
