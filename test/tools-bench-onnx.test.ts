@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { createModel } from '../src/models/index.js';
 import { benchmarkAgainstPeer } from '../src/tools/bench-compare.js';
 import { OnnxRuntimePeer } from '../src/tools/onnx-peer.js';
+import { assertComparedRuns } from './helpers/bench.js';
 import { resnets } from './helpers/cli.js';
 
 describe('the onnxruntime peer', () => {
@@ -18,10 +19,7 @@ describe('the onnxruntime peer', () => {
       assert.equal(times.length, 2);
       assert.ok(times.every((t) => t > 0));
       const compared = await benchmarkAgainstPeer(model, peer, { batchSize: 2, size: 32, warmup: 1, runs: 3 });
-      assert.equal(compared.resnets.timesMs.length, 3);
-      assert.equal(compared.peer.timesMs.length, 3);
-      assert.equal(compared.peer.threads, 1);
-      assert.ok(Math.abs(compared.ratio - compared.resnets.imagesPerSecond / compared.peer.imagesPerSecond) < 1e-12);
+      assertComparedRuns(compared, 3, 1);
     } finally {
       await peer.close();
       model.dispose();

@@ -9,6 +9,8 @@ import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
+import type { Command } from 'commander';
+import { parsePositiveInt, parseShape } from './options.js';
 import type { PreprocessOptions } from './preprocess-image.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
@@ -151,6 +153,14 @@ export function modelParameterCount(name: string): number {
 export function modelForTool(name: string, options: { weights?: string; numClasses?: number; inChans?: number }): ImageModel {
   if (options.weights !== undefined) return loadModelWithWeights(name, options.weights, options.numClasses).model;
   return buildModel(name, { numClasses: options.numClasses, inChans: options.inChans });
+}
+
+/** --weights, --num-classes and --input, as plot and export take them to build the model they trace. */
+export function addToolModelOptions(command: Command, weightsHelp: string): Command {
+  return command
+    .option('--weights <file>', weightsHelp)
+    .option('--num-classes <n>', 'classifier size (default: from the weights, else the model default)', parsePositiveInt)
+    .option('--input <shape>', "input shape traced, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape);
 }
 
 /** The shape a tool traces: `given`, or one image of the model's input size; always 4 sizes. */

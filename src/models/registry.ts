@@ -1,6 +1,7 @@
 // The model registry: every named model with the facts tools need to describe it
 // (paper, input size, normalisation), and createModel / listModels / getModelInfo.
 import type { ImageClassifier } from './classifier.js';
+import { loadInto } from '../nn/module.js';
 import { loadPretrainedStateDict } from './weights-cache.js';
 
 /** What tools need to know about a registered model without building it. */
@@ -67,21 +68,11 @@ export function createModel(name: string, options: ModelOptions = {}): ImageClas
   const entry = entryFor(name);
   if (tag === undefined) return entry.build(name, rest);
   const { weights, dict } = loadPretrainedStateDict(name, tag);
-  try {
-    if (rest.numClasses !== undefined && rest.numClasses !== weights.numClasses) {
-      throw new Error(`${name} ${weights.tag} has ${weights.numClasses} classes, not numClasses ${rest.numClasses}; load them with numClasses ${weights.numClasses}, then resetClassifier`);
-    }
-    const model = entry.build(name, { ...rest, numClasses: weights.numClasses, init: false });
-    try {
-      model.loadStateDict(dict);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
-  } finally {
+  if (rest.numClasses !== undefined && rest.numClasses !== weights.numClasses) {
     for (const tensor of Object.values(dict)) tensor.dispose();
+    throw new Error(`${name} ${weights.tag} has ${weights.numClasses} classes, not numClasses ${rest.numClasses}; load them with numClasses ${weights.numClasses}, then resetClassifier`);
   }
+  return loadInto(entry.build(name, { ...rest, numClasses: weights.numClasses, init: false }), dict);
 }
 
 export function getModelInfo(name: string): ModelInfo {

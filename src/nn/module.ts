@@ -235,3 +235,16 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     return total;
   }
 }
+
+/** Loads `dict` into `model` (strictly) and frees `dict`; when it does not fit, frees `model` too and throws. */
+export function loadInto<M extends Module<never, unknown>>(model: M, dict: StateDict): M {
+  try {
+    model.loadStateDict(dict);
+    return model;
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    for (const tensor of Object.values(dict)) tensor.dispose();
+  }
+}

@@ -8,7 +8,7 @@ import type { ImageClassifier } from '../models/classifier.js';
 import { createModel } from '../models/index.js';
 import type { StateDict } from '../io/types.js';
 import type { Module } from '../nn/module.js';
-import { dispose } from '../torch/scope.js';
+import { loadInto } from '../nn/module.js';
 import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
 
 export interface TrainedModel {
@@ -38,15 +38,5 @@ export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: st
   return { model: loadInto(model, loadSafetensors(file)), info };
 }
 
-/** Loads `dict` into `model` (strictly) and frees `dict`; when it does not fit, frees `model` too and throws. */
-export function loadInto<M extends Module<never, unknown>>(model: M, dict: StateDict): M {
-  try {
-    model.loadStateDict(dict);
-    return model;
-  } catch (error) {
-    model.dispose();
-    throw error;
-  } finally {
-    dispose(dict);
-  }
-}
+// Kept here too: the loader of training runs is where callers first met it.
+export { loadInto };

@@ -1,8 +1,8 @@
 // `resnets export MODEL -o model.onnx`: the model as an ONNX file, checked by onnxruntime in the tests.
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, saveOnnx } from '../../tools/onnx/export.js';
-import { modelForTool, toolInputShape } from '../model-loading.js';
-import { parsePositiveInt, parseShape } from '../options.js';
+import { addToolModelOptions, modelForTool, toolInputShape } from '../model-loading.js';
+import { parsePositiveInt } from '../options.js';
 
 interface ExportOptions {
   output: string;
@@ -21,14 +21,12 @@ function parseOpset(text: string): number {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('export')
     .description('Export a model to ONNX (runs in onnxruntime, onnxruntime-web and other ONNX runtimes)')
     .argument('<model>', "model name (see 'resnets list')")
-    .requiredOption('-o, --output <file>', 'the .onnx file to write')
-    .option('--weights <file>', 'weights to export (default: freshly initialised); the class count is read from them')
-    .option('--num-classes <n>', 'classifier size (default: from the weights, else the model default)', parsePositiveInt)
-    .option('--input <shape>', "input shape traced, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape)
+    .requiredOption('-o, --output <file>', 'the .onnx file to write');
+  addToolModelOptions(command, 'weights to export: a file or a name such as IMAGENET1K_V2 (default: freshly initialised); the class count is read from them')
     .option('--opset <n>', `ONNX opset, ${MIN_OPSET} to ${MAX_OPSET}`, parseOpset, DEFAULT_OPSET)
     .option('--dynamic-batch', 'make the batch dimension symbolic so any batch size runs')
     .option('--fold-bn', 'fold each BatchNorm into the convolution before it')

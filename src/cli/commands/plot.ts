@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { plotFormatOf, savePlot } from '../../tools/plot/plot.js';
 import { DEPTHS, type Depth } from '../../tools/plot/structure.js';
-import { modelForTool, toolInputShape } from '../model-loading.js';
-import { parseChoice, parsePositiveInt, parseShape } from '../options.js';
+import { addToolModelOptions, modelForTool, toolInputShape } from '../model-loading.js';
+import { parseChoice, parsePositiveInt } from '../options.js';
 
 interface PlotOptions {
   output: string;
@@ -15,14 +15,12 @@ interface PlotOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('plot')
     .description('Draw the network: every op, or each block or stage as one box, with tensor shapes on the edges')
     .argument('<model>', "model name (see 'resnets list')")
-    .requiredOption('-o, --output <file>', 'the diagram to write: .svg, .dot or .png')
-    .option('--weights <file>', 'weights whose classifier size the diagram shows (default: the model default)')
-    .option('--num-classes <n>', 'classifier size', parsePositiveInt)
-    .option('--input <shape>', "input shape traced, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape)
+    .requiredOption('-o, --output <file>', 'the diagram to write: .svg, .dot or .png');
+  addToolModelOptions(command, 'weights whose classifier size the diagram shows (default: the model default)')
     .option('--depth <level>', `detail: ${DEPTHS.join(', ')}`, parseChoice(DEPTHS), 'op')
     .option('--dpi <n>', 'PNG resolution (default 96)', parsePositiveInt)
     .addHelpText('after', '\nShortcuts are drawn dashed; blocks (modules that merge branches) and stages are boxed.')
