@@ -68,7 +68,7 @@ function exportModels(): void {
         name,
         file,
         weights: basename(weights),
-        kind: getModelInfo(name).family.includes('face') ? 'embedding' : 'classifier',
+        kind: isEmbeddingModel(name) ? 'embedding' : 'classifier',
         input: input.slice(1),
         resize: Math.floor(preprocess.size / preprocess.cropPct),
         crop: preprocess.size,
@@ -84,6 +84,12 @@ function exportModels(): void {
     }
   }
   writeFileSync(indexFile, JSON.stringify(index, null, 1));
+}
+
+/** Face-recognition models return an embedding to compare, not class scores. */
+function isEmbeddingModel(name: string): boolean {
+  const info = getModelInfo(name);
+  return info.numClasses === 0 || /face|insight/i.test(info.family);
 }
 
 /** Logits (or embedding) size of a model: one forward on zeros. */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { download, verifySha256, type DownloadProgress } from '../io/download.js';
 import * as io from '../io/index.js';
@@ -94,7 +95,7 @@ export function fetchPretrainedSync(weights: PretrainedWeights): string {
   try {
     // The bar goes to our stderr; a failure comes back on the child's stdout.
     const args = [downloadUrl(weights), cachedWeightsPath(weights), weights.sha256Prefix, `${weights.model} ${weights.tag}`];
-    execFileSync(process.execPath, [...loader, fetchScript.pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    execFileSync(process.execPath, [...loader, fileURLToPath(fetchScript), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   } catch (error) {
     const reason = String((error as { stdout?: Buffer }).stdout ?? '').trim();
     throw withOfflineAdvice(new Error(reason || `downloading ${weights.model} ${weights.tag} failed`), weights);
