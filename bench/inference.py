@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """PyTorch eager inference throughput, the peer of `resnets bench --compare-torch`.
 
-Builds the torchvision model of the same name (random weights, eval mode) and times
-forwards under torch.no_grad() with the given thread count.
+Builds the torchvision model of the same name (random weights, eval mode), or for timm's
+variants (seresnet50, resnet50d, resnetv2_50, ...) the PyTorch module of
+scripts/resnet_family_reference.py, and times forwards under torch.no_grad() with the
+given thread count.
 
 One-shot:  bench/inference.py resnet50 --batch-size 1,8 --threads 2
            prints one JSON object per batch size (warm-up runs, then the median).
@@ -13,6 +15,7 @@ One-shot:  bench/inference.py resnet50 --batch-size 1,8 --threads 2
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -23,12 +26,16 @@ def build(name, threads):
     import torchvision
 
     torch.set_num_threads(threads)
-    builder = getattr(torchvision.models, name, None)
-    if builder is None or not callable(builder) or name.startswith("_"):
-        print(f"torchvision has no model named '{name}'", file=sys.stderr)
-        sys.exit(3)
     torch.manual_seed(0)
-    return torch, builder(weights=None).eval()
+    builder = getattr(torchvision.models, name, None)
+    if builder is not None and callable(builder) and not name.startswith("_"):
+        return torch, builder(weights=None).eval()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+    import resnet_family_reference as family
+    if name not in family.MODELS:
+        print(f"neither torchvision nor scripts/resnet_family_reference.py has a model named '{name}'", file=sys.stderr)
+        sys.exit(3)
+    return torch, family.build(name).eval()
 
 
 def time_forwards(torch, model, x, count):

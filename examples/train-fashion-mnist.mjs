@@ -2,7 +2,10 @@
 // script: the dataset and loader, SGD with parameter groups, a warm-up and cosine
 // schedule, and the training loop. Run from the project root after set-up:
 //   node examples/train-fashion-mnist.mjs [epochs] [training images]
-import { createModel, data, train } from 'resnets';
+import { createModel, data, torch, train } from 'resnets';
+
+// libtorch starts with one thread inside Node; use every core (or RESNETS_NUM_THREADS).
+torch.useDefaultThreads();
 
 const epochs = Number(process.argv[2] ?? 1);
 const limit = Number(process.argv[3] ?? 60000);

@@ -97,7 +97,9 @@ struct GraphWriter {
   Napi::Object describeNode(Node* node) {
     auto out = Napi::Object::New(env);
     out.Set("op", node->kind().toQualString());
-    out.Set("scope", node->scope()->namesFromRoot("."));
+    // JS names each scope by the module's full dotted path: the innermost one is the op's module.
+    auto scope = node->scope();
+    out.Set("scope", scope->isRoot() ? std::string() : std::string(scope->name().toUnqualString()));
     const c10::FunctionSchema* schema = node->maybeSchema();
     auto args = Napi::Array::New(env, node->inputs().size());
     for (size_t i = 0; i < node->inputs().size(); i++) {

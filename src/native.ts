@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeFunction = (...args: any[]) => any;
-export type NativeHandle = object & { readonly __nativeTensor?: never };
+import type { NativeAddon } from './native-api.js';
+
+export type { DTypeCode, NativeAddon, NativeHandle, Scalar } from './native-api.js';
 
 function findPackageRoot(start: string): string {
   let dir = start;
@@ -21,17 +21,17 @@ function findPackageRoot(start: string): string {
 
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
-function loadAddon(): Record<string, NativeFunction> {
+function loadAddon(): NativeAddon {
   const path = join(packageRoot, 'build', 'Release', 'resnets.node');
   if (!existsSync(path)) {
     throw new Error(`resnets: the native addon is not built (${path} is missing); run 'bash scripts/setup.sh' or 'npm run build:native'`);
   }
-  return createRequire(import.meta.url)(path) as Record<string, NativeFunction>;
+  return createRequire(import.meta.url)(path) as NativeAddon;
 }
 
+/**
+ * The addon. Loading it changes no global setting: libtorch keeps its own thread count
+ * (one intra-op thread inside Node) until the application sets one, as the CLI does
+ * with torch.useDefaultThreads().
+ */
 export const native = loadAddon();
-
-// libtorch starts with one intra-op thread inside Node; use the machine's cores unless told otherwise.
-const requestedThreads = Number(process.env.RESNETS_NUM_THREADS ?? 0);
-import { availableParallelism } from 'node:os';
-native.setNumThreads(requestedThreads > 0 ? requestedThreads : availableParallelism());

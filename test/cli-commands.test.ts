@@ -80,6 +80,18 @@ describe('resnets --help', () => {
 });
 
 describe('resnets list', () => {
+  it('groups by family and filters by it', async () => {
+    const { code, stdout } = await resnets('list', '--family', 'resnetv2');
+    assert.equal(code, 0);
+    assert.match(stdout, /^resnetv2 \(6 models\)$/m);
+    assert.match(stdout, /^preact_resnet \(2 models\)$/m);
+    assert.match(stdout, /^resnetv2_50\s+resnetv2\s+25,549,352\s+3x224x224/m);
+    assert.ok(!/^resnet50 /m.test(stdout));
+    const unknown = await resnets('list', '--family', 'vgg');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown family 'vgg'; known: .*seresnet/);
+  });
+
   it('shows resnet50 with its family, parameter count and input size', async () => {
     const { code, stdout } = await resnets('list', 'resnet5*');
     assert.equal(code, 0);
@@ -158,6 +170,24 @@ describe('resnets run and predict', () => {
     assert.ok(got.allclose(expected, 1e-5, 1e-6), `${got.toArray()} vs ${expected.toArray()}`);
     got.dispose();
     expected.dispose();
+  });
+
+  it('run --features-only writes one file per stage from the full checkpoint, its classifier ignored', async () => {
+    const output = file('features.npy');
+    const { code, stdout, stderr } = await resnets('run', 'resnet18', '--weights', checkpoint, '--features-only', '--out-indices', '1,4', '--input', input, '--output', output);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /features\.0\.npy: layer1 \[1, 64, 16, 16\], stride 4/);
+    const [got, expected] = tidy(() => {
+      const backbone = createModel('resnet18', { featuresOnly: true, outIndices: [1, 4] });
+      backbone.loadStateDict(io.loadSafetensors(safetensors));
+      backbone.eval();
+      const want = noGrad(() => backbone.call(io.loadNpy(input)));
+      backbone.dispose();
+      return [[io.loadNpy(file('features.0.npy')), io.loadNpy(file('features.1.npy'))], want];
+    });
+    assert.deepEqual(got.map((t) => t.shape), [[1, 64, 16, 16], [1, 512, 2, 2]]);
+    got.forEach((t, i) => assert.ok(t.allclose(expected[i], 1e-5, 1e-6), `feature ${i}`));
+    for (const t of [...got, ...expected]) t.dispose();
   });
 
   it('predict prints the top k classes with probabilities', async () => {

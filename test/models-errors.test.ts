@@ -86,22 +86,22 @@ describe('checkpoints', () => {
 
 describe('names and options', () => {
   it('an unknown model name suggests close ones', () => {
-    assert.throws(() => models.createModel('resnet5'), /unknown model 'resnet5'; did you mean resnet50, resnet56/);
+    assert.throws(() => models.createModelByName('resnet5'), /unknown model 'resnet5'; did you mean resnet50, resnet56/);
     assert.throws(() => models.getModelInfo('resnxt50_32x4d'), /did you mean resnext50_32x4d\b/);
-    assert.throws(() => models.createModel('vgg16'), /unknown model 'vgg16' \(listModels\(\) gives all \d+\)/);
+    assert.throws(() => models.createModelByName('vgg16'), /unknown model 'vgg16' \(listModels\(\) gives all \d+\)/);
   });
 
   it('an unknown option is refused with the accepted list', () => {
-    assert.throws(() => models.createModel('resnet18', { numClass: 10 }), /resnet18: unknown option 'numClass'; accepted: numClasses, inChans/);
-    assert.throws(() => models.createModel('resnet20', { strideOn: '1x1' }), /resnet20: unknown option 'strideOn'.*shortcut/);
+    assert.throws(() => models.createModelByName('resnet18', { numClass: 10 }), /resnet18: unknown option 'numClass'; accepted: numClasses, inChans/);
+    assert.throws(() => models.createModelByName('resnet20', { strideOn: '1x1' }), /resnet20: unknown option 'strideOn'.*shortcut/);
   });
 
   it('bad values name the option and what it accepts', () => {
-    assert.throws(() => models.createModel('resnet50', { strideOn: '5x5' }), /resnet50: strideOn must be one of '3x3', '1x1', got "5x5"/);
-    assert.throws(() => models.createModel('resnet18', { groups: 32 }), /basic blocks support only groups 1/);
-    assert.throws(() => models.createModel('resnet18', { numClasses: -1 }), /numClasses must be an integer >= 0, got -1/);
-    assert.throws(() => models.createModel('resnet20', { shortcut: 'C' }), /shortcut must be one of 'A', 'B'/);
-    assert.throws(() => models.createModel('resnet50', { replaceStrideWithDilation: [true] }), /must list 3 booleans/);
+    assert.throws(() => models.createModelByName('resnet50', { strideOn: '5x5' }), /resnet50: strideOn must be one of '3x3', '1x1', got "5x5"/);
+    assert.throws(() => models.createModelByName('resnet18', { groups: 32 }), /basic blocks support only groups 1/);
+    assert.throws(() => models.createModelByName('resnet18', { numClasses: -1 }), /numClasses must be an integer >= 0, got -1/);
+    assert.throws(() => models.createModelByName('resnet20', { shortcut: 'C' }), /shortcut must be one of 'A', 'B'/);
+    assert.throws(() => models.createModelByName('resnet50', { replaceStrideWithDilation: [true] }), /must list 3 booleans/);
     assert.throws(() => models.createModelFromConfig({ block: 'bottleneck', depths: [2, 2], widths: [64] } as models.ResNetConfig), /widths must be a list of 2 integers/);
     assert.throws(() => models.createModelFromConfig({ family: 'cifar_resnet', depth: 21 } as models.CifarResNetConfig), /depth must be 6n \+ 2/);
     assert.throws(() => models.createModelFromConfig({ family: 'vgg' }), /unknown model family 'vgg'; known families: resnet, cifar_resnet/);

@@ -8,14 +8,17 @@ import * as models from '../src/models/index.js';
 describe('listModels', () => {
   it('lists the ImageNet and CIFAR ResNets in natural order', () => {
     assert.deepEqual(models.listModels('resnet*'), [
-      'resnet18', 'resnet20', 'resnet32', 'resnet34', 'resnet44', 'resnet50', 'resnet56', 'resnet101', 'resnet110', 'resnet152',
+      'resnet18', 'resnet18d', 'resnet20', 'resnet26d', 'resnet32', 'resnet34', 'resnet34d', 'resnet44', 'resnet50', 'resnet50c', 'resnet50d',
+      'resnet56', 'resnet101', 'resnet101d', 'resnet110', 'resnet152', 'resnet152d',
+      'resnetv2_18', 'resnetv2_34', 'resnetv2_50', 'resnetv2_50d', 'resnetv2_101', 'resnetv2_152',
     ]);
-    assert.deepEqual(models.listModels('*resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d']);
+    assert.deepEqual(models.listModels('resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d']);
+    assert.deepEqual(models.listModels('*resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'seresnext50_32x4d', 'seresnext101_32x4d']);
     assert.deepEqual(models.listModels('wide'), ['wide_resnet50_2', 'wide_resnet101_2']);
     assert.deepEqual(models.listModels('resnet?0'), ['resnet20', 'resnet50']);
     assert.deepEqual(models.listModels('densenet*'), []);
     assert.ok(models.listModels().length >= 15);
-    assert.deepEqual(listFromRoot('resnet1*'), ['resnet18', 'resnet101', 'resnet110', 'resnet152']);
+    assert.deepEqual(listFromRoot('resnet1*'), ['resnet18', 'resnet18d', 'resnet101', 'resnet101d', 'resnet110', 'resnet152', 'resnet152d']);
   });
 });
 
@@ -65,11 +68,18 @@ describe('createModel', () => {
         block: 'basic',
         depths: [2, 2, 2, 2],
         widths: [64, 128, 256, 512],
+        stemType: '',
         stemWidth: 64,
+        avgDown: false,
         groups: 1,
         widthPerGroup: 64,
+        attnLayer: '',
         numClasses: 3,
         inChans: 3,
+        globalPool: 'avg',
+        dropRate: 0,
+        dropPathRate: 0,
+        outputStride: 32,
         zeroInitResidual: false,
         replaceStrideWithDilation: [false, false, false],
         strideOn: '3x3',
@@ -148,7 +158,8 @@ describe('createModel', () => {
     }
   });
 
-  it('names are registered once', () => {
-    assert.throws(() => models.registerModel(models.getModelInfo('resnet18'), () => models.createModel('resnet18')), /already registered/);
+  it('names and families are registered once', () => {
+    assert.throws(() => models.registerFamily(models.resnetFamily), /a model family named 'resnet' is already registered/);
+    assert.throws(() => models.registerFamily({ ...models.resnetFamily, family: 'resnet_copy' }), /a model named 'resnet18' is already registered/);
   });
 });

@@ -170,7 +170,7 @@ describe('the PyTorch peer', () => {
     }
   });
 
-  it('names a model torchvision lacks', async () => {
-    await assert.rejects(TorchPeer.start({ model: 'resnet20', size: 32, threads: 1 }), /torchvision has no model named 'resnet20'/);
+  it('names a model neither torchvision nor the family reference has', async () => {
+    await assert.rejects(TorchPeer.start({ model: 'resnet20', size: 32, threads: 1 }), /neither torchvision nor scripts\/resnet_family_reference\.py has a model named 'resnet20'/);
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import * as io from '../src/io/index.js';
-import { createModel } from '../src/models/index.js';
+import { createModel, getModelInfo, listModels } from '../src/models/index.js';
 import { randn } from '../src/torch/creation.js';
 import { manualSeed, memory, noGrad } from '../src/torch/runtime.js';
 import type { Tensor } from '../src/torch/tensor.js';
@@ -44,17 +44,31 @@ function randomizeStatistics(model: ReturnType<typeof createModel>): void {
   });
 }
 
-// One model per family on main: torchvision's ImageNet ResNets and the CIFAR ResNets.
+// One model of each family registered (`resnets list` groups them); the large ones
+// with one block per stage, which keeps every op kind and costs a fraction.
+const oneBlockPerStage = { depths: [1, 1, 1, 1], numClasses: 10 };
 const cases: { name: string; size: number; options?: Record<string, unknown> }[] = [
   { name: 'resnet18', size: 48, options: { numClasses: 10 } },
   { name: 'resnet20', size: 32 },
+  { name: 'preact_resnet110', size: 32 },
+  { name: 'resnet18d', size: 48, options: { numClasses: 10 } },
+  { name: 'resnetv2_18', size: 48, options: { numClasses: 10 } },
+  { name: 'seresnet18', size: 48, options: { numClasses: 10 } },
+  { name: 'resnext50_32x4d', size: 48, options: oneBlockPerStage },
+  { name: 'wide_resnet50_2', size: 48, options: oneBlockPerStage },
 ];
+
+it('covers every family registered', () => {
+  const families = new Set(listModels().map((name) => getModelInfo(name).family));
+  const covered = new Set(cases.map((c) => getModelInfo(c.name).family));
+  assert.deepEqual([...families].filter((family) => !covered.has(family)), []);
+});
 
 describe('exportOnnx in onnxruntime-node', () => {
   for (const { name, size, options } of cases) {
     it(`${name}: fixed batch, dynamic batch and folded BatchNorm match our outputs to 1e-4`, async () => {
       manualSeed(1);
-      const model = createModel(name, options).eval();
+      const model = (createModel as (name: string, options?: object) => ReturnType<typeof createModel>)(name, options).eval();
       randomizeStatistics(model);
       const before = memory().liveTensors;
       const fixed = exportOnnx(model, { input: [2, 3, size, size] });

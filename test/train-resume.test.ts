@@ -71,10 +71,11 @@ if (writerDir) {
 
   describe('Ctrl-C and --resume', () => {
     // A tiny run: resnet20 on 256 Fashion-MNIST images, 16 steps per epoch, one thread
-    // so that every run computes bit for bit the same.
+    // so that every run computes bit for bit the same; with stochastic depth on, so the
+    // drop-path masks must repeat after a resume too.
     const args = (out: string) =>
       ['src/cli/main.ts', 'train', 'resnet20', '--data', 'fashion-mnist', '--limit-train', '256', '--limit-test', '64', '--batch-size', '16',
-        '--epochs', '3', '--seed', '4', '--threads', '1', '--no-progress', '--out', out];
+        '--epochs', '3', '--seed', '4', '--threads', '1', '--drop-path-rate', '0.2', '--no-progress', '--out', out];
     const cli = ['--import', 'tsx'];
     const env = { ...process.env, RESNETS_NUM_THREADS: '1', RESNETS_DEBUG: '' };
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { packageRoot } from '../native.js';
+import { useDefaultThreads } from '../torch/runtime.js';
 import { reportError } from './errors.js';
 import * as bench from './commands/bench.js';
 import * as demo from './commands/demo.js';
@@ -46,6 +47,8 @@ export function buildProgram(): Command {
 /** Runs the command line; resolves to the exit code (0 success, 1 failure, 2 usage error). */
 export async function main(argv: string[] = process.argv): Promise<number> {
   try {
+    // Commands that take --threads override this.
+    useDefaultThreads();
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {

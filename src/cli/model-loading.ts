@@ -2,10 +2,23 @@
 import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
-import { createModel, getModelInfo, getPretrained, isWeightsTag, type ModelInfo, type ModelOptions, type PretrainedWeights } from '../models/index.js';
-import { Linear } from '../nn/linear.js';
+import {
+  createClassifierByName,
+  createModelByName,
+  createPretrainedModel,
+  getModelInfo,
+  getPretrained,
+  isWeightsTag,
+  loadCheckpoint,
+  type FeatureListNet,
+  type ImageClassifier,
+  type ModelInfo,
+  type ModelOptions,
+  type PretrainedWeights,
+} from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { loadInto, modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { dispose } from '../torch/scope.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import { Tensor } from '../torch/tensor.js';
@@ -33,13 +46,17 @@ export interface BuildOptions {
   init?: boolean;
 }
 
-export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
-  modelInfo(name);
+function modelOptionsFrom(options: BuildOptions): ModelOptions {
   const modelOptions: ModelOptions = {};
   if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
   if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
   if (options.init === false) modelOptions.init = false;
-  return createModel(name, modelOptions) as unknown as ImageModel;
+  return modelOptions;
+}
+
+export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
+  modelInfo(name);
+  return createClassifierByName(name, modelOptionsFrom(options)) as unknown as ImageModel;
 }
 
 /** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
@@ -48,46 +65,48 @@ export function readCheckpoint(file: string): StateDict {
   if (!statSync(file).isFile()) throw new Error(`weights file '${file}' is not a file`);
   const loaded = io.load(file) as unknown;
   if (loaded instanceof Tensor) throw new Error(`'${file}' holds a single tensor, not a state dict of weights`);
-  const dict = loaded as StateDict;
-  const keys = Object.keys(dict);
-  // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
-  if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
-    return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
-  }
-  return dict;
+  return loaded as StateDict;
 }
 
-/** The state-dict key of the classifier's weight: the model's last Linear layer. */
-export function classifierWeightKey(model: ImageModel): string | undefined {
-  let key: string | undefined;
-  for (const [path, module] of model.namedModules()) if (module instanceof Linear) key = `${path}.weight`;
-  return key;
+/** The state-dict key of the classifier's weight, from the model's registered config. */
+export function classifierWeightKey(name: string): string {
+  return `${modelInfo(name).classifier}.weight`;
 }
 
-/** Number of classes in a checkpoint, read from its classifier weight ([classes, features]). */
+/** Number of classes in a checkpoint, read from its classifier weight ([classes, features] or a 1x1 conv's [classes, features, 1, 1]). */
 export function checkpointNumClasses(dict: StateDict, key: string, file: string): number {
-  const weight = dict[key];
+  const weight = dict[key] ?? dict[`module.${key}`];
   if (!weight) throw new Error(`'${file}' has no '${key}' entry to read the number of classes from; pass --num-classes`);
-  if (weight.ndim !== 2) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
+  if (weight.ndim !== 2 && weight.ndim !== 4) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
   return weight.shape[0];
 }
 
-const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
+/** Loads `dict` into `model` through the library's one checkpoint path; a mismatch is one line naming the first few keys. */
+export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict, file: string): void {
+  loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
+}
 
-/** Loads `dict` into `model`, strictly; a mismatch is one line naming the first few keys. */
-export function loadWeights(model: ImageModel, dict: StateDict, file: string, modelName: string): void {
-  const own = model.stateDict();
-  const missing = Object.keys(own).filter((key) => !(key in dict));
-  const unexpected = Object.keys(dict).filter((key) => !(key in own));
-  const mismatched = Object.keys(own)
-    .filter((key) => key in dict && dict[key].shape.join('x') !== own[key].shape.join('x'))
-    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].shape.join(', ')}]`);
-  const problems: string[] = [];
-  if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
-  if (missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
-  if (unexpected.length > 0) problems.push(`unexpected keys: ${listSome(unexpected)}`);
-  if (problems.length > 0) throw new Error(`'${file}' does not fit ${modelName}: ${problems.join('; ')}`);
-  model.loadStateDict(dict);
+/**
+ * A features-only model of `name` with the full model's checkpoint `file` loaded (its
+ * classifier keys ignored); a training run's file also brings its model options (inChans).
+ */
+export function loadBackboneWithWeights(name: string, file: string, outIndices?: number[]): FeatureListNet {
+  modelInfo(name);
+  const run = trainedWeightsInfo(file);
+  if (run && run.model !== name) throw new Error(`${file} holds ${run.model} weights, not ${name}`);
+  const { numClasses: _ignored, ...runOptions } = run?.modelOptions ?? {};
+  const dict = readCheckpoint(file);
+  return loadInto(buildFreeingOnError(dict, () => createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet), dict, file);
+}
+
+/** Runs `build`; if it throws, frees `dict` (read for the model about to be built) first. */
+function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
+  try {
+    return build();
+  } catch (error) {
+    dispose(dict);
+    throw error;
+  }
 }
 
 /**
@@ -100,7 +119,7 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
     // A weights name ('IMAGENET1K_V2'): the registry's checkpoint, from the cache or downloaded.
     modelInfo(name);
     const pretrained = getPretrained(name, file);
-    return { model: createModel(name, { weights: file, numClasses }) as unknown as ImageModel, pretrained };
+    return { model: createPretrainedModel(name, file, numClasses === undefined ? {} : { numClasses }) as unknown as ImageModel, pretrained };
   }
   const run = trainedWeightsInfo(file);
   if (!run) return { model: loadPlainWeights(name, file, numClasses) };
@@ -113,27 +132,10 @@ export function loadModelWithWeights(name: string, file: string, numClasses?: nu
 /** Builds `name` for a state dict without run metadata; the class count comes from the checkpoint unless given. */
 function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
   const dict = readCheckpoint(file);
-  try {
-    let model = buildModel(name, { numClasses, init: false });
-    if (numClasses === undefined) {
-      // Rebuilt only when the checkpoint's classifier differs from the default one.
-      const key = classifierWeightKey(model);
-      const classes = key === undefined ? undefined : checkpointNumClasses(dict, key, file);
-      if (key !== undefined && classes !== model.stateDict()[key].shape[0]) {
-        model.dispose();
-        model = buildModel(name, { numClasses: classes, init: false });
-      }
-    }
-    try {
-      loadWeights(model, dict, file, name);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
-  }
+  const model = buildFreeingOnError(dict, () =>
+    buildModel(name, { numClasses: numClasses ?? checkpointNumClasses(dict, classifierWeightKey(name), file), init: false }),
+  );
+  return loadInto(model as unknown as ImageClassifier, dict, file) as unknown as ImageModel;
 }
 
 /** Parameters of `name` with its default head, counted on an instance with no storage ('meta'). */

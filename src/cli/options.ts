@@ -33,9 +33,25 @@ export function parsePositiveIntList(text: string): number[] {
   return values;
 }
 
+export function parseNonNegativeIntList(text: string): number[] {
+  const parts = text.split(',');
+  const values = parts.map((part) => Number(part));
+  if (parts.some((part) => part.trim() === '') || values.some((value) => !Number.isInteger(value) || value < 0)) {
+    throw new InvalidArgumentError(`expected integers >= 0 separated by commas such as 0,1,2, got '${text}'`);
+  }
+  return values;
+}
+
 export function parseFraction(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !(value > 0 && value <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got '${text}'`);
+  return value;
+}
+
+/** A probability in [0, 1): drop rates. */
+export function parseProbability(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${text}'`);
   return value;
 }
 

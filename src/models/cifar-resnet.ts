@@ -3,41 +3,38 @@
 // average pooling and a linear classifier. Where a stage halves the size and doubles
 // the channels, the shortcut is option A (subsample and pad with zero channels: no
 // parameters) or option B (1x1 convolution and BatchNorm projection).
-import { ReLU } from '../nn/activation.js';
-import { Flatten, Identity } from '../nn/basic.js';
-import { BatchNorm2d } from '../nn/batchnorm.js';
-import { Conv2d } from '../nn/conv.js';
-import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
-import { AdaptiveAvgPool2d } from '../nn/pooling.js';
 import { Sequential } from '../nn/sequential.js';
 import { pad } from '../torch/functional.js';
 import { native } from '../native.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
-import { ImageClassifier } from './classifier.js';
-import type { ConvBnPairs } from './fuse.js';
-import { conv1x1, conv3x3, initResNetWeights, runChain, Stage } from './layers.js';
-import { checkBoolean, checkChoice, checkInteger, checkIntegerList, commonOptionNames, rejectUnknownOptions } from './options.js';
-import { registerFamily, registerModel, type ModelConfig, type ModelOptions } from './registry.js';
+import { ClassifierHead } from '../layers/classifier-head.js';
+import { ConvNormAct } from '../layers/conv-norm-act.js';
+import { dropPathRates } from '../layers/drop-path.js';
+import { batchNorm2d } from '../layers/factories.js';
+import { inlineInto } from '../layers/inline.js';
+import { ImageClassifier, type FeatureInfo, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+import { defineFamily, type CommonConfig } from './family.js';
+import { conv1x1, dilatedStages, initResNetWeights, planStages, Stage } from './layers.js';
+import { checkBoolean, checkChoice, checkInteger, checkIntegerList, commonOptionKinds, resolveCommonOptions } from './options.js';
 import { BasicBlock } from './resnet-blocks.js';
 
 export type ShortcutOption = 'A' | 'B';
 
-export interface CifarResNetConfig extends ModelConfig {
-  family: 'cifar_resnet';
-  name?: string;
+export interface CifarResNetConfig extends CommonConfig {
+  family?: 'cifar_resnet';
   /** Layers with weights: 6n + 2 for three stages (20, 32, 44, 56, 110, 1202). */
   depth: number;
   /** Channels per stage. */
   widths?: number[];
   shortcut?: ShortcutOption;
-  numClasses?: number;
-  inChans?: number;
   zeroInitResidual?: boolean;
 }
 
-export type ResolvedCifarResNetConfig = Required<CifarResNetConfig>;
+export type ResolvedCifarResNetConfig = Required<CifarResNetConfig> & ResolvedCommonConfig & { family: 'cifar_resnet' };
+
+const stageStride = (i: number) => (i === 0 ? 1 : 2);
 
 export function resolveCifarResNetConfig(config: CifarResNetConfig): ResolvedCifarResNetConfig {
   const name = config.name ?? `cifar_resnet${config.depth}`;
@@ -46,14 +43,16 @@ export function resolveCifarResNetConfig(config: CifarResNetConfig): ResolvedCif
   if ((depth - 2) % (2 * widths.length) !== 0) {
     throw new Error(`${name}: depth must be ${2 * widths.length}n + 2 with ${widths.length} stages (20, 32, 44, 56, 110 for three), got ${depth}`);
   }
+  // The undilated network strides 2 per stage after the first; a larger outputStride changes nothing.
+  const natural = 2 ** (widths.length - 1);
+  const common = resolveCommonOptions(name, config, { numClasses: 10, outputStride: natural, outputStrides: [1, 2, 4, 8, 16, 32] });
   return {
+    ...common,
+    outputStride: Math.min(common.outputStride, natural),
     family: 'cifar_resnet',
-    name,
     depth,
     widths,
     shortcut: checkChoice(name, 'shortcut', config.shortcut ?? 'A', ['A', 'B'] as const),
-    numClasses: checkInteger(name, 'numClasses', config.numClasses ?? 10, 0),
-    inChans: checkInteger(name, 'inChans', config.inChans ?? 3, 1),
     zeroInitResidual: checkBoolean(name, 'zeroInitResidual', config.zeroInitResidual ?? false),
   };
 }
@@ -82,96 +81,86 @@ export class ZeroPadShortcut extends Module {
   }
 }
 
-export class CifarResNet extends ImageClassifier implements ConvBnPairs {
-  readonly config: ResolvedCifarResNetConfig;
-  readonly numFeatures: number;
-  readonly conv1: Conv2d;
-  readonly bn1: Module;
-  readonly relu: ReLU;
+export class CifarResNet extends ImageClassifier<ResolvedCifarResNetConfig> {
+  readonly classifierHead: ClassifierHead;
+  readonly featureInfo: FeatureInfo[] = [];
   readonly stages: Stage[] = [];
-  readonly avgpool: AdaptiveAvgPool2d;
-  readonly flatten = new Flatten(1);
-  readonly fc: Module;
+  readonly #trunkNames: string[];
 
   constructor(config: CifarResNetConfig, options: { init?: boolean } = {}) {
     const resolved = resolveCifarResNetConfig(config);
-    super(resolved.name, resolved.inChans, resolved.numClasses);
-    this.config = resolved;
+    super(resolved);
     const { widths, shortcut } = resolved;
     const blocksPerStage = (resolved.depth - 2) / (2 * widths.length);
-    this.conv1 = this.registerModule('conv1', conv3x3(resolved.inChans, widths[0]));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(widths[0]));
-    this.relu = this.registerModule('relu', new ReLU(true));
+    inlineInto(this, new ConvNormAct(resolved.inChans, widths[0], 3, { names: { conv: 'conv1', norm: 'bn1', act: 'relu' } }));
+    this.featureInfo.push({ numChs: widths[0], reduction: 1, module: 'relu' });
+    const strides = widths.map((_, i) => stageStride(i));
+    const plans = planStages(strides, 1, dilatedStages(strides, 1, resolved.outputStride));
+    const rates = dropPathRates(widths.map(() => blocksPerStage), resolved.dropPathRate);
     let channels = widths[0];
     widths.forEach((width, i) => {
-      const stride = i === 0 ? 1 : 2;
+      const { stride, dilation, firstDilation, reduction } = plans[i];
       const changes = stride !== 1 || channels !== width;
       const downsample = !changes
         ? null
         : shortcut === 'A'
           ? new ZeroPadShortcut(channels, width, stride)
-          : new Sequential(conv1x1(channels, width, stride), new BatchNorm2d(width));
-      const stage = new Stage(new BasicBlock(channels, width, { stride, downsample }));
-      for (let b = 1; b < blocksPerStage; b++) stage.append(new BasicBlock(width, width));
+          : new Sequential(conv1x1(channels, width, stride), batchNorm2d(width));
+      const stage = new Stage();
+      for (let b = 0; b < blocksPerStage; b++) {
+        const first = b === 0;
+        stage.append(new BasicBlock(first ? channels : width, width, {
+          stride: first ? stride : 1,
+          downsample: first ? downsample : null,
+          dilation,
+          firstDilation: first ? firstDilation : dilation,
+          dropPath: rates[i][b],
+        }));
+      }
       this.stages.push(this.registerModule(`layer${i + 1}`, stage));
+      this.featureInfo.push({ numChs: width, reduction, module: `layer${i + 1}` });
       channels = width;
     });
-    this.numFeatures = channels;
-    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', resolved.numClasses > 0 ? new Linear(channels, resolved.numClasses) : new Identity());
+    this.classifierHead = inlineInto(this, new ClassifierHead(channels, resolved.numClasses, {
+      globalPool: resolved.globalPool,
+      dropRate: resolved.dropRate,
+      names: { pool: 'avgpool', drop: 'drop', fc: 'fc' },
+    }));
+    this.#trunkNames = ['conv1', 'bn1', 'relu', ...this.stages.map((_, i) => `layer${i + 1}`)];
     if (options.init ?? true) initResNetWeights(this, resolved.zeroInitResidual, 'fanIn');
   }
 
-  convBnPairs(): [string, string][] {
-    return [['conv1', 'bn1']];
-  }
-
-  protected features(input: Tensor): Tensor {
-    return runChain(input, [this.conv1, this.bn1, this.relu, ...this.stages]);
-  }
-
-  protected head(features: Tensor): Tensor {
-    return runChain(features, [this.avgpool, this.flatten, this.fc]);
-  }
-
-  clone(): CifarResNet {
-    return this.copyStateInto(new CifarResNet(this.config, { init: false }));
-  }
-
-  override describe(): string {
-    const c = this.config;
-    return `${c.name} (CifarResNet, depth ${c.depth}, widths [${c.widths.join(', ')}], shortcut option ${c.shortcut}, inChans ${c.inChans}, numClasses ${c.numClasses})`;
+  trunk(): TrunkStep[] {
+    return this.#trunkNames.map((name) => [name, this.getModule(name) as Module]);
   }
 }
 
-/** Options a registered CIFAR ResNet accepts. */
-export interface CifarResNetOptions extends ModelOptions {
-  shortcut?: ShortcutOption;
-  zeroInitResidual?: boolean;
-}
-
-const acceptedOptions = [...commonOptionNames, 'shortcut', 'zeroInitResidual'];
 const cifar10 = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
+const cifarVariant = (depth: number) => ({
+  config: { depth },
+  description: `CIFAR ResNet-${depth}: 3 stages of ${(depth - 2) / 6} basic blocks, 16-32-64 channels`,
+});
 
-for (const depth of [20, 32, 44, 56, 110]) {
-  const name = `resnet${depth}`;
-  registerModel(
-    {
-      name,
-      family: 'cifar_resnet',
-      paper: 'He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385), section 4.2',
-      defaultInputSize: [3, 32, 32],
-      ...cifar10,
-      numClasses: 10,
-      description: `CIFAR ResNet-${depth}: 3 stages of ${(depth - 2) / 6} basic blocks, 16-32-64 channels`,
-    },
-    (modelName: string, options: CifarResNetOptions): CifarResNet => {
-      rejectUnknownOptions(modelName, options, acceptedOptions);
-      const { init, ...overrides } = options;
-      const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-      return new CifarResNet({ family: 'cifar_resnet', depth, ...defined, name: modelName }, { init: init as boolean | undefined });
-    },
-  );
-}
-
-registerFamily('cifar_resnet', (config: ModelConfig): ImageClassifier => new CifarResNet(config as CifarResNetConfig));
+export const cifarResNetFamily = defineFamily({
+  family: 'cifar_resnet',
+  title: 'CifarResNet',
+  paper: 'He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385), section 4.2',
+  options: {
+    ...commonOptionKinds,
+    depth: 'integer 6n + 2 (20, 32, 44, 56, 110)',
+    widths: 'list of integers >= 1 (channels per stage)',
+    shortcut: "'A' | 'B'",
+    zeroInitResidual: 'boolean',
+  },
+  resolve: resolveCifarResNetConfig,
+  build: (config: ResolvedCifarResNetConfig, options) => new CifarResNet(config, options),
+  describe: (c: ResolvedCifarResNetConfig) => `depth ${c.depth}, widths [${c.widths.join(', ')}], shortcut option ${c.shortcut}`,
+  pretrained: () => ({ inputSize: [3, 32, 32], ...cifar10, cropPct: 1, interpolation: 'bilinear', numClasses: 10, firstConv: 'conv1', classifier: 'fc' }),
+  variants: {
+    resnet20: cifarVariant(20),
+    resnet32: cifarVariant(32),
+    resnet44: cifarVariant(44),
+    resnet56: cifarVariant(56),
+    resnet110: cifarVariant(110),
+  },
+});

@@ -4,13 +4,16 @@
 // Folding: in eval mode bn(conv(x)) = conv'(x) with
 //   w' = w * gamma / sqrt(var + eps),   b' = (b - mean) * gamma / sqrt(var + eps) + beta.
 // Which convolution feeds which BatchNorm is read from the structure: consecutive
-// Conv2d -> BatchNorm2d children of a Sequential, and the pairs a module lists in
-// convBnPairs() (a block knows its conv1 feeds only bn1).
-import { Identity } from '../nn/basic.js';
+// Conv2d -> BatchNorm2d children of a Sequential, and every ConvNormAct unit (standalone
+// or inlined into a block), which folds its own norm.
+import { ConvNormAct } from '../layers/conv-norm-act.js';
+import { foldBatchNormInto_ } from '../layers/fold-batchnorm.js';
+import { inlinedUnits } from '../layers/inline.js';
+import { afterFolding } from '../layers/norm-act.js';
+import { replaceChild } from '../layers/replace.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Module } from '../nn/module.js';
-import type { Parameter } from '../nn/parameter.js';
 import { Sequential } from '../nn/sequential.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
@@ -19,99 +22,12 @@ import { ImageClassifier } from './classifier.js';
 
 type AnyModule = Module<unknown, unknown>;
 
-/** A module whose child convolution `conv` feeds only its child BatchNorm `bn`, for each listed pair. */
-export interface ConvBnPairs {
-  convBnPairs(): [conv: string, bn: string][];
-}
+export { foldBatchNorm, foldBatchNormInto_ } from '../layers/fold-batchnorm.js';
 
-function listsPairs(module: AnyModule): module is AnyModule & ConvBnPairs {
-  return typeof (module as Partial<ConvBnPairs>).convBnPairs === 'function';
-}
-
-function checkFoldable(conv: Conv2d, bn: BatchNorm2d): void {
-  if (!bn.runningMean || !bn.runningVar) throw new Error('foldBatchNorm: the BatchNorm keeps no running statistics, so eval mode has nothing to fold');
-  if (bn.numFeatures !== conv.outChannels) {
-    throw new Error(`foldBatchNorm: the convolution has ${conv.outChannels} output channels, the BatchNorm ${bn.numFeatures}`);
-  }
-}
-
-/**
- * Per output channel: the factor for the weight and the new bias, in the weight's dtype.
- * They are computed in float64 and rounded once; scaling the weight then rounds once
- * per element.
- */
-function foldFactors(conv: Conv2d, bn: BatchNorm2d): { scale: Tensor; bias: Tensor } {
-  const dtype = conv.weight.dtype;
-  let scale = bn.runningVar!.double().add(bn.eps).rsqrt();
-  if (bn.weight) scale = scale.mul(bn.weight.double());
-  let bias = (conv.bias ? conv.bias.double().sub(bn.runningMean!.double()) : bn.runningMean!.double().neg()).mul(scale);
-  if (bn.bias) bias = bias.add(bn.bias.double());
-  return { scale: scale.to(dtype).reshape([-1, 1, 1, 1]), bias: bias.to(dtype) };
-}
-
-/** A new convolution that computes `bn(conv(x))` of the eval-mode BatchNorm; both inputs are left as they are. */
-export function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): Conv2d {
-  checkFoldable(conv, bn);
-  return noGrad(() =>
-    tidy(() => {
-      const { scale, bias } = foldFactors(conv, bn);
-      const folded = new Conv2d(conv.inChannels, conv.outChannels, conv.kernelSize, {
-        stride: conv.stride,
-        padding: conv.padding,
-        dilation: conv.dilation,
-        groups: conv.groups,
-        bias: true,
-      });
-      folded.to(conv.weight.device).to(conv.weight.dtype);
-      folded.weight.copy_(conv.weight.mul(scale));
-      folded.bias!.copy_(bias);
-      return folded;
-    }),
-  );
-}
-
-/**
- * Folds the eval-mode BatchNorm into `conv` itself: its weight is scaled in place and
- * it gains (or updates) a bias. No new weight is allocated, which matters for
- * the large models. Returns `conv`.
- */
-export function foldBatchNormInto_(conv: Conv2d, bn: BatchNorm2d): Conv2d {
-  checkFoldable(conv, bn);
-  noGrad(() =>
-    tidy(() => {
-      const { scale, bias } = foldFactors(conv, bn);
-      conv.weight.mul_(scale);
-      if (conv.bias) {
-        conv.bias.copy_(bias);
-      } else {
-        // Conv2d reads its bias from the field; the registration puts it in the state dict.
-        (conv as { bias: Parameter | null }).bias = conv.registerParameter('bias', bias);
-      }
-    }),
-  );
-  return conv;
-}
-
-/** Registers `replacement` under `name` and points the parent's field (or array slot) at it. */
-function replaceChild(parent: AnyModule, name: string, old: AnyModule, replacement: AnyModule): void {
-  parent.registerModule(name, replacement);
-  const fields = parent as unknown as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    const value = fields[key];
-    if (value === old) fields[key] = replacement;
-    else if (Array.isArray(value)) value.forEach((item, i) => item === old && (value[i] = replacement));
-  }
-}
-
-function fuseListedPairs(module: AnyModule & ConvBnPairs): void {
-  for (const [convName, bnName] of module.convBnPairs()) {
-    const conv = module.getModule(convName);
-    const bn = module.getModule(bnName);
-    if (!(conv instanceof Conv2d) || !(bn instanceof BatchNorm2d) || !bn.runningMean) continue;
-    foldBatchNormInto_(conv, bn);
-    replaceChild(module, bnName, bn, new Identity());
-    bn.dispose();
-  }
+/** Folds the BatchNorm of every conv-norm-act unit this module is or hosts. */
+function foldUnits(module: AnyModule): void {
+  if (module instanceof ConvNormAct) module.fold_();
+  for (const unit of inlinedUnits(module)) if (unit instanceof ConvNormAct) unit.fold_();
 }
 
 /**
@@ -126,7 +42,7 @@ function fuseSequential(sequential: Sequential, childReplaced: boolean): Sequent
     const [bnName, bn] = entries[i + 1];
     if (!(conv instanceof Conv2d) || !(bn instanceof BatchNorm2d) || !bn.runningMean) continue;
     foldBatchNormInto_(conv, bn);
-    entries[i + 1] = [bnName, new Identity()];
+    entries[i + 1] = [bnName, afterFolding(bn)];
     bn.dispose();
     changed = true;
   }
@@ -144,7 +60,7 @@ function fuseTree(module: AnyModule): AnyModule {
     replaceChild(module, name, child, fused);
     childReplaced = true;
   }
-  if (listsPairs(module)) fuseListedPairs(module);
+  foldUnits(module);
   // A plain Sequential is rebuilt (its run order is private); a subclass may run its
   // children differently, so only its children are fused.
   if (module.constructor === Sequential) return fuseSequential(module as unknown as Sequential, childReplaced) ?? module;

@@ -1,18 +1,21 @@
 // The model zoo: the registry, the residual families and inference-time fusion.
 // Importing this module registers every model.
+export { createModel, createModelFromConfig, families, type AnyModelConfig, type ModelName, type OptionsFor, type PretrainedOption } from './zoo.js';
+export { createPretrainedModel } from './pretrained-model.js';
 export {
-  createModel,
-  createModelFromConfig,
+  acceptedOptions,
+  createClassifierByName,
+  createModelByName,
+  findModelInfo,
+  createModelFromConfigByName,
+  familyDefinition,
   getModelInfo,
+  listFamilies,
   listModels,
   registerFamily,
-  registerModel,
-  type ModelBuilder,
-  type ModelConfig,
   type ModelInfo,
   type ModelOptions,
 } from './registry.js';
-export { ImageClassifier, type InferenceSettings } from './classifier.js';
 export {
   downloadUrl,
   getPretrained,
@@ -24,17 +27,21 @@ export {
   type PretrainedWeights,
 } from './pretrained.js';
 export { cachedWeightsPath, fetchPretrained, resnetsHome, verifyCachedSync } from './weights-cache.js';
+export { defineFamily, type AnyFamily, type BuildOnlyOptions, type CommonConfig, type FamilyDefinition, type PretrainedConfig, type VariantDefinition } from './family.js';
+export { ImageClassifier, type FeatureInfo, type InferenceSettings, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+export { FeatureListNet } from './features.js';
 export { BasicBlock, BottleneckBlock, type BlockOptions, type BlockType, type StridePlacement } from './resnet-blocks.js';
-export { ResNet, resolveResNetConfig, type BuildOptions, type ResNetConfig, type ResolvedResNetConfig } from './resnet.js';
-export { resnetConfigs, imagenetInput, type ResNetOptions } from './resnet-zoo.js';
+export { ResNet, resolveResNetConfig, resnetFamily, imagenetInput, type ResNetConfig, type ResolvedResNetConfig, type StemType } from './resnet.js';
+export { ResNetV2, PreActBasic, PreActBottleneck, resnetV2Family, resolveResNetV2Config, type ResNetV2Config, type ResNetV2StemType, type ResolvedResNetV2Config } from './resnetv2.js';
 export {
   CifarResNet,
   ZeroPadShortcut,
+  cifarResNetFamily,
   resolveCifarResNetConfig,
   type CifarResNetConfig,
-  type CifarResNetOptions,
   type ResolvedCifarResNetConfig,
   type ShortcutOption,
 } from './cifar-resnet.js';
-export { conv1x1, conv3x3, initResNetWeights, runChain, Stage } from './layers.js';
-export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type ConvBnPairs, type FuseOptions } from './fuse.js';
+export { conv1x1, conv3x3, dilatedStages, initResNetWeights, planStages, runChain, Stage, type StagePlan } from './layers.js';
+export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type FuseOptions } from './fuse.js';
+export { loadCheckpoint, adaptInputConv, type LoadCheckpointOptions } from './load.js';

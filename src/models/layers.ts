@@ -46,6 +46,48 @@ export function runChain(input: Tensor, modules: Iterable<Module<Tensor, Tensor>
   return x;
 }
 
+/** Where a stage strides, or (once the network's stride has reached the output stride) dilates instead. */
+export interface StagePlan {
+  /** Stride of the stage's first block. */
+  stride: number;
+  /** Dilation of the stage's blocks ... */
+  dilation: number;
+  /** ... and of the first block's first spatial convolution (the previous stage's dilation, as timm's first_dilation). */
+  firstDilation: number;
+  /** The network's stride at the stage's output. */
+  reduction: number;
+}
+
+/**
+ * timm's make_blocks rule, as torchvision's replace_stride_with_dilation: `dilate[i]`
+ * turns stage i's stride into dilation. `stemStride` is the stride before the first stage.
+ */
+export function planStages(stageStrides: readonly number[], stemStride: number, dilate: readonly boolean[]): StagePlan[] {
+  let reduction = stemStride;
+  let dilation = 1;
+  return stageStrides.map((stageStride, i) => {
+    const firstDilation = dilation;
+    let stride = stageStride;
+    if (dilate[i]) {
+      dilation *= stride;
+      stride = 1;
+    } else {
+      reduction *= stride;
+    }
+    return { stride, dilation, firstDilation, reduction };
+  });
+}
+
+/** Which stages an output stride dilates: those that start once the network's stride has reached it. */
+export function dilatedStages(stageStrides: readonly number[], stemStride: number, outputStride: number): boolean[] {
+  let reduction = stemStride;
+  return stageStrides.map((stride) => {
+    if (reduction >= outputStride) return stride > 1;
+    reduction *= stride;
+    return false;
+  });
+}
+
 /** A stage of residual blocks, keyed '0', '1', ... as torchvision's layer1..layer4. */
 export class Stage extends Sequential {
   override forward(input: Tensor): Tensor {

@@ -1,6 +1,7 @@
 // Checks on user-given model options and configs, so a typo or a bad value is an error
 // that names the model, the option and what it accepts.
-import type { ModelOptions } from './registry.js';
+import { globalPoolTypes } from '../layers/classifier-head.js';
+import type { CommonConfig } from './family.js';
 
 /** Throws if `options` has a key outside `accepted`. */
 export function rejectUnknownOptions(model: string, options: object, accepted: readonly string[]): void {
@@ -37,10 +38,44 @@ export function checkBoolean(model: string, option: string, value: unknown): boo
   return value;
 }
 
-/** The options common to every family, with their defaults. */
-export const commonOptionNames = ['numClasses', 'inChans', 'init'] as const;
+export function checkNumber(model: string, option: string, value: unknown, minimum: number, below: number): number {
+  if (typeof value !== 'number' || !(value >= minimum && value < below)) {
+    throw new Error(`${model}: ${option} must be a number in [${minimum}, ${below}), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
 
-/** Whether the family should run its weight initialisation (true unless `init: false`). */
-export function wantsInit(model: string, options: ModelOptions): boolean {
-  return options.init === undefined ? true : checkBoolean(model, 'init', options.init);
+/** The accepted values of the options every family takes, for FamilyDefinition.options. */
+export const commonOptionKinds = {
+  name: 'string',
+  numClasses: 'integer >= 0 (0: no classifier)',
+  inChans: 'integer >= 1',
+  globalPool: "'avg' | 'max' | 'avgmax' | 'catavgmax' | ''",
+  dropRate: 'number in [0, 1)',
+  dropPathRate: 'number in [0, 1)',
+  outputStride: 'power of two: 8 or 16 dilate the later stages',
+} as const satisfies Record<keyof CommonConfig, string>;
+
+/**
+ * Fills in and checks the options every family takes. `outputStrides` lists the values
+ * the family accepts; its own (undilated) stride is `defaults.outputStride`.
+ */
+export function resolveCommonOptions(
+  name: string,
+  config: CommonConfig,
+  defaults: { numClasses: number; outputStride: number; outputStrides: readonly number[] },
+): Required<CommonConfig> {
+  const outputStride = config.outputStride ?? defaults.outputStride;
+  if (!defaults.outputStrides.includes(outputStride)) {
+    throw new Error(`${name}: outputStride must be one of ${defaults.outputStrides.join(', ')}, got ${JSON.stringify(outputStride)}`);
+  }
+  return {
+    name,
+    numClasses: checkInteger(name, 'numClasses', config.numClasses ?? defaults.numClasses, 0),
+    inChans: checkInteger(name, 'inChans', config.inChans ?? 3, 1),
+    globalPool: checkChoice(name, 'globalPool', config.globalPool ?? 'avg', globalPoolTypes),
+    dropRate: checkNumber(name, 'dropRate', config.dropRate ?? 0, 0, 1),
+    dropPathRate: checkNumber(name, 'dropPathRate', config.dropPathRate ?? 0, 0, 1),
+    outputStride,
+  };
 }

@@ -1,78 +1,144 @@
-// The model registry: every named model with the facts tools need to describe it
-// (paper, input size, normalisation), and createModel / listModels / getModelInfo.
+// The model registry: one table of families (their definitions) and of the named models
+// they register, with the facts tools need without building a model (paper, input size,
+// normalisation, key module names). The typed createModel lives in zoo.ts, which holds
+// the list of families; this module is the untyped machinery under it.
 import type { ImageClassifier } from './classifier.js';
-import { loadInto } from '../nn/module.js';
-import { loadPretrainedStateDict } from './weights-cache.js';
+import type { AnyFamily, BuildOnlyOptions, PretrainedConfig, VariantDefinition } from './family.js';
+import { FeatureListNet } from './features.js';
+import { checkBoolean, rejectUnknownOptions } from './options.js';
 
 /** What tools need to know about a registered model without building it. */
 export interface ModelInfo {
   name: string;
+  /** The group it is listed under: 'resnet', 'resnext', 'seresnet', 'resnetv2', ... */
   family: string;
+  /** The family definition that builds it ('resnet' builds resnext50_32x4d too). */
+  architecture: string;
   paper: string;
   /** [channels, height, width] of the input the model was designed for. */
   defaultInputSize: [number, number, number];
-  /** Per-channel normalisation of that input. */
   mean: number[];
   std: number[];
   /** Fraction of the resized image kept by the centre crop at evaluation (224/256). */
-  cropPct?: number;
+  cropPct: number;
+  interpolation: PretrainedConfig['interpolation'];
   numClasses: number;
-  description?: string;
+  /** Module paths of the first convolution and of the classifier. */
+  firstConv: string;
+  classifier: string;
+  description: string;
 }
 
-/**
- * Options every family understands; each family adds its own. Unknown options are
- * rejected by the family's builder, so a typo is an error, not a silent default.
- */
-export interface ModelOptions {
-  numClasses?: number;
-  inChans?: number;
-  /**
-   * false skips the family's weight initialisation (for a model whose weights are
-   * about to be loaded from a checkpoint); layers keep their construction defaults.
-   */
-  init?: boolean;
-  /**
-   * Pretrained weights by name ('IMAGENET1K_V2', or 'DEFAULT'), as torchvision's
-   * `weights=`: downloaded into the cache on first use, hash-checked, then loaded.
-   */
-  weights?: string;
-  [familyOption: string]: unknown;
-}
-
-export type ModelBuilder = (name: string, options: ModelOptions) => ImageClassifier;
+/** Options of the untyped path (the CLI, a name read from a file): checked at run time against the family's. */
+export type ModelOptions = Record<string, unknown>;
 
 interface Entry {
   info: ModelInfo;
-  build: ModelBuilder;
+  definition: AnyFamily;
+  variant: VariantDefinition<Record<string, unknown>>;
 }
 
+const families = new Map<string, AnyFamily>();
 const models = new Map<string, Entry>();
 
-/** Adds a model; its name must be new. */
-export function registerModel(info: ModelInfo, build: ModelBuilder): void {
-  if (models.has(info.name)) throw new Error(`a model named '${info.name}' is already registered`);
-  // Frozen copies: the record is shared by every caller of getModelInfo.
-  const record: ModelInfo = {
+const buildOnlyOptionNames: (keyof BuildOnlyOptions)[] = ['init', 'featuresOnly', 'outIndices'];
+
+function freezeInfo(info: ModelInfo): ModelInfo {
+  return Object.freeze({
     ...info,
     defaultInputSize: Object.freeze([...info.defaultInputSize]) as ModelInfo['defaultInputSize'],
     mean: Object.freeze([...info.mean]) as number[],
     std: Object.freeze([...info.std]) as number[],
-  };
-  models.set(info.name, { info: Object.freeze(record), build });
+  });
 }
 
-/** Builds the named model; `options` override its defaults (numClasses, inChans, family options). */
-export function createModel(name: string, options: ModelOptions = {}): ImageClassifier {
-  const { weights: tag, ...rest } = options;
-  const entry = entryFor(name);
-  if (tag === undefined) return entry.build(name, rest);
-  const { weights, dict } = loadPretrainedStateDict(name, tag);
-  if (rest.numClasses !== undefined && rest.numClasses !== weights.numClasses) {
-    for (const tensor of Object.values(dict)) tensor.dispose();
-    throw new Error(`${name} ${weights.tag} has ${weights.numClasses} classes, not numClasses ${rest.numClasses}; load them with numClasses ${weights.numClasses}, then resetClassifier`);
+/** Adds a family and every variant it defines; names must be new. */
+export function registerFamily(definition: AnyFamily): void {
+  if (families.has(definition.family)) throw new Error(`a model family named '${definition.family}' is already registered`);
+  for (const name of Object.keys(definition.variants)) {
+    if (models.has(name)) throw new Error(`a model named '${name}' is already registered`);
   }
-  return loadInto(entry.build(name, { ...rest, numClasses: weights.numClasses, init: false }), dict);
+  families.set(definition.family, definition);
+  for (const [name, variant] of Object.entries(definition.variants) as [string, VariantDefinition<Record<string, unknown>>][]) {
+    const resolved = definition.resolve({ ...variant.config, family: definition.family, name });
+    const pretrained = { ...definition.pretrained(resolved), ...variant.pretrained };
+    const info: ModelInfo = {
+      name,
+      family: variant.group ?? definition.family,
+      architecture: definition.family,
+      paper: variant.paper ?? definition.paper,
+      defaultInputSize: pretrained.inputSize,
+      mean: pretrained.mean,
+      std: pretrained.std,
+      cropPct: pretrained.cropPct,
+      interpolation: pretrained.interpolation,
+      numClasses: pretrained.numClasses,
+      firstConv: pretrained.firstConv,
+      classifier: pretrained.classifier,
+      description: variant.description,
+    };
+    models.set(name, { info: freezeInfo(info), definition, variant });
+  }
+}
+
+/** The definition of a registered family. */
+export function familyDefinition(family: string): AnyFamily {
+  const definition = families.get(family);
+  if (!definition) throw new Error(`unknown model family '${family}'; known families: ${[...families.keys()].join(', ')}`);
+  return definition;
+}
+
+export function listFamilies(): string[] {
+  return [...families.keys()];
+}
+
+/** Every option a registered model accepts: its family's plus init, featuresOnly, outIndices. */
+export function acceptedOptions(name: string): string[] {
+  // The name is the registered one: not an option.
+  return [...Object.keys(entryFor(name).definition.options).filter((option) => option !== 'name'), ...buildOnlyOptionNames];
+}
+
+const defined = (options: object) => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+
+/**
+ * Builds a registered model from a name known only at run time (the CLI, a run's
+ * metadata); options are checked against the family's at run time. Typed code uses
+ * createModel from the package root, which checks names and options at compile time.
+ */
+export function createModelByName(name: string, options: ModelOptions = {}): ImageClassifier | FeatureListNet {
+  const { definition, variant } = entryFor(name);
+  rejectUnknownOptions(name, options, acceptedOptions(name));
+  const { init, featuresOnly, outIndices, ...overrides } = options as BuildOnlyOptions & Record<string, unknown>;
+  return buildFrom(definition, { ...variant.config, ...defined(overrides), family: definition.family, name }, { init, featuresOnly, outIndices }, name);
+}
+
+/** createModelByName for callers that need a classifier (training, evaluation): featuresOnly is refused. */
+export function createClassifierByName(name: string, options: ModelOptions = {}): ImageClassifier {
+  if (options.featuresOnly) throw new Error(`${name}: featuresOnly builds a backbone, not a classifier; this command needs a classifier`);
+  return createModelByName(name, options) as ImageClassifier;
+}
+
+/** The registry's record for `name`, or undefined for an unregistered name. */
+export function findModelInfo(name: string): ModelInfo | undefined {
+  return models.get(name)?.info;
+}
+
+/** Builds a custom variant from a plain config (depths, widths, block type, ...); `family` picks the definition ('resnet' by default). */
+export function createModelFromConfigByName(config: Record<string, unknown>, build: BuildOnlyOptions = {}): ImageClassifier | FeatureListNet {
+  const definition = familyDefinition((config.family as string | undefined) ?? 'resnet');
+  const label = (config.name as string | undefined) ?? definition.family;
+  rejectUnknownOptions(label, config, ['family', ...Object.keys(definition.options)]);
+  return buildFrom(definition, { ...defined(config), family: definition.family }, build, label);
+}
+
+function buildFrom(definition: AnyFamily, config: Record<string, unknown>, build: BuildOnlyOptions, label: string): ImageClassifier | FeatureListNet {
+  const init = build.init === undefined ? true : checkBoolean(label, 'init', build.init);
+  const featuresOnly = build.featuresOnly === undefined ? false : checkBoolean(label, 'featuresOnly', build.featuresOnly);
+  if (!featuresOnly && build.outIndices !== undefined) throw new Error(`${label}: outIndices applies only with featuresOnly: true`);
+  // A backbone has no classifier: built without one, so no classifier weights are made.
+  const resolved = definition.resolve(featuresOnly ? { ...config, numClasses: 0 } : config);
+  const model = definition.build(resolved, { init });
+  return featuresOnly ? FeatureListNet.fromModel(model, build.outIndices) : model;
 }
 
 export function getModelInfo(name: string): ModelInfo {
@@ -131,28 +197,4 @@ function closeMatches(name: string, candidates: string[]): string[] {
     .sort((a, b) => a.distance - b.distance || byNaturalOrder(a.candidate, b.candidate))
     .slice(0, 5)
     .map(({ candidate }) => candidate);
-}
-
-/** A plain, JSON-friendly description of a network; `family` picks the builder ('resnet' by default). */
-export interface ModelConfig {
-  family?: string;
-  name?: string;
-  numClasses?: number;
-  inChans?: number;
-}
-
-const families = new Map<string, (config: ModelConfig) => ImageClassifier>();
-
-/** Adds the builder that turns a family's plain config into a model. */
-export function registerFamily(family: string, build: (config: ModelConfig) => ImageClassifier): void {
-  if (families.has(family)) throw new Error(`a model family named '${family}' is already registered`);
-  families.set(family, build);
-}
-
-/** Builds a custom variant from a plain config (depths, widths, block type, groups, ...). */
-export function createModelFromConfig(config: ModelConfig): ImageClassifier {
-  const family = config.family ?? 'resnet';
-  const build = families.get(family);
-  if (!build) throw new Error(`unknown model family '${family}'; known families: ${[...families.keys()].join(', ')}`);
-  return build(config);
 }

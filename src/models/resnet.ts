@@ -1,48 +1,58 @@
 // ResNet for ImageNet-sized inputs (He et al. 2015), laid out as torchvision's
 // resnet.py so state-dict keys and shapes are torchvision's: a 7x7 stem, stages of
 // residual blocks (layer1..layer4), global average pooling and a linear classifier.
-import { ReLU } from '../nn/activation.js';
-import { Identity, Flatten } from '../nn/basic.js';
-import { BatchNorm2d } from '../nn/batchnorm.js';
+// The timm variants are the same class with other knobs: ResNeXt and Wide ResNet
+// (groups, widthPerGroup), SE-ResNet (attnLayer 'se'), and the Bag-of-Tricks
+// ResNet-B/C/D (strideOn, stemType 'deep', avgDown), with timm's keys.
 import { Conv2d } from '../nn/conv.js';
-import { Linear } from '../nn/linear.js';
+import { MaxPool2d } from '../nn/pooling.js';
 import type { Module } from '../nn/module.js';
-import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
 import { Sequential } from '../nn/sequential.js';
-import type { Tensor } from '../torch/tensor.js';
-import { ImageClassifier } from './classifier.js';
-import type { ConvBnPairs } from './fuse.js';
-import { conv1x1, initResNetWeights, runChain, Stage } from './layers.js';
-import { checkBoolean, checkChoice, checkInteger, checkIntegerList } from './options.js';
-import type { ModelConfig } from './registry.js';
+import { avgDownPool } from '../layers/avg-down.js';
+import { ClassifierHead } from '../layers/classifier-head.js';
+import { ConvNormAct } from '../layers/conv-norm-act.js';
+import { dropPathRates } from '../layers/drop-path.js';
+import { batchNorm2d, relu } from '../layers/factories.js';
+import { inlineInto } from '../layers/inline.js';
+import { attentionFactory } from '../layers/squeeze-excite.js';
+import { ImageClassifier, type FeatureInfo, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
+import { defineFamily, type CommonConfig, type VariantDefinition } from './family.js';
+import { conv1x1, dilatedStages, initResNetWeights, planStages, Stage, type StagePlan } from './layers.js';
+import { checkBoolean, checkChoice, checkInteger, checkIntegerList, commonOptionKinds, resolveCommonOptions } from './options.js';
 import { blockClasses, type BlockType, type StridePlacement } from './resnet-blocks.js';
 
+export type StemType = '' | 'deep' | 'deep_tiered';
+
 /** A ResNet as plain data: everything that decides its layers. */
-export interface ResNetConfig extends ModelConfig {
+export interface ResNetConfig extends CommonConfig {
   family?: 'resnet';
-  /** Used in messages; 'resnet' for an unnamed custom config. */
-  name?: string;
   block: BlockType;
   /** Blocks per stage: [2, 2, 2, 2] for ResNet-18, [3, 4, 6, 3] for ResNet-50. */
   depths: number[];
   /** Planes per stage before the block's expansion; default 64, 128, 256, 512, ... doubling. */
   widths?: number[];
-  /** Output channels of the 7x7 stem convolution. */
+  /** '' the 7x7 stem; 'deep' three 3x3 convolutions (ResNet-C/D); 'deep_tiered' the same, narrower first. */
+  stemType?: StemType;
+  /** Output channels of the 7x7 stem (default 64), or the width of a deep stem's 3x3 convolutions (default 32; its output is twice that). */
   stemWidth?: number;
+  /** Shortcut projections average-pool, then a stride-1 1x1 convolution (ResNet-D). */
+  avgDown?: boolean;
   /** ResNeXt's cardinality: groups of the 3x3 convolution in bottleneck blocks. */
   groups?: number;
   /** Channels per group at 64 planes: 4 for resnext50_32x4d, 128 for wide_resnet50_2. */
   widthPerGroup?: number;
-  numClasses?: number;
-  inChans?: number;
+  /** Attention in every block after its last norm: 'se' (squeeze-and-excitation, timm's `se`) or '' for none. */
+  attnLayer?: '' | 'se';
   /** Start each block's last BatchNorm at 0, so residual branches begin as identities. */
   zeroInitResidual?: boolean;
-  /** Per stage after the first: replace its stride 2 by dilation (for dense prediction). */
+  /** Per stage after the first: replace its stride 2 by dilation (torchvision's form of outputStride). */
   replaceStrideWithDilation?: boolean[];
   strideOn?: StridePlacement;
 }
 
-export type ResolvedResNetConfig = Required<ResNetConfig>;
+export type ResolvedResNetConfig = Required<ResNetConfig> & ResolvedCommonConfig & { family: 'resnet' };
+
+const stageStride = (i: number) => (i === 0 ? 1 : 2);
 
 /** Fills in every default and checks every value. */
 export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig {
@@ -50,123 +60,201 @@ export function resolveResNetConfig(config: ResNetConfig): ResolvedResNetConfig 
   const block = checkChoice(name, 'block', config.block, ['basic', 'bottleneck'] as const);
   const depths = checkIntegerList(name, 'depths', config.depths, 1);
   const widths = config.widths === undefined ? depths.map((_, i) => 64 * 2 ** i) : checkIntegerList(name, 'widths', config.widths, 1, depths.length);
-  const dilation = config.replaceStrideWithDilation ?? depths.slice(1).map(() => false);
-  if (!Array.isArray(dilation) || dilation.length !== depths.length - 1) {
-    throw new Error(`${name}: replaceStrideWithDilation must list ${depths.length - 1} booleans (one per stage after the first), got ${JSON.stringify(dilation)}`);
+  const strides = depths.map((_, i) => stageStride(i));
+  const common = resolveCommonOptions(name, config, { numClasses: 1000, outputStride: 4 * 2 ** (depths.length - 1), outputStrides: [8, 16, 32] });
+  const given = config.replaceStrideWithDilation;
+  if (given !== undefined && (!Array.isArray(given) || given.length !== depths.length - 1)) {
+    throw new Error(`${name}: replaceStrideWithDilation must list ${depths.length - 1} booleans (one per stage after the first), got ${JSON.stringify(given)}`);
   }
-  dilation.forEach((value, i) => checkBoolean(name, `replaceStrideWithDilation[${i}]`, value));
+  given?.forEach((value, i) => checkBoolean(name, `replaceStrideWithDilation[${i}]`, value));
+  const fromStride = dilatedStages(strides, 4, common.outputStride).slice(1);
+  const dilate = given ?? fromStride;
+  if (config.outputStride !== undefined && given !== undefined && given.some((flag, i) => flag !== fromStride[i])) {
+    throw new Error(`${name}: replaceStrideWithDilation ${JSON.stringify(given)} disagrees with outputStride ${config.outputStride}; give one of them`);
+  }
+  const plan = planStages(strides, 4, [false, ...dilate]);
+  const stemType = checkChoice(name, 'stemType', config.stemType ?? '', ['', 'deep', 'deep_tiered'] as const);
   const resolved: ResolvedResNetConfig = {
+    ...common,
     family: 'resnet',
-    name,
+    outputStride: plan[plan.length - 1].reduction,
     block,
     depths,
     widths,
-    stemWidth: checkInteger(name, 'stemWidth', config.stemWidth ?? 64, 1),
+    stemType,
+    stemWidth: checkInteger(name, 'stemWidth', config.stemWidth ?? (stemType === '' ? 64 : 32), 1),
+    avgDown: checkBoolean(name, 'avgDown', config.avgDown ?? false),
     groups: checkInteger(name, 'groups', config.groups ?? 1, 1),
     widthPerGroup: checkInteger(name, 'widthPerGroup', config.widthPerGroup ?? 64, 1),
-    numClasses: checkInteger(name, 'numClasses', config.numClasses ?? 1000, 0),
-    inChans: checkInteger(name, 'inChans', config.inChans ?? 3, 1),
+    attnLayer: checkChoice(name, 'attnLayer', config.attnLayer ?? '', ['', 'se'] as const),
     zeroInitResidual: checkBoolean(name, 'zeroInitResidual', config.zeroInitResidual ?? false),
-    replaceStrideWithDilation: [...dilation],
+    replaceStrideWithDilation: [...dilate],
     strideOn: checkChoice(name, 'strideOn', config.strideOn ?? '3x3', ['3x3', '1x1'] as const),
   };
   if (block === 'basic' && (resolved.groups !== 1 || resolved.widthPerGroup !== 64)) {
     throw new Error(`${name}: basic blocks support only groups 1 and widthPerGroup 64, got groups ${resolved.groups}, widthPerGroup ${resolved.widthPerGroup}`);
   }
-  if (block === 'basic' && dilation.some(Boolean)) throw new Error(`${name}: basic blocks do not support replaceStrideWithDilation`);
   return resolved;
 }
 
-export interface BuildOptions {
-  /** false skips torchvision's initialisation (the weights are about to be loaded). */
-  init?: boolean;
+/** The shortcut projection: 1x1 conv (striding) + norm, or with avgDown timm's pool, stride-1 conv, norm. */
+function makeDownsample(config: ResolvedResNetConfig, inChannels: number, outChannels: number, stride: number, dilation: number): Sequential {
+  if (!config.avgDown) return new Sequential(conv1x1(inChannels, outChannels, stride), batchNorm2d(outChannels));
+  return new Sequential(avgDownPool(stride, dilation), conv1x1(inChannels, outChannels), batchNorm2d(outChannels));
 }
 
-export class ResNet extends ImageClassifier implements ConvBnPairs {
-  readonly config: ResolvedResNetConfig;
-  readonly numFeatures: number;
-  readonly conv1: Conv2d;
-  readonly bn1: Module;
-  readonly relu: ReLU;
-  readonly maxpool: MaxPool2d;
+/** timm's deep stem (conv1.0 / .1 / .3 / .4 / .6): three 3x3 convolutions, the first striding. */
+function deepStem(inChans: number, stemType: StemType, stemWidth: number): Sequential {
+  const [first, second] = stemType === 'deep_tiered' ? [3 * Math.floor(stemWidth / 4), stemWidth] : [stemWidth, stemWidth];
+  const conv = (cin: number, cout: number, stride: number) => new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false });
+  return new Sequential(
+    conv(inChans, first, 2), batchNorm2d(first), relu(first),
+    conv(first, second, 1), batchNorm2d(second), relu(second),
+    conv(second, stemWidth * 2, 1),
+  );
+}
+
+export class ResNet extends ImageClassifier<ResolvedResNetConfig> {
+  readonly classifierHead: ClassifierHead;
+  readonly featureInfo: FeatureInfo[] = [];
   /** layer1, layer2, ... */
   readonly stages: Stage[] = [];
-  readonly avgpool: AdaptiveAvgPool2d;
-  readonly flatten = new Flatten(1);
-  readonly fc: Module;
+  readonly #trunkNames: string[];
 
-  constructor(config: ResNetConfig, options: BuildOptions = {}) {
+  constructor(config: ResNetConfig, options: { init?: boolean } = {}) {
     const resolved = resolveResNetConfig(config);
-    super(resolved.name, resolved.inChans, resolved.numClasses);
-    this.config = resolved;
-    const { stemWidth, inChans } = resolved;
-    this.conv1 = this.registerModule('conv1', new Conv2d(inChans, stemWidth, 7, { stride: 2, padding: 3, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(stemWidth));
-    this.relu = this.registerModule('relu', new ReLU(true));
-    this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
-    const builder = new StageBuilder(resolved);
-    resolved.widths.forEach((width, i) => {
-      const stride = i === 0 ? 1 : 2;
-      const dilate = i === 0 ? false : resolved.replaceStrideWithDilation[i - 1];
-      this.stages.push(this.registerModule(`layer${i + 1}`, builder.makeStage(width, resolved.depths[i], stride, dilate)));
+    super(resolved);
+    const { stemWidth, inChans, stemType } = resolved;
+    let channels: number;
+    if (stemType === '') {
+      channels = stemWidth;
+      inlineInto(this, new ConvNormAct(inChans, stemWidth, 7, { stride: 2, padding: 3, names: { conv: 'conv1', norm: 'bn1', act: 'relu' } }));
+    } else {
+      channels = stemWidth * 2;
+      this.registerModule('conv1', deepStem(inChans, stemType, stemWidth));
+      // bn1 follows the Sequential's last convolution across a module boundary: it stays unfolded, as in timm.
+      this.registerModule('bn1', batchNorm2d(channels));
+      this.registerModule('relu', relu(channels));
+    }
+    this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
+    this.featureInfo.push({ numChs: channels, reduction: 2, module: 'relu' });
+
+    const Block = blockClasses[resolved.block];
+    const plans = planStages(resolved.depths.map((_, i) => stageStride(i)), 4, [false, ...resolved.replaceStrideWithDilation]);
+    const rates = dropPathRates(resolved.depths, resolved.dropPathRate);
+    const shared = { groups: resolved.groups, widthPerGroup: resolved.widthPerGroup, strideOn: resolved.strideOn, attention: attentionFactory(resolved.attnLayer) };
+    resolved.widths.forEach((planes, i) => {
+      const plan: StagePlan = plans[i];
+      const outChannels = planes * Block.expansion;
+      const downsample = plan.stride !== 1 || channels !== outChannels ? makeDownsample(resolved, channels, outChannels, plan.stride, plan.dilation) : null;
+      const stage = new Stage();
+      for (let b = 0; b < resolved.depths[i]; b++) {
+        const first = b === 0;
+        stage.append(new Block(first ? channels : outChannels, planes, {
+          ...shared,
+          stride: first ? plan.stride : 1,
+          downsample: first ? downsample : null,
+          dilation: plan.dilation,
+          firstDilation: first ? plan.firstDilation : plan.dilation,
+          dropPath: rates[i][b],
+        }));
+      }
+      channels = outChannels;
+      this.stages.push(this.registerModule(`layer${i + 1}`, stage));
+      this.featureInfo.push({ numChs: channels, reduction: plan.reduction, module: `layer${i + 1}` });
     });
-    this.numFeatures = builder.channels;
-    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', resolved.numClasses > 0 ? new Linear(this.numFeatures, resolved.numClasses) : new Identity());
+    this.classifierHead = inlineInto(this, new ClassifierHead(channels, resolved.numClasses, {
+      globalPool: resolved.globalPool,
+      dropRate: resolved.dropRate,
+      names: { pool: 'avgpool', drop: 'drop', fc: 'fc' },
+    }));
+    this.#trunkNames = ['conv1', 'bn1', 'relu', 'maxpool', ...this.stages.map((_, i) => `layer${i + 1}`)];
     if (options.init ?? true) initResNetWeights(this, resolved.zeroInitResidual);
   }
 
-  convBnPairs(): [string, string][] {
-    return [['conv1', 'bn1']];
+  trunk(): TrunkStep[] {
+    return this.#trunkNames.map((name) => [name, this.getModule(name) as Module]);
   }
+}
 
-  protected features(input: Tensor): Tensor {
-    return runChain(input, [this.conv1, this.bn1, this.relu, this.maxpool, ...this.stages]);
-  }
+const papers = {
+  resnet: 'He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 (arXiv:1512.03385)',
+  resnext: 'Xie, Girshick, Dollar, Tu, He. Aggregated Residual Transformations for Deep Neural Networks. CVPR 2017 (arXiv:1611.05431)',
+  wide_resnet: 'Zagoruyko, Komodakis. Wide Residual Networks. BMVC 2016 (arXiv:1605.07146)',
+  seresnet: 'Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018 (arXiv:1709.01507)',
+  resnet_bcd: 'He, Zhang, Zhang, Zhang, Xie, Li. Bag of Tricks for Image Classification with Convolutional Neural Networks. CVPR 2019 (arXiv:1812.01187)',
+};
 
-  protected head(features: Tensor): Tensor {
-    return runChain(features, [this.avgpool, this.flatten, this.fc]);
-  }
+/** ImageNet input as torchvision's weights expect it. */
+export const imagenetInput = {
+  inputSize: [3, 224, 224] as [number, number, number],
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  cropPct: 0.875,
+  interpolation: 'bilinear' as const,
+  numClasses: 1000,
+};
 
-  clone(): ResNet {
-    return this.copyStateInto(new ResNet(this.config, { init: false }));
-  }
+type ResNetVariant = VariantDefinition<ResNetConfig>;
+const basic = (depths: number[], description: string, extra: Partial<ResNetConfig> = {}): ResNetVariant => ({ config: { block: 'basic', depths, ...extra }, description });
+const bottleneck = (depths: number[], description: string, extra: Partial<ResNetConfig> = {}): ResNetVariant => ({ config: { block: 'bottleneck', depths, ...extra }, description });
+const inGroup = (group: keyof typeof papers, variant: ResNetVariant): ResNetVariant => ({ ...variant, group, paper: papers[group] });
+// timm's weights for its variants (its _rcfg): bicubic, crop 0.95.
+const timmStyle = (group: keyof typeof papers, variant: ResNetVariant): ResNetVariant => ({ ...inGroup(group, variant), pretrained: { interpolation: 'bicubic', cropPct: 0.95 } });
+const resnetD = { stemType: 'deep', stemWidth: 32, avgDown: true } as const;
 
-  override describe(): string {
-    const c = this.config;
+export const resnetFamily = defineFamily({
+  family: 'resnet',
+  title: 'ResNet',
+  paper: papers.resnet,
+  options: {
+    ...commonOptionKinds,
+    block: "'basic' | 'bottleneck'",
+    depths: 'list of integers >= 1 (blocks per stage)',
+    widths: 'list of integers >= 1 (planes per stage)',
+    stemType: "'' | 'deep' | 'deep_tiered'",
+    stemWidth: 'integer >= 1',
+    avgDown: 'boolean',
+    groups: 'integer >= 1',
+    widthPerGroup: 'integer >= 1',
+    attnLayer: "'' | 'se'",
+    zeroInitResidual: 'boolean',
+    replaceStrideWithDilation: 'list of booleans, one per stage after the first',
+    strideOn: "'3x3' | '1x1'",
+  },
+  resolve: resolveResNetConfig,
+  build: (config: ResolvedResNetConfig, options) => new ResNet(config, options),
+  describe(c: ResolvedResNetConfig): string {
     const grouping = c.block === 'bottleneck' ? `, groups ${c.groups}, widthPerGroup ${c.widthPerGroup}` : '';
-    return `${c.name} (ResNet, ${c.block} blocks, depths [${c.depths.join(', ')}], widths [${c.widths.join(', ')}]${grouping}, inChans ${c.inChans}, numClasses ${c.numClasses})`;
-  }
-}
-
-/**
- * torchvision's _make_layer: stacks the blocks of one stage and tracks the channel
- * count and dilation from stage to stage.
- */
-class StageBuilder {
-  channels: number;
-  #dilation = 1;
-
-  constructor(private readonly config: ResolvedResNetConfig) {
-    this.channels = config.stemWidth;
-  }
-
-  makeStage(planes: number, blocks: number, stride: number, dilate: boolean): Stage {
-    const Block = blockClasses[this.config.block];
-    const previousDilation = this.#dilation;
-    if (dilate) {
-      this.#dilation *= stride;
-      stride = 1;
-    }
-    const outChannels = planes * Block.expansion;
-    const downsample =
-      stride !== 1 || this.channels !== outChannels
-        ? new Sequential(conv1x1(this.channels, outChannels, stride), new BatchNorm2d(outChannels))
-        : null;
-    const common = { groups: this.config.groups, widthPerGroup: this.config.widthPerGroup, strideOn: this.config.strideOn };
-    const stage = new Stage(new Block(this.channels, planes, { ...common, stride, downsample, dilation: previousDilation }));
-    this.channels = outChannels;
-    for (let i = 1; i < blocks; i++) stage.append(new Block(this.channels, planes, { ...common, dilation: this.#dilation }));
-    return stage;
-  }
-}
+    const stem = c.stemType === '' ? '' : `, stem ${c.stemType} ${c.stemWidth}`;
+    const extras = [c.avgDown ? 'avgDown' : '', c.attnLayer ? `attnLayer ${c.attnLayer}` : ''].filter(Boolean).map((e) => `, ${e}`).join('');
+    return `${c.block} blocks, depths [${c.depths.join(', ')}], widths [${c.widths.join(', ')}]${grouping}${stem}${extras}`;
+  },
+  pretrained: (c: ResolvedResNetConfig) => ({ ...imagenetInput, firstConv: c.stemType === '' ? 'conv1' : 'conv1.0', classifier: 'fc' }),
+  variants: {
+    resnet18: basic([2, 2, 2, 2], 'ResNet-18: basic blocks, 2-2-2-2'),
+    resnet34: basic([3, 4, 6, 3], 'ResNet-34: basic blocks, 3-4-6-3'),
+    resnet50: bottleneck([3, 4, 6, 3], 'ResNet-50: bottleneck blocks, 3-4-6-3'),
+    resnet101: bottleneck([3, 4, 23, 3], 'ResNet-101: bottleneck blocks, 3-4-23-3'),
+    resnet152: bottleneck([3, 8, 36, 3], 'ResNet-152: bottleneck blocks, 3-8-36-3'),
+    resnext50_32x4d: inGroup('resnext', bottleneck([3, 4, 6, 3], 'ResNeXt-50 32x4d: cardinality 32, 4 channels per group', { groups: 32, widthPerGroup: 4 })),
+    resnext101_32x8d: inGroup('resnext', bottleneck([3, 4, 23, 3], 'ResNeXt-101 32x8d: cardinality 32, 8 channels per group', { groups: 32, widthPerGroup: 8 })),
+    resnext101_64x4d: inGroup('resnext', bottleneck([3, 4, 23, 3], 'ResNeXt-101 64x4d: cardinality 64, 4 channels per group', { groups: 64, widthPerGroup: 4 })),
+    wide_resnet50_2: inGroup('wide_resnet', bottleneck([3, 4, 6, 3], 'Wide ResNet-50-2: ResNet-50 with twice the bottleneck width', { widthPerGroup: 128 })),
+    wide_resnet101_2: inGroup('wide_resnet', bottleneck([3, 4, 23, 3], 'Wide ResNet-101-2: ResNet-101 with twice the bottleneck width', { widthPerGroup: 128 })),
+    seresnet18: timmStyle('seresnet', basic([2, 2, 2, 2], 'SE-ResNet-18: ResNet-18 with squeeze-and-excitation in every block', { attnLayer: 'se' })),
+    seresnet34: timmStyle('seresnet', basic([3, 4, 6, 3], 'SE-ResNet-34', { attnLayer: 'se' })),
+    seresnet50: timmStyle('seresnet', bottleneck([3, 4, 6, 3], 'SE-ResNet-50', { attnLayer: 'se' })),
+    seresnet101: timmStyle('seresnet', bottleneck([3, 4, 23, 3], 'SE-ResNet-101', { attnLayer: 'se' })),
+    seresnet152: timmStyle('seresnet', bottleneck([3, 8, 36, 3], 'SE-ResNet-152', { attnLayer: 'se' })),
+    seresnext50_32x4d: timmStyle('seresnet', bottleneck([3, 4, 6, 3], 'SE-ResNeXt-50 32x4d', { attnLayer: 'se', groups: 32, widthPerGroup: 4 })),
+    seresnext101_32x4d: timmStyle('seresnet', bottleneck([3, 4, 23, 3], 'SE-ResNeXt-101 32x4d', { attnLayer: 'se', groups: 32, widthPerGroup: 4 })),
+    resnet18d: timmStyle('resnet_bcd', basic([2, 2, 2, 2], 'ResNet-18-D: deep stem, average-pool shortcuts', resnetD)),
+    resnet26d: timmStyle('resnet_bcd', bottleneck([2, 2, 2, 2], 'ResNet-26-D: bottleneck 2-2-2-2, deep stem, average-pool shortcuts', resnetD)),
+    resnet34d: timmStyle('resnet_bcd', basic([3, 4, 6, 3], 'ResNet-34-D', resnetD)),
+    resnet50c: timmStyle('resnet_bcd', bottleneck([3, 4, 6, 3], 'ResNet-50-C: deep stem', { stemType: 'deep', stemWidth: 32 })),
+    resnet50d: timmStyle('resnet_bcd', bottleneck([3, 4, 6, 3], 'ResNet-50-D: deep stem, average-pool shortcuts', resnetD)),
+    resnet101d: timmStyle('resnet_bcd', bottleneck([3, 4, 23, 3], 'ResNet-101-D', resnetD)),
+    resnet152d: timmStyle('resnet_bcd', bottleneck([3, 8, 36, 3], 'ResNet-152-D', resnetD)),
+  },
+});

@@ -5,7 +5,7 @@ import type { StateDict } from '../io/types.js';
 import type { DType } from '../torch/dtype.js';
 import { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
-import { inTraceScope, isTracing } from '../torch/trace.js';
+import { inTraceScope, isTracing, tracedPathOf } from '../torch/trace.js';
 import { annotateForwardError } from './errors.js';
 import { Parameter } from './parameter.js';
 
@@ -28,13 +28,13 @@ export abstract class Module<In = Tensor, Out = Tensor> {
 
   /**
    * Runs forward(); a failure names this module's path and the input shape. While a
-   * graph is traced, the ops it runs are recorded under this module's name.
+   * graph is traced, the ops it runs are recorded under this module's path.
    */
   call(input: In): Out {
     let output: Out;
     try {
-      const name = this.#nameInParent;
-      output = name !== undefined && isTracing() ? inTraceScope(name, () => this.forward(input)) : this.forward(input);
+      const path = isTracing() ? tracedPathOf(this) : undefined;
+      output = path !== undefined ? inTraceScope(path, () => this.forward(input)) : this.forward(input);
     } catch (error) {
       throw annotateForwardError(error, this.constructor.name, this.#nameInParent, input);
     }
@@ -233,18 +233,5 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     let total = 0;
     for (const parameter of this.parameters()) if (!options.trainableOnly || parameter.requiresGrad) total += parameter.numel;
     return total;
-  }
-}
-
-/** Loads `dict` into `model` (strictly) and frees `dict`; when it does not fit, frees `model` too and throws. */
-export function loadInto<M extends Module<never, unknown>>(model: M, dict: StateDict): M {
-  try {
-    model.loadStateDict(dict);
-    return model;
-  } catch (error) {
-    model.dispose();
-    throw error;
-  } finally {
-    for (const tensor of Object.values(dict)) tensor.dispose();
   }
 }

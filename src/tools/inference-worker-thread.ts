@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { createModel, getModelInfo } from '../models/index.js';
+import { createClassifierByName, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
@@ -23,8 +23,8 @@ function build(): { model: ImageClassifier; inputSize: [number, number, number] 
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const fresh = createModel(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
-  const model = options.weights ? loadInto(fresh, io.load(options.weights) as StateDict) : fresh;
+  const fresh = createClassifierByName(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
+  const model = options.weights ? loadInto(fresh, io.load(options.weights) as StateDict, options.weights) : fresh;
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }

@@ -156,3 +156,9 @@ export function normalize(input: Tensor, dim = 1, eps = 1e-12): Tensor {
 }
 
 export type { NativeHandle };
+
+/** Samples 0/1 per element with probability `p` of 1, in the shape, dtype and device of `like`, from libtorch's generator. */
+export function bernoulli(like: Tensor, p: number): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new Error(`bernoulli: p must be in [0, 1], got ${p}`);
+  return new Tensor(native.bernoulli(like.handle, p));
+}

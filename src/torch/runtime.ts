@@ -1,4 +1,5 @@
 // Grad mode, seeds, threads, devices and memory figures.
+import { availableParallelism } from 'node:os';
 import { native } from '../native.js';
 
 export function isGradEnabled(): boolean {
@@ -38,6 +39,18 @@ export function setNumThreads(threads: number): void {
 }
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+/**
+ * The thread count an application wants by default: RESNETS_NUM_THREADS, or every
+ * available core. libtorch starts with one intra-op thread inside Node; importing the
+ * package leaves that as it is, and the CLI calls this at start-up.
+ */
+export function useDefaultThreads(): number {
+  const requested = Number(process.env.RESNETS_NUM_THREADS ?? 0);
+  const threads = requested > 0 ? requested : availableParallelism();
+  native.setNumThreads(threads);
+  return threads;
 }
 
 export interface MemoryInfo {

@@ -1,46 +1,28 @@
 // libtorch's tracer from TypeScript: start a trace, name the module scopes ops run in,
-// and end it with the recorded graph as plain objects. tools/graph.ts builds on this.
-import { native, type NativeHandle } from '../native.js';
+// and end it with the recorded graph as plain objects. tools/graph/capture.ts builds on this.
+import { native } from '../native.js';
 import type { Tensor } from './tensor.js';
 
-/** One argument of a traced op: another value, a constant, or a list of either. */
-export interface RawArgument {
-  /** The schema's name for the argument ('input', 'weight', 'stride', ...). */
-  name?: string;
-  ref?: number;
-  value?: unknown;
-  list?: RawArgument[];
-}
-export interface RawValue {
-  id: number;
-  shape?: number[];
-  /** libtorch's ScalarType code. */
-  dtype?: number;
-  /** The type of a value that is not a tensor. */
-  type?: string;
-}
-export interface RawNode {
-  /** 'aten::_convolution', 'aten::relu_', 'prim::ListUnpack', ... */
-  op: string;
-  /** Dotted module path the op ran in ('' for the model itself). */
-  scope: string;
-  args: RawArgument[];
-  outputs: RawValue[];
-}
-export interface RawGraph {
-  /** The traced inputs first, then each named tensor in the order given. */
-  inputs: RawValue[];
-  nodes: RawNode[];
-  outputs: RawArgument[];
-  /** Tensors baked into the graph as constants, by the key an argument's `{ tensor }` names. */
-  constants: Record<string, NativeHandle>;
-}
+export type { RawArgument, RawGraph, RawNode, RawValue } from '../native-api.js';
+import type { RawGraph } from '../native-api.js';
 
 let depth = 0;
+let modulePaths: ReadonlyMap<object, string> = new Map();
 
 /** True while a trace records (Module.call then names the scope of its ops). */
 export function isTracing(): boolean {
   return depth > 0;
+}
+
+/**
+ * The dotted path of `module` in the traced model ('layer1.0.conv1'), or undefined for
+ * the model itself and for modules it does not register (their ops go to the caller's
+ * scope). The registered path, not the call nesting: a container whose children are
+ * called one by one still names them in full.
+ */
+export function tracedPathOf(module: object): string | undefined {
+  const path = modulePaths.get(module);
+  return path === '' ? undefined : path;
 }
 
 /** Runs `fn` with each op it dispatches recorded under the module scope `name`. */
@@ -55,10 +37,11 @@ export function inTraceScope<T>(name: string, fn: () => T): T {
 
 /**
  * Records every aten call `fn` makes on `inputs` into one graph. `named` tensors
- * (parameters and buffers) become named graph inputs instead of baked-in constants.
+ * (parameters and buffers) become named graph inputs instead of baked-in constants;
+ * `paths` names the modules whose ops are scoped (Module.call opens the scope).
  * `fn` returns the tensors that are the graph's outputs.
  */
-export function traceGraph(inputs: Tensor[], named: [string, Tensor][], fn: () => Tensor[]): RawGraph {
+export function traceGraph(inputs: Tensor[], named: [string, Tensor][], fn: () => Tensor[], paths: ReadonlyMap<object, string> = new Map()): RawGraph {
   if (depth > 0) throw new Error('traceGraph: a trace is already in progress; traces cannot nest');
   native.traceBegin(
     inputs.map((t) => t.handle),
@@ -66,6 +49,7 @@ export function traceGraph(inputs: Tensor[], named: [string, Tensor][], fn: () =
     named.map(([name]) => name),
   );
   depth++;
+  modulePaths = paths;
   let outputs: Tensor[];
   try {
     outputs = fn();
@@ -74,6 +58,7 @@ export function traceGraph(inputs: Tensor[], named: [string, Tensor][], fn: () =
     throw error;
   } finally {
     depth--;
+    modulePaths = new Map();
   }
-  return native.traceEnd(outputs.map((t) => t.handle)) as RawGraph;
+  return native.traceEnd(outputs.map((t) => t.handle));
 }

@@ -18,6 +18,22 @@ export { evaluate, predictProbabilities, type Batch, type BatchSource, type Eval
 export { ConfusionMatrix, topKCorrect } from './metrics.js';
 export { RunDirectory, RUN_FILES, readMetricsFile, readRunConfig, readWeightsInfo, type TrainingState, type WeightsInfo } from './checkpoint.js';
 export { renderCurves, niceTicks, type CurvePoint } from './curves.js';
-export { runSession, readSessionConfig, resumeConfig, optimizerNames, type OptimizerName, type RunConfig, type SessionOptions, type SessionResult } from './session.js';
+export {
+  runSession,
+  readSessionConfig,
+  resumeConfig,
+  resolveRunConfig,
+  trainingDefaults,
+  defaultLr,
+  defaultWeightDecay,
+  defaultWarmupEpochs,
+  optimizerNames,
+  type OptimizerName,
+  type RunConfig,
+  type RunConfigInput,
+  type SessionOptions,
+  type SessionResult,
+} from './session.js';
+export { trainingStep, crossEntropyLoss, type LossFunction, type TrainingStepOptions, type TrainingStepResult } from './step.js';
 export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';

@@ -6,14 +6,12 @@
 // (seed, iteration); so a run stopped after any step and resumed from its state file
 // makes the same updates as one that never stopped.
 import type { Module } from '../nn/module.js';
-import { crossEntropy } from '../torch/functional.js';
 import { manualSeed } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
 import type { RunDirectory, TrainingState } from './checkpoint.js';
 import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
-import { clipGradNorm } from './optim/clip.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { Schedule } from './schedule.js';
+import { crossEntropyLoss, trainingStep, type LossFunction } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -54,6 +52,9 @@ export interface TrainOptions {
   numClasses: number;
   /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
   seed: number;
+  /** The training loss; default cross-entropy with `labelSmoothing`. */
+  loss?: LossFunction;
+  /** Label smoothing of the default loss. */
   labelSmoothing?: number;
   /** Clip the gradients' joint 2-norm to this before each update. */
   clipGradNorm?: number;
@@ -110,6 +111,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, schedule, trainData, epochs, run } = options;
   const state: TrainingState = structuredClone(options.resumeFrom ?? initialState(options.seed));
   const params = optimizer.paramGroups.flatMap((group) => group.params);
+  const loss = options.loss ?? crossEntropyLoss({ labelSmoothing: options.labelSmoothing ?? 0 });
   const batches = trainData.numBatches();
   if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
   const records: EpochRecord[] = [];
@@ -129,21 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lr = schedule.lrAt(state.iteration);
         optimizer.setLr(lr);
         manualSeed(stepSeed(state.seed, state.iteration));
-        outcome = tidy(() => {
-          const logits = model.call(batch.images);
-          const lossTensor = crossEntropy(logits, batch.labels, { labelSmoothing: options.labelSmoothing ?? 0 });
-          const loss = lossTensor.item();
-          if (!Number.isFinite(loss)) return { loss, correct: 0 };
-          optimizer.zeroGrad();
-          lossTensor.backward();
-          if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
-          optimizer.step();
-          // Gradients are dropped now rather than before the next backward, so they do
-          // not hold memory through evaluation and checkpoint writes.
-          optimizer.zeroGrad();
-          const correct = logits.argmax(1).eq(batch.labels).sum().item();
-          return { loss, correct };
-        });
+        outcome = trainingStep({ model, optimizer, images: batch.images, labels: batch.labels, loss, clipGradNorm: options.clipGradNorm, params });
       } finally {
         batch.images.dispose();
         batch.labels.dispose();

@@ -2,7 +2,7 @@
 // schedule, open the run directory (fresh or resumed) and run the loop. The train and
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
-import { createModel, getModelInfo } from '../models/index.js';
+import { createClassifierByName, getModelInfo } from '../models/index.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
@@ -43,6 +43,43 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+}
+
+/** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
+export type RunConfigInput = Pick<RunConfig, 'model' | 'data'> & Partial<Omit<RunConfig, 'model' | 'data'>>;
+
+/** The training defaults, shared by runSession callers and `resnets train`. */
+export const trainingDefaults = {
+  epochs: 30,
+  batchSize: 128,
+  optimizer: 'sgd' as OptimizerName,
+  momentum: 0.9,
+  nesterov: true,
+  noDecayNormBias: true,
+  schedule: 'cosine' as ScheduleName,
+  minLr: 0,
+  labelSmoothing: 0,
+  augment: true,
+  seed: 0,
+};
+
+/** Peak learning rate: 0.1 for SGD, 0.001 for AdamW. */
+export const defaultLr = (optimizer: OptimizerName): number => (optimizer === 'adamw' ? 1e-3 : 0.1);
+/** L2 weight decay 5e-4 for SGD, decoupled 0.05 for AdamW. */
+export const defaultWeightDecay = (optimizer: OptimizerName): number => (optimizer === 'adamw' ? 0.05 : 5e-4);
+/** One epoch, or a fifth of a shorter run, so a short run is not all warm-up. */
+export const defaultWarmupEpochs = (epochs: number): number => Math.min(1, epochs / 5);
+
+/** Fills in the defaults of every setting not given (undefined counts as not given). */
+export function resolveRunConfig(input: RunConfigInput): RunConfig {
+  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as RunConfigInput;
+  const base = { ...trainingDefaults, modelOptions: {}, ...given };
+  return {
+    ...base,
+    lr: given.lr ?? defaultLr(base.optimizer),
+    weightDecay: given.weightDecay ?? defaultWeightDecay(base.optimizer),
+    warmupEpochs: given.warmupEpochs ?? defaultWarmupEpochs(base.epochs),
+  };
 }
 
 /** Settings that do not change the result (speed and display). */
@@ -96,7 +133,8 @@ export function readSessionConfig(runDir: string): RunConfig {
   return readRunConfig<RunConfig>(runDir);
 }
 
-export async function runSession(config: RunConfig, options: SessionOptions): Promise<SessionResult> {
+export async function runSession(input: RunConfigInput, options: SessionOptions): Promise<SessionResult> {
+  const config = resolveRunConfig(input);
   const log = options.log ?? (() => {});
   if (!options.resume) checkFreshRunDir(options.out);
   getModelInfo(config.model); // an unknown name fails before the data is read
@@ -114,7 +152,7 @@ export async function runSession(config: RunConfig, options: SessionOptions): Pr
   manualSeed(config.seed);
   const [channels] = data.inputShape;
   const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
-  const model = createModel(config.model, modelOptions);
+  const model = createClassifierByName(config.model, modelOptions);
   const optimizer = buildOptimizer(config, model);
   try {
     const result = await trainModel(config, options, data, model, optimizer, modelOptions);

@@ -5,10 +5,9 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { createModel } from '../models/index.js';
+import { createClassifierByName, loadCheckpoint, type FeatureListNet } from '../models/index.js';
 import type { StateDict } from '../io/types.js';
-import type { Module } from '../nn/module.js';
-import { loadInto } from '../nn/module.js';
+import { dispose } from '../torch/scope.js';
 import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
 
 export interface TrainedModel {
@@ -34,9 +33,22 @@ export function loadTrainedModel(file: string, expectedModel?: string): TrainedM
 /** Builds the model `info` (read from `file`'s metadata) describes and loads `file` into it. */
 export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: string): TrainedModel {
   if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
-  const model = createModel(info.model, { ...info.modelOptions, init: false });
-  return { model: loadInto(model, loadSafetensors(file)), info };
+  const model = createClassifierByName(info.model, { ...info.modelOptions, init: false });
+  return { model: loadInto(model, loadSafetensors(file), file), info };
 }
 
-// Kept here too: the loader of training runs is where callers first met it.
-export { loadInto };
+/**
+ * Loads `dict` into `model` (strictly, through the library's one checkpoint path) and
+ * frees `dict`; when it does not fit, frees `model` too and throws.
+ */
+export function loadInto<M extends ImageClassifier | FeatureListNet>(model: M, dict: StateDict, source?: string): M {
+  try {
+    loadCheckpoint(model, dict, { source });
+    return model;
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    dispose(dict);
+  }
+}

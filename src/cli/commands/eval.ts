@@ -1,7 +1,7 @@
 // `resnets eval MODEL --weights FILE --data fashion-mnist|DIR`: loss, top-1, top-5 and the
 // confusion matrix of a checkpoint on a dataset.
 import type { Command } from 'commander';
-import { createModel } from '../../models/index.js';
+import { createClassifierByName } from '../../models/index.js';
 import type { ImageClassifier } from '../../models/classifier.js';
 import type { WeightsInfo } from '../../train/checkpoint.js';
 import { trainedWeightsInfo } from '../../train/trained-model.js';
@@ -30,7 +30,7 @@ interface EvalCommandOptions {
 /** The model as the weights file describes it (a training run's file), else from the data. */
 function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number): ImageClassifier {
   const options = info ? { ...info.modelOptions, init: false } : { numClasses: classes, inChans: channels, init: false };
-  return createModel(name, options);
+  return createClassifierByName(name, options);
 }
 
 export function register(program: Command): void {
@@ -79,7 +79,7 @@ export function register(program: Command): void {
       try {
         const dict = readCheckpoint(options.weights);
         try {
-          loadWeights(model, dict, options.weights, name);
+          loadWeights(model, dict, options.weights);
         } finally {
           dispose(dict);
         }

@@ -1,18 +1,45 @@
-// `resnets run MODEL --weights FILE --input X.npy --output Y.npy`: an eval-mode forward of a tensor.
+// `resnets run MODEL --weights FILE --input X.npy --output Y.npy`: an eval-mode forward of a
+// tensor. With --features-only, the model's backbone gives its stage outputs (C1..C5 for
+// an ImageNet ResNet), one file each: Y.0.npy, Y.1.npy, ...
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import * as io from '../../io/index.js';
 import { noGrad } from '../../torch/runtime.js';
-import { tidy } from '../../torch/scope.js';
+import { dispose, tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
-import { loadModelWithWeights } from '../model-loading.js';
-import { parsePositiveInt } from '../options.js';
+import { loadBackboneWithWeights, loadModelWithWeights } from '../model-loading.js';
+import { parseNonNegativeIntList, parsePositiveInt } from '../options.js';
 
 interface RunOptions {
   weights: string;
   numClasses?: number;
   input: string;
   output: string;
+  featuresOnly?: boolean;
+  outIndices?: number[];
+}
+
+/** Y.npy -> Y.0.npy, Y.1.npy, ... (a name without .npy gets .0.npy, ...). */
+export function featureOutputPaths(output: string, count: number): string[] {
+  const stem = output.toLowerCase().endsWith('.npy') ? output.slice(0, -4) : output;
+  return Array.from({ length: count }, (_, i) => `${stem}.${i}.npy`);
+}
+
+function runBackbone(name: string, input: Tensor, options: RunOptions): void {
+  if (options.numClasses !== undefined) throw new Error('--num-classes does not apply with --features-only (a backbone has no classifier)');
+  const backbone = loadBackboneWithWeights(name, options.weights, options.outIndices);
+  try {
+    backbone.eval();
+    const features = tidy(() => noGrad(() => backbone.call(input.dtype === 'float32' ? input : input.float())));
+    const paths = featureOutputPaths(options.output, features.length);
+    features.forEach((feature, i) => io.save(feature, paths[i]));
+    for (const [i, info] of backbone.featureInfo.entries()) {
+      console.log(`${paths[i]}: ${info.module} [${features[i].shape.join(', ')}], stride ${info.reduction}`);
+    }
+    dispose(features);
+  } finally {
+    backbone.dispose();
+  }
 }
 
 function readInput(file: string): Tensor {
@@ -31,9 +58,20 @@ export function register(program: Command): void {
     .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
     .requiredOption('--input <file>', 'input tensor, .npy, shape [batch, channels, height, width]')
-    .requiredOption('--output <file>', 'where to write the output tensor (.npy)')
+    .requiredOption('--output <file>', 'where to write the output tensor (.npy); with --features-only, Y.npy becomes Y.0.npy, Y.1.npy, ...')
+    .option('--features-only', "the backbone's stage outputs instead of the logits (the full model's checkpoint; its classifier keys are ignored)")
+    .option('--out-indices <list>', 'with --features-only: which stages, as indices into the model\'s featureInfo (default all: 0,1,2,3,4 = C1..C5 for an ImageNet ResNet)', parseNonNegativeIntList)
     .action(async (name: string, options: RunOptions) => {
+      if (options.outIndices && !options.featuresOnly) throw new Error('--out-indices needs --features-only');
       const input = readInput(options.input);
+      if (options.featuresOnly) {
+        try {
+          runBackbone(name, input, options);
+        } finally {
+          input.dispose();
+        }
+        return;
+      }
       const { model } = loadModelWithWeights(name, options.weights, options.numClasses);
       try {
         model.eval();

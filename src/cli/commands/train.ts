@@ -6,9 +6,19 @@ import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createProgressView, formatDuration } from '../../train/progress.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
-import { optimizerNames, readSessionConfig, resumeConfig, runSession, type OptimizerName, type RunConfig, type SessionResult } from '../../train/session.js';
+import {
+  optimizerNames,
+  readSessionConfig,
+  resolveRunConfig,
+  resumeConfig,
+  runSession,
+  trainingDefaults,
+  type OptimizerName,
+  type RunConfig,
+  type SessionResult,
+} from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
-import { parseChannels, parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
+import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -28,6 +38,8 @@ export interface TrainCommandOptions {
   optimizer: OptimizerName;
   momentum: number;
   nesterov: boolean;
+  dropPathRate?: number;
+  dropRate?: number;
   weightDecay?: number;
   decayNormBias?: boolean;
   schedule: ScheduleName;
@@ -62,9 +74,10 @@ function defaultOut(model: string, data: string): string {
 
 function configFromOptions(model: string, options: TrainCommandOptions): RunConfig {
   if (!options.data) throw new Error("--data is required ('fashion-mnist' or a folder of class sub-folders)");
-  return {
+  const modelOptions = Object.fromEntries(Object.entries({ dropPathRate: options.dropPathRate, dropRate: options.dropRate }).filter(([, v]) => v !== undefined));
+  return resolveRunConfig({
     model,
-    modelOptions: {},
+    modelOptions,
     data: {
       data: options.data,
       testData: options.testData,
@@ -78,23 +91,22 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     epochs: options.epochs,
     batchSize: options.batchSize,
     optimizer: options.optimizer,
-    lr: options.lr ?? (options.optimizer === 'adamw' ? 1e-3 : 0.1),
+    lr: options.lr,
     momentum: options.momentum,
     nesterov: options.nesterov,
-    weightDecay: options.weightDecay ?? (options.optimizer === 'adamw' ? 0.05 : 5e-4),
+    weightDecay: options.weightDecay,
     noDecayNormBias: !options.decayNormBias,
     schedule: options.schedule,
     milestones: options.milestones,
     stepEpochs: options.stepEpochs,
     gamma: options.gamma,
-    // One epoch, or a fifth of a shorter run, so a short run is not all warm-up.
-    warmupEpochs: options.warmupEpochs ?? Math.min(1, options.epochs / 5),
+    warmupEpochs: options.warmupEpochs,
     minLr: options.minLr,
     labelSmoothing: options.labelSmoothing,
     clipGradNorm: options.clipGradNorm,
     augment: options.augment,
     seed: options.seed,
-  };
+  });
 }
 
 /** Adds the options every training command shares (train and demo). */
@@ -167,24 +179,26 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
-    .option('--epochs <n>', 'epochs to train', parsePositiveInt, 30)
-    .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
+    .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
+    .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
     .option('--lr <rate>', 'peak learning rate (default: 0.1 for SGD, 0.001 for AdamW)', parsePositiveNumber)
-    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')}`, parseChoice(optimizerNames), 'sgd' as OptimizerName)
-    .option('--momentum <m>', 'SGD momentum', parseNonNegativeNumber, 0.9)
+    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')}`, parseChoice(optimizerNames), trainingDefaults.optimizer)
+    .option('--momentum <m>', 'SGD momentum', parseNonNegativeNumber, trainingDefaults.momentum)
     .option('--no-nesterov', 'plain momentum instead of Nesterov momentum')
+    .option('--drop-path-rate <p>', "stochastic depth: the last block's drop probability, earlier blocks' rising linearly from 0 (default 0)", parseProbability)
+    .option('--drop-rate <p>', 'dropout before the classifier (default 0)', parseProbability)
     .option('--weight-decay <wd>', 'L2 weight decay (SGD; default 5e-4) or decoupled weight decay (AdamW; default 0.05)', parseNonNegativeNumber)
     .option('--decay-norm-bias', 'also decay BatchNorm weights and biases (by default they are not decayed)')
-    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')}`, parseChoice(scheduleNames), 'cosine' as ScheduleName)
+    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')}`, parseChoice(scheduleNames), trainingDefaults.schedule)
     .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
     .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
     .option('--gamma <g>', 'step and multistep: the decay factor (default 0.1)', parsePositiveNumber)
     .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1; a fifth of the run for runs under 5 epochs)', parseNonNegativeNumber)
-    .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, 0)
-    .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, 0)
+    .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, trainingDefaults.minLr)
+    .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, trainingDefaults.labelSmoothing)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
     .option('--no-augment', 'no data augmentation (default: random crops and horizontal flips)')
-    .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, 0)
+    .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, trainingDefaults.seed)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
     .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')

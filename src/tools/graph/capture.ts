@@ -146,7 +146,8 @@ export function captureGraph(model: Module<Tensor, unknown>, options: CaptureOpt
     return tidy(() =>
       noGrad(() => {
         const input = randn(shape);
-        const raw = traceGraph([input], named, () => outputTensors(model.call(input)));
+        const paths = new Map<object, string>([...root.namedModules()].map(([path, module]) => [module, path]));
+        const raw = traceGraph([input], named, () => outputTensors(model.call(input)), paths);
         return buildGraph(raw, named, root);
       }),
     );

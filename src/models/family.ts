@@ -1,0 +1,98 @@
+// One way to define a family: a single definition object holds the family's option
+// names, how a config is resolved (defaults filled in, values checked) and built, how
+// the model describes itself, and its registered variants with their pretrained-style
+// configs. Accepted options, clone(), registration and describe() all follow from it
+// (as timm's build_model_with_cfg + default_cfgs, and torchvision's Weights).
+import type { StateDict } from '../io/types.js';
+import type { GlobalPool } from '../layers/classifier-head.js';
+import type { ImageClassifier } from './classifier.js';
+
+/** The pretrained-style config of a model (timm's PretrainedCfg): how its inputs are prepared, and its key module names. */
+export interface PretrainedConfig {
+  /** [channels, height, width] of the input the model was designed for. */
+  inputSize: [number, number, number];
+  /** Fraction of the resized image kept by the centre crop at evaluation (224/256). */
+  cropPct: number;
+  interpolation: 'bilinear' | 'bicubic';
+  /** Per-channel normalisation of that input. */
+  mean: number[];
+  std: number[];
+  numClasses: number;
+  /** Module path of the first convolution (adapted for other input channels on load). */
+  firstConv: string;
+  /** Module path of the classifier (its keys are dropped for features-only models and a new class count). */
+  classifier: string;
+}
+
+/** Options every family takes (timm's cross-family arguments). */
+export interface CommonConfig {
+  /** Used in messages; the family's name for an unnamed custom config. */
+  name?: string;
+  /** Size of the logits; 0: no classifier (the head returns pooled features). */
+  numClasses?: number;
+  inChans?: number;
+  /** Pooling before the classifier; '' returns the feature map (with numClasses 0). */
+  globalPool?: GlobalPool;
+  /** Dropout before the classifier. */
+  dropRate?: number;
+  /** Stochastic depth: the last block's drop probability; earlier blocks' rise linearly from 0. */
+  dropPathRate?: number;
+  /** Network stride of the last feature map (8 or 16 turn later strides into dilation); default the family's own. */
+  outputStride?: number;
+}
+
+/** Options that shape what createModel returns, not the architecture. */
+export interface BuildOnlyOptions {
+  /** false skips the family's weight initialisation (weights are about to be loaded). */
+  init?: boolean;
+  /** Return a backbone: the stage outputs listed by outIndices, no classifier. */
+  featuresOnly?: boolean;
+  /** Which of featureInfo's stages a features-only model returns; default all. */
+  outIndices?: number[];
+}
+
+/** A registered variant: its config over the family defaults and what sets it apart. */
+export interface VariantDefinition<Config> {
+  config: Partial<Config>;
+  description: string;
+  /** The group `resnets list` shows it under, when not the family's ('resnext' inside 'resnet'). */
+  group?: string;
+  /** When it comes from another paper than the family's. */
+  paper?: string;
+  pretrained?: Partial<PretrainedConfig>;
+}
+
+export interface FamilyDefinition<
+  Config extends CommonConfig,
+  Resolved extends Config & Required<CommonConfig>,
+  Model extends ImageClassifier,
+  Names extends string = string,
+> {
+  /** The config's `family` value ('resnet'). */
+  family: string;
+  /** Class-like name used by describe() ('ResNet'). */
+  title: string;
+  paper: string;
+  /** Every option a config or createModel accepts, with the values it takes (for errors and docs). */
+  options: { readonly [K in Exclude<keyof Config, 'family'>]-?: string };
+  /** Fills in every default and checks every value; the result rebuilds the same model. */
+  resolve(config: Config): Resolved;
+  build(config: Resolved, options: { init: boolean }): Model;
+  /** The architecture facts that decide the state-dict keys ('bottleneck blocks, depths [3, 4, 6, 3]'). */
+  describe(config: Resolved): string;
+  /** The pretrained config of a resolved config; a variant's `pretrained` overrides fields. */
+  pretrained(config: Resolved): PretrainedConfig;
+  variants: Record<Names, VariantDefinition<Config>>;
+  /** timm's pretrained_filter_fn: rewrites a checkpoint (old key names, extra entries) before it loads. */
+  filterStateDict?(dict: StateDict, model: Model): StateDict;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFamily = FamilyDefinition<any, any, ImageClassifier, string>;
+
+/** Identity, for type inference: `defineFamily({...})` checks the object against FamilyDefinition and keeps its variant names. */
+export function defineFamily<Config extends CommonConfig, Resolved extends Config & Required<CommonConfig>, Model extends ImageClassifier, Names extends string>(
+  definition: FamilyDefinition<Config, Resolved, Model, Names>,
+): FamilyDefinition<Config, Resolved, Model, Names> {
+  return definition;
+}

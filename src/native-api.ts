@@ -1,0 +1,233 @@
+// The typed face of the native addon: one line per entry point, grouped as the C++
+// files are. test/native-api.test.ts checks that these names, the addon's exports and
+// the RN_FN entries in each native/*.cc file agree.
+// Handles are opaque tensor references; dtypes travel as libtorch's ScalarType codes;
+// a list of sizes (number[]) also takes a single number.
+export type NativeHandle = object & { readonly __nativeTensor?: never };
+export type DTypeCode = number;
+export type Scalar = number | boolean;
+type MemoryFigures = { liveTensors: number; nativeBytes: number };
+
+// What traceEnd hands back: the traced graph as plain objects.
+/** One argument of a traced op: another value, a constant, or a list of either. */
+export interface RawArgument {
+  /** The schema's name for the argument ('input', 'weight', 'stride', ...). */
+  name?: string;
+  ref?: number;
+  value?: unknown;
+  list?: RawArgument[];
+}
+export interface RawValue {
+  id: number;
+  shape?: number[];
+  /** libtorch's ScalarType code. */
+  dtype?: number;
+  /** The type of a value that is not a tensor. */
+  type?: string;
+}
+export interface RawNode {
+  /** 'aten::_convolution', 'aten::relu_', 'prim::ListUnpack', ... */
+  op: string;
+  /** Dotted module path the op ran in ('' for the model itself). */
+  scope: string;
+  args: RawArgument[];
+  outputs: RawValue[];
+}
+export interface RawGraph {
+  /** The traced inputs first, then each named tensor in the order given. */
+  inputs: RawValue[];
+  nodes: RawNode[];
+  outputs: RawArgument[];
+  /** Tensors baked into the graph as constants, by the key an argument's `{ tensor }` names. */
+  constants: Record<string, NativeHandle>;
+}
+
+export interface NativeAddon {
+  // native/tensor_ops.cc
+  fromBuffer(data: ArrayBufferView, dtype: DTypeCode, shape: number[], device?: string): NativeHandle;
+  zeros(shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  ones(shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  empty(shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  full(shape: number[], value: Scalar, dtype?: DTypeCode, device?: string): NativeHandle;
+  randn(shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  rand(shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  randint(low: number, high: number, shape: number[], dtype?: DTypeCode, device?: string): NativeHandle;
+  randperm(n: number): NativeHandle;
+  arange(start: Scalar, end: Scalar, step: Scalar, dtype?: DTypeCode, device?: string): NativeHandle;
+  linspace(start: Scalar, end: Scalar, steps: number, dtype?: DTypeCode, device?: string): NativeHandle;
+  eye(n: number, dtype?: DTypeCode, device?: string): NativeHandle;
+  dispose(t: NativeHandle): void;
+  isLive(t: NativeHandle): boolean;
+  shape(t: NativeHandle): number[];
+  strides(t: NativeHandle): number[];
+  dtype(t: NativeHandle): DTypeCode;
+  device(t: NativeHandle): string;
+  numel(t: NativeHandle): number;
+  isContiguous(t: NativeHandle, channelsLast: boolean): boolean;
+  toBuffer(t: NativeHandle): ArrayBuffer;
+  item(t: NativeHandle): number;
+  to(t: NativeHandle, dtype: DTypeCode | undefined, device: string | undefined, copy: boolean): NativeHandle;
+  clone(t: NativeHandle): NativeHandle;
+  contiguous(t: NativeHandle, channelsLast: boolean): NativeHandle;
+  toMkldnn(t: NativeHandle): NativeHandle;
+  toDense(t: NativeHandle): NativeHandle;
+  isMkldnn(t: NativeHandle): boolean;
+  add(a: NativeHandle, b: NativeHandle | Scalar, alpha?: Scalar): NativeHandle;
+  sub(a: NativeHandle, b: NativeHandle | Scalar, alpha?: Scalar): NativeHandle;
+  rsub(a: NativeHandle, b: Scalar): NativeHandle;
+  mul(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  div(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  pow(a: NativeHandle, exponent: NativeHandle | Scalar): NativeHandle;
+  remainder(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  maximum(a: NativeHandle, b: NativeHandle): NativeHandle;
+  minimum(a: NativeHandle, b: NativeHandle): NativeHandle;
+  eq(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  ne(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  lt(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  le(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  gt(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  ge(a: NativeHandle, b: NativeHandle | Scalar): NativeHandle;
+  logicalAnd(a: NativeHandle, b: NativeHandle): NativeHandle;
+  logicalOr(a: NativeHandle, b: NativeHandle): NativeHandle;
+  logicalNot(t: NativeHandle): NativeHandle;
+  where(condition: NativeHandle, a: NativeHandle, b: NativeHandle): NativeHandle;
+  maskedFill(t: NativeHandle, mask: NativeHandle, value: Scalar): NativeHandle;
+  clamp(t: NativeHandle, min: number | undefined, max: number | undefined): NativeHandle;
+  neg(t: NativeHandle): NativeHandle;
+  abs(t: NativeHandle): NativeHandle;
+  exp(t: NativeHandle): NativeHandle;
+  log(t: NativeHandle): NativeHandle;
+  sqrt(t: NativeHandle): NativeHandle;
+  rsqrt(t: NativeHandle): NativeHandle;
+  square(t: NativeHandle): NativeHandle;
+  reciprocal(t: NativeHandle): NativeHandle;
+  sign(t: NativeHandle): NativeHandle;
+  floor(t: NativeHandle): NativeHandle;
+  ceil(t: NativeHandle): NativeHandle;
+  round(t: NativeHandle): NativeHandle;
+  tanh(t: NativeHandle): NativeHandle;
+  sin(t: NativeHandle): NativeHandle;
+  cos(t: NativeHandle): NativeHandle;
+  isnan(t: NativeHandle): NativeHandle;
+  isfinite(t: NativeHandle): NativeHandle;
+  add_(a: NativeHandle, b: NativeHandle | Scalar, alpha?: Scalar): void;
+  sub_(a: NativeHandle, b: NativeHandle | Scalar, alpha?: Scalar): void;
+  mul_(a: NativeHandle, b: NativeHandle | Scalar): void;
+  div_(a: NativeHandle, b: NativeHandle | Scalar): void;
+  copy_(target: NativeHandle, source: NativeHandle): void;
+  zero_(t: NativeHandle): void;
+  fill_(t: NativeHandle, value: Scalar): void;
+  clamp_(t: NativeHandle, min: number | undefined, max: number | undefined): void;
+  addcmul_(t: NativeHandle, a: NativeHandle, b: NativeHandle, value: Scalar): void;
+  addcdiv_(t: NativeHandle, a: NativeHandle, b: NativeHandle, value: Scalar): void;
+  lerp_(t: NativeHandle, end: NativeHandle, weight: Scalar): void;
+  sqrt_(t: NativeHandle): void;
+  uniform_(t: NativeHandle, low: number, high: number): void;
+  normal_(t: NativeHandle, mean: number, std: number): void;
+  bernoulli(like: NativeHandle, p: number): NativeHandle;
+  sum(t: NativeHandle, dims: number | number[] | undefined, keepdim: boolean, dtype?: DTypeCode): NativeHandle;
+  mean(t: NativeHandle, dims: number | number[] | undefined, keepdim: boolean): NativeHandle;
+  var(t: NativeHandle, dims: number | number[] | undefined, correction: number, keepdim: boolean): NativeHandle;
+  norm(t: NativeHandle, p: Scalar, dims: number | number[] | undefined, keepdim: boolean): NativeHandle;
+  maxAll(t: NativeHandle): NativeHandle;
+  minAll(t: NativeHandle): NativeHandle;
+  maxDim(t: NativeHandle, dim: number, keepdim: boolean): NativeHandle[];
+  minDim(t: NativeHandle, dim: number, keepdim: boolean): NativeHandle[];
+  argmax(t: NativeHandle, dim: number | undefined, keepdim: boolean): NativeHandle;
+  argmin(t: NativeHandle, dim: number | undefined, keepdim: boolean): NativeHandle;
+  topk(t: NativeHandle, k: number, dim: number, largest: boolean, sorted: boolean): NativeHandle[];
+  sort(t: NativeHandle, dim: number, descending: boolean): NativeHandle[];
+  all(t: NativeHandle): NativeHandle;
+  any(t: NativeHandle): NativeHandle;
+  logsumexp(t: NativeHandle, dims: number | number[], keepdim: boolean): NativeHandle;
+  cumsum(t: NativeHandle, dim: number): NativeHandle;
+  allclose(a: NativeHandle, b: NativeHandle, rtol: number, atol: number): boolean;
+  matmul(a: NativeHandle, b: NativeHandle): NativeHandle;
+  mm(a: NativeHandle, b: NativeHandle): NativeHandle;
+  bmm(a: NativeHandle, b: NativeHandle): NativeHandle;
+  outer(a: NativeHandle, b: NativeHandle): NativeHandle;
+
+  // native/view_ops.cc
+  reshape(t: NativeHandle, shape: number[]): NativeHandle;
+  view(t: NativeHandle, shape: number[]): NativeHandle;
+  permute(t: NativeHandle, dims: number[]): NativeHandle;
+  transpose(t: NativeHandle, dim0: number, dim1: number): NativeHandle;
+  flatten(t: NativeHandle, startDim: number, endDim: number): NativeHandle;
+  squeeze(t: NativeHandle, dim?: number): NativeHandle;
+  unsqueeze(t: NativeHandle, dim: number): NativeHandle;
+  narrow(t: NativeHandle, dim: number, start: number, length: number): NativeHandle;
+  slice(t: NativeHandle, dim: number, start: number, end: number, step: number): NativeHandle;
+  select(t: NativeHandle, dim: number, index: number): NativeHandle;
+  indexSelect(t: NativeHandle, dim: number, index: NativeHandle): NativeHandle;
+  gather(t: NativeHandle, dim: number, index: NativeHandle): NativeHandle;
+  scatter(t: NativeHandle, dim: number, index: NativeHandle, source: NativeHandle): NativeHandle;
+  maskedSelect(t: NativeHandle, mask: NativeHandle): NativeHandle;
+  expand(t: NativeHandle, shape: number[]): NativeHandle;
+  repeat(t: NativeHandle, times: number[]): NativeHandle;
+  flip(t: NativeHandle, dims: number[]): NativeHandle;
+  cat(tensors: NativeHandle[], dim: number): NativeHandle;
+  stack(tensors: NativeHandle[], dim: number): NativeHandle;
+  split(t: NativeHandle, sizeOrSizes: number | number[], dim: number): NativeHandle[];
+  chunk(t: NativeHandle, chunks: number, dim: number): NativeHandle[];
+  asStrided(t: NativeHandle, shape: number[], strides: number[], storageOffset: number): NativeHandle;
+  oneHot(indices: NativeHandle, numClasses: number): NativeHandle;
+
+  // native/nn_ops.cc
+  conv2d(input: NativeHandle, weight: NativeHandle, bias: NativeHandle | null | undefined, stride: number[], padding: number[], dilation: number[], groups: number): NativeHandle;
+  mkldnnReorderConv2dWeight(weight: NativeHandle, padding: number[], stride: number[], dilation: number[], groups: number): NativeHandle;
+  batchNorm(
+    input: NativeHandle, weight: NativeHandle | null | undefined, bias: NativeHandle | null | undefined, runningMean: NativeHandle | null | undefined,
+    runningVar: NativeHandle | null | undefined, training: boolean, momentum: number, eps: number,
+  ): NativeHandle;
+  linear(input: NativeHandle, weight: NativeHandle, bias?: NativeHandle | null): NativeHandle;
+  relu(t: NativeHandle): NativeHandle;
+  relu_(t: NativeHandle): void;
+  prelu(t: NativeHandle, weight: NativeHandle): NativeHandle;
+  leakyRelu(t: NativeHandle, negativeSlope: Scalar): NativeHandle;
+  sigmoid(t: NativeHandle): NativeHandle;
+  hardtanh(t: NativeHandle, min: Scalar, max: Scalar): NativeHandle;
+  gelu(t: NativeHandle): NativeHandle;
+  silu(t: NativeHandle): NativeHandle;
+  softmax(t: NativeHandle, dim: number): NativeHandle;
+  logSoftmax(t: NativeHandle, dim: number): NativeHandle;
+  maxPool2d(input: NativeHandle, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): NativeHandle;
+  avgPool2d(input: NativeHandle, kernel: number[], stride: number[], padding: number[], ceilMode: boolean, countIncludePad: boolean): NativeHandle;
+  adaptiveAvgPool2d(input: NativeHandle, outputSize: number[]): NativeHandle;
+  adaptiveMaxPool2d(input: NativeHandle, outputSize: number[]): NativeHandle;
+  dropout(input: NativeHandle, p: number, training: boolean): NativeHandle;
+  crossEntropy(logits: NativeHandle, target: NativeHandle, weight: NativeHandle | null | undefined, reduction: number, ignoreIndex: number, labelSmoothing: number): NativeHandle;
+  nllLoss(logProbs: NativeHandle, target: NativeHandle, weight: NativeHandle | null | undefined, reduction: number, ignoreIndex: number): NativeHandle;
+  mseLoss(input: NativeHandle, target: NativeHandle, reduction: number): NativeHandle;
+  pad(input: NativeHandle, pads: number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular', value: Scalar): NativeHandle;
+  interpolateBilinear(input: NativeHandle, size: number[], alignCorners: boolean, antialias: boolean): NativeHandle;
+  cosineSimilarity(a: NativeHandle, b: NativeHandle, dim: number, eps: number): NativeHandle;
+  normalize(t: NativeHandle, dim: number, eps: number): NativeHandle;
+
+  // native/autograd.cc
+  setRequiresGrad(t: NativeHandle, requiresGrad: boolean): void;
+  requiresGrad(t: NativeHandle): boolean;
+  isLeaf(t: NativeHandle): boolean;
+  backward(t: NativeHandle, gradient: NativeHandle | null | undefined, retainGraph: boolean): void;
+  grad(t: NativeHandle): NativeHandle | null;
+  setGrad(t: NativeHandle, gradient: NativeHandle | null): void;
+  detach(t: NativeHandle): NativeHandle;
+  isGradEnabled(): boolean;
+  setGradEnabled(enabled: boolean): void;
+  manualSeed(seed: number): void;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  memory(): MemoryFigures;
+  version(): string;
+  sgdStep(params: NativeHandle[], grads: NativeHandle[], momentumBuffers: NativeHandle[], lr: number, momentum: number, dampening: number, weightDecays: number[], nesterov: boolean, firstStep: boolean): void;
+  adamwStep(params: NativeHandle[], grads: NativeHandle[], expAvg: NativeHandle[], expAvgSq: NativeHandle[], step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecays: number[]): void;
+  clipGradNorm(grads: NativeHandle[], maxNorm: number): number;
+
+  // native/trace.cc
+  traceBegin(inputs: NativeHandle[], named: NativeHandle[], names: string[]): void;
+  tracePushScope(name: string): void;
+  tracePopScope(): void;
+  traceAbandon(): void;
+  traceEnd(outputs: NativeHandle[]): RawGraph;
+}

@@ -1,0 +1,61 @@
+// One optimisation step as its own function: forward, the loss (passed in, so margin
+// losses can replace cross-entropy), backward, optional clipping, the update. The loop
+// calls it per batch; distributed gradient all-reduce and activation checkpointing plug
+// in here.
+import type { Module } from '../nn/module.js';
+import type { Parameter } from '../nn/parameter.js';
+import { crossEntropy } from '../torch/functional.js';
+import { tidy } from '../torch/scope.js';
+import type { Tensor } from '../torch/tensor.js';
+import { clipGradNorm } from './optim/clip.js';
+import type { Optimizer } from './optim/optimizer.js';
+
+/** The training loss of a batch: a scalar tensor from the model's output and the labels. */
+export type LossFunction = (output: Tensor, labels: Tensor) => Tensor;
+
+/** Cross-entropy on logits, optionally label-smoothed: the default loss. */
+export function crossEntropyLoss(options: { labelSmoothing?: number } = {}): LossFunction {
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  return (logits, labels) => crossEntropy(logits, labels, { labelSmoothing });
+}
+
+export interface TrainingStepOptions {
+  model: Module;
+  optimizer: Optimizer;
+  images: Tensor;
+  labels: Tensor;
+  loss: LossFunction;
+  /** Clip the gradients' joint 2-norm to this before the update. */
+  clipGradNorm?: number;
+  /** The parameters clipping sees; default every parameter the optimizer updates. */
+  params?: Parameter[];
+}
+
+export interface TrainingStepResult {
+  /** The batch's loss; NaN or infinite means no update was made. */
+  loss: number;
+  /** Samples whose largest output is their label (0 when the output is not per-class). */
+  correct: number;
+}
+
+/** Forward, loss, backward, clip, update; nothing is updated when the loss is not finite. */
+export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
+  const { model, optimizer, images, labels } = options;
+  return tidy(() => {
+    const output = model.call(images);
+    const lossTensor = options.loss(output, labels);
+    const loss = lossTensor.item();
+    if (!Number.isFinite(loss)) return { loss, correct: 0 };
+    optimizer.zeroGrad();
+    lossTensor.backward();
+    if (options.clipGradNorm !== undefined) {
+      clipGradNorm(options.params ?? optimizer.paramGroups.flatMap((group) => group.params), options.clipGradNorm);
+    }
+    optimizer.step();
+    // Gradients are dropped now rather than before the next backward, so they do not
+    // hold memory through evaluation and checkpoint writes.
+    optimizer.zeroGrad();
+    const correct = output.ndim === 2 ? output.argmax(1).eq(labels).sum().item() : 0;
+    return { loss, correct };
+  });
+}
