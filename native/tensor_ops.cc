@@ -192,6 +192,7 @@ void registerTensorOps(Napi::Env env, Exports exports) {
   RN_UNARY("tanh", tanh);
   RN_UNARY("sin", sin);
   RN_UNARY("cos", cos);
+  RN_UNARY("acos", acos);
   RN_UNARY("isnan", isnan);
   RN_UNARY("isfinite", isfinite);
 #undef RN_UNARY

@@ -57,7 +57,7 @@ function exportModels(): void {
     const [name, weights] = spec.split('=');
     modelInfo(name);
     if (!weights) throw new Error(`--export ${spec}: give the weights as MODEL=WEIGHTS (a file or a name such as IMAGENET1K_V2)`);
-    const { model, preprocess, classNames } = loadForPrediction(name, weights);
+    const { model, preprocess, classNames } = loadForPrediction(name, weights, { embeddings: true });
     try {
       model.eval();
       const file = `${name}.onnx`;
@@ -88,8 +88,7 @@ function exportModels(): void {
 
 /** Face-recognition models return an embedding to compare, not class scores. */
 function isEmbeddingModel(name: string): boolean {
-  const info = getModelInfo(name);
-  return info.numClasses === 0 || /face|insight/i.test(info.family);
+  return getModelInfo(name).kind === 'embedding';
 }
 
 /** Logits (or embedding) size of a model: one forward on zeros. */

@@ -108,6 +108,7 @@ export interface NativeAddon {
   tanh(t: NativeHandle): NativeHandle;
   sin(t: NativeHandle): NativeHandle;
   cos(t: NativeHandle): NativeHandle;
+  acos(t: NativeHandle): NativeHandle;
   isnan(t: NativeHandle): NativeHandle;
   isfinite(t: NativeHandle): NativeHandle;
   add_(a: NativeHandle, b: NativeHandle | Scalar, alpha?: Scalar): void;

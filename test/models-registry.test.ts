@@ -13,7 +13,7 @@ describe('listModels', () => {
       'resnetv2_18', 'resnetv2_34', 'resnetv2_50', 'resnetv2_50d', 'resnetv2_101', 'resnetv2_152',
     ]);
     assert.deepEqual(models.listModels('resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d']);
-    assert.deepEqual(models.listModels('*resnext*'), ['resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'seresnext50_32x4d', 'seresnext101_32x4d']);
+    assert.deepEqual(models.listModels('*resnext*'), ['mxnet_resnext34', 'mxnet_resnext50_32x4d', 'mxnet_resnext101_32x4d', 'resnext50_32x4d', 'resnext101_32x8d', 'resnext101_64x4d', 'seresnext50_32x4d', 'seresnext101_32x4d']);
     assert.deepEqual(models.listModels('wide'), ['wide_resnet50_2', 'wide_resnet101_2']);
     assert.deepEqual(models.listModels('resnet?0'), ['resnet20', 'resnet50']);
     assert.deepEqual(models.listModels('densenet*'), []);

@@ -56,6 +56,9 @@ const cases: { name: string; size: number; options?: Record<string, unknown> }[]
   { name: 'seresnet18', size: 48, options: { numClasses: 10 } },
   { name: 'resnext50_32x4d', size: 48, options: oneBlockPerStage },
   { name: 'wide_resnet50_2', size: 48, options: oneBlockPerStage },
+  // Face embeddings: 112x112 in, a 512-d embedding out (PReLU, the E head's BatchNorm1d).
+  { name: 'fresnet18', size: 112, options: { units: [1, 1, 1, 1] } },
+  { name: 'iresnet18', size: 112, options: { layers: [1, 1, 1, 1] } },
 ];
 
 it('covers every family registered', () => {

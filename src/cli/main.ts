@@ -7,16 +7,21 @@ import { packageRoot } from '../native.js';
 import { useDefaultThreads } from '../torch/runtime.js';
 import { reportError } from './errors.js';
 import * as bench from './commands/bench.js';
+import * as convert from './commands/convert.js';
 import * as demo from './commands/demo.js';
+import * as embed from './commands/embed.js';
 import * as evaluate from './commands/eval.js';
 import * as exportModel from './commands/export.js';
 import * as list from './commands/list.js';
 import * as plot from './commands/plot.js';
+import * as openSetDemo from './commands/open-set-demo.js';
 import * as predict from './commands/predict.js';
 import * as run from './commands/run.js';
 import * as summary from './commands/summary.js';
 import * as train from './commands/train.js';
 import * as weights from './commands/weights.js';
+import * as verify from './commands/verify.js';
+import * as verifyEval from './commands/verify-eval.js';
 
 /** A subcommand module: adds its command (options, help, action) to the program. */
 export interface CommandModule {
@@ -24,7 +29,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, plot, run, predict, weights, bench, train, evaluate, exportModel, demo];
+const commandModules: CommandModule[] = [list, summary, plot, run, predict, weights, embed, verify, verifyEval, convert, bench, train, evaluate, exportModel, demo, openSetDemo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.

@@ -2,22 +2,29 @@
 import { existsSync, statSync } from 'node:fs';
 import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
+import { symbolPathFor } from '../io/mxnet-symbol.js';
 import {
-  createClassifierByName,
   createModelByName,
   createPretrainedModel,
+  createModelFromConfigByName,
+  findModelInfo,
   getModelInfo,
   getPretrained,
   isWeightsTag,
+  listFamilies,
   loadCheckpoint,
+  loadMxnetCheckpoint,
+  loadMxnetResNeXtCheckpoint,
   type FeatureListNet,
+  type FResNetConfig,
+  type MxnetResNeXtConfig,
   type ImageClassifier,
   type ModelInfo,
   type ModelOptions,
   type PretrainedWeights,
 } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
-import { loadInto, modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { loadInto, modelFromRun, refuseEmbeddingRun, trainedWeightsInfo } from '../train/trained-model.js';
 import { dispose } from '../torch/scope.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
@@ -27,6 +34,16 @@ import { parsePositiveInt, parseShape } from './options.js';
 import type { PreprocessOptions } from './preprocess-image.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
+
+/** Whether `name` is a family ('fresnet', 'resnet') rather than a registered model: --model-options then give its configuration. */
+export function isFamilyName(name: string): boolean {
+  return findModelInfo(name) === undefined && listFamilies().includes(name);
+}
+
+/** Throws unless `name` is a registered model or a family. */
+export function checkModelName(name: string): void {
+  if (!isFamilyName(name)) modelInfo(name);
+}
 
 /** The registry's record for `name`; an unknown name suggests close ones. */
 export function modelInfo(name: string): ModelInfo {
@@ -44,19 +61,24 @@ export interface BuildOptions {
   inChans?: number;
   /** false skips weight initialisation: for a model about to receive a checkpoint. */
   init?: boolean;
+  /** Family options (--model-options); the flags above win over the same keys here. */
+  modelOptions?: ModelOptions;
 }
 
-function modelOptionsFrom(options: BuildOptions): ModelOptions {
-  const modelOptions: ModelOptions = {};
-  if (options.numClasses !== undefined) modelOptions.numClasses = options.numClasses;
-  if (options.inChans !== undefined) modelOptions.inChans = options.inChans;
-  if (options.init === false) modelOptions.init = false;
-  return modelOptions;
-}
-
+/**
+ * Builds a registered model, or with a family name the configuration `modelOptions`
+ * describe. Embedding models (fresnet, iresnet) take no numClasses / inChans.
+ */
 export function buildModel(name: string, options: BuildOptions = {}): ImageModel {
-  modelInfo(name);
-  return createClassifierByName(name, modelOptionsFrom(options)) as unknown as ImageModel;
+  const family = isFamilyName(name);
+  const embedding = family ? false : modelInfo(name).kind === 'embedding';
+  const flags: ModelOptions = {};
+  if (!embedding && options.numClasses !== undefined) flags.numClasses = options.numClasses;
+  if (!embedding && options.inChans !== undefined) flags.inChans = options.inChans;
+  const settings = { ...options.modelOptions, ...flags };
+  const init = options.init ?? true;
+  const model = family ? createModelFromConfigByName({ ...settings, family: name }, { init }) : createModelByName(name, { ...settings, init });
+  return model as unknown as ImageModel;
 }
 
 /** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
@@ -109,31 +131,53 @@ function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
   }
 }
 
+/** The families whose MXNet checkpoints carry their configuration in prefix-symbol.json. */
+const symbolCheckpointLoaders: Record<string, (file: string, overrides: ModelOptions) => ImageModel> = {
+  fresnet: (file, overrides) => loadMxnetCheckpoint(file, overrides as FResNetConfig).model as unknown as ImageModel,
+  resnext: (file, overrides) => loadMxnetResNeXtCheckpoint(file, overrides as MxnetResNeXtConfig) as unknown as ImageModel,
+};
+
 /**
  * Builds `name` and loads `file` into it. A training run's weights file names its model
  * and options (classes, input channels) and comes back as `run`; otherwise the class
  * count comes from the checkpoint unless given.
  */
-export function loadModelWithWeights(name: string, file: string, numClasses?: number): { model: ImageModel; run?: WeightsInfo; pretrained?: PretrainedWeights } {
+export function loadModelWithWeights(
+  name: string,
+  file: string,
+  numClasses?: number,
+  modelOptions?: ModelOptions,
+): { model: ImageModel; run?: WeightsInfo; pretrained?: PretrainedWeights } {
+  checkModelName(name);
   if (isWeightsTag(file) && !existsSync(file)) {
     // A weights name ('IMAGENET1K_V2'): the registry's checkpoint, from the cache or downloaded.
-    modelInfo(name);
     const pretrained = getPretrained(name, file);
-    return { model: createPretrainedModel(name, file, numClasses === undefined ? {} : { numClasses }) as unknown as ImageModel, pretrained };
+    const options = { ...modelOptions, ...(numClasses === undefined ? {} : { numClasses }) };
+    return { model: createPretrainedModel(name, file, options) as unknown as ImageModel, pretrained };
+  }
+  // A family name with an MXNet checkpoint: the configuration is the one its prefix-symbol.json describes.
+  const fromSymbol = Object.hasOwn(symbolCheckpointLoaders, name) ? symbolCheckpointLoaders[name] : undefined;
+  if (fromSymbol && isFamilyName(name) && /\.params$/i.test(file) && (existsSync(symbolPathFor(file)) || !modelOptions)) {
+    if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
+    return { model: fromSymbol(file, modelOptions ?? {}) };
   }
   const run = trainedWeightsInfo(file);
-  if (!run) return { model: loadPlainWeights(name, file, numClasses) };
+  if (!run) return { model: loadPlainWeights(name, file, numClasses, modelOptions) };
   if (numClasses !== undefined && run.classes.length > 0 && numClasses !== run.classes.length) {
     throw new Error(`'${file}' was trained on ${run.classes.length} classes, not --num-classes ${numClasses}`);
   }
   return { model: modelFromRun(file, run, name).model as unknown as ImageModel, run };
 }
 
-/** Builds `name` for a state dict without run metadata; the class count comes from the checkpoint unless given. */
-function loadPlainWeights(name: string, file: string, numClasses?: number): ImageModel {
+/**
+ * Builds `name` for a state dict without run metadata; a registered classifier's class
+ * count comes from the checkpoint unless given (embedding models and families have none to read).
+ */
+function loadPlainWeights(name: string, file: string, numClasses?: number, modelOptions?: ModelOptions): ImageModel {
   const dict = readCheckpoint(file);
+  const classifier = !isFamilyName(name) && modelInfo(name).kind === 'classifier' && modelOptions?.numClasses === undefined;
   const model = buildFreeingOnError(dict, () =>
-    buildModel(name, { numClasses: numClasses ?? checkpointNumClasses(dict, classifierWeightKey(name), file), init: false }),
+    buildModel(name, { numClasses: numClasses ?? (classifier ? checkpointNumClasses(dict, classifierWeightKey(name), file) : undefined), init: false, modelOptions }),
   );
   return loadInto(model as unknown as ImageClassifier, dict, file) as unknown as ImageModel;
 }
@@ -180,10 +224,14 @@ export function toolInputShape(name: string, given: number[] | undefined, option
 export function loadForPrediction(
   name: string,
   weights: string,
-  options: { numClasses?: number; size?: number; cropPct?: number } = {},
+  options: { numClasses?: number; size?: number; cropPct?: number; modelOptions?: ModelOptions; embeddings?: boolean } = {},
 ): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
   const info = modelInfo(name);
-  const { model, run, pretrained } = loadModelWithWeights(name, weights, options.numClasses);
+  if (!options.embeddings) {
+    if (info.kind === 'embedding') throw new Error(`${name} is an embedding model: it gives embeddings, not classes (use resnets embed or resnets run)`);
+    if (!isWeightsTag(weights) || existsSync(weights)) refuseEmbeddingRun(weights, trainedWeightsInfo(weights));
+  }
+  const { model, run, pretrained } = loadModelWithWeights(name, weights, options.numClasses, options.modelOptions);
   if (pretrained) {
     // The checkpoint's own evaluation preset (IMAGENET1K_V2 resizes to 232, crops 224).
     const { cropSize, resizeSize, mean, std } = pretrained.transforms;

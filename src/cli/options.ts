@@ -80,3 +80,18 @@ export function parseChannels(text: string): 1 | 3 {
   if (text !== '1' && text !== '3') throw new InvalidArgumentError(`expected 1 or 3, got '${text}'`);
   return Number(text) as 1 | 3;
 }
+
+/** '{"unit": 2, "head": "GDC"}' -> the options object; anything but a JSON object is a usage error. */
+export function parseModelOptions(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`expected a JSON object such as '{"unit": 2, "head": "GDC"}', got '${text}' (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError(`expected a JSON object of model options, got '${text}'`);
+  return value as Record<string, unknown>;
+}
+
+export const modelOptionsHelp =
+  'family options as JSON, e.g. \'{"dropPathRate": 0.1}\' or \'{"unit": 2, "head": "GDC"}\'; with a family name (fresnet, resnet) instead of a model name they describe a custom configuration';

@@ -19,15 +19,15 @@ export interface PreprocessOptions {
   channels: number;
 }
 
-/** Decodes `files` and returns one [files, channels, size, size] float32 tensor. */
-export async function preprocessImages(files: readonly string[], options: PreprocessOptions): Promise<Tensor> {
+/** Decodes `files` (paths, or encoded images in memory) and returns one [files, channels, size, size] float32 tensor. */
+export async function preprocessImages(files: readonly (string | Uint8Array)[], options: PreprocessOptions): Promise<Tensor> {
   const { size, cropPct, channels } = options;
   if (channels !== 1 && channels !== 3) throw new Error(`images can feed 1- or 3-channel models, this one takes ${channels}`);
   const transform = compose([resize(Math.floor(size / cropPct)), centerCrop(size)]);
   const random = new Random(0); // the evaluation transforms draw nothing
   const images = [];
   for (const file of files) {
-    if (!existsSync(file)) throw new Error(`image '${file}' does not exist`);
+    if (typeof file === 'string' && !existsSync(file)) throw new Error(`image '${file}' does not exist`);
     images.push(transform(await decodeImage(file, channels), random));
   }
   return imagesToTensor(images, { normalize: normalize(options.mean, options.std) });

@@ -63,9 +63,10 @@ export class ImageFolder implements Dataset {
   }
 }
 
-/** Decodes an image file to HWC uint8 with 1 or 3 channels (alpha dropped). */
-export async function decodeImage(path: string, channels: 1 | 3 = 3, shortSide?: number): Promise<Image> {
-  let pipeline = sharp(path);
+/** Decodes an image file (or an encoded image in memory) to HWC uint8 with 1 or 3 channels (alpha dropped). */
+export async function decodeImage(source: string | Uint8Array, channels: 1 | 3 = 3, shortSide?: number): Promise<Image> {
+  const path = typeof source === 'string' ? source : `(${source.length} encoded bytes)`;
+  let pipeline = sharp(typeof source === 'string' ? source : Buffer.from(source.buffer, source.byteOffset, source.length));
   if (shortSide !== undefined) pipeline = pipeline.resize({ width: shortSide, height: shortSide, fit: 'outside', kernel: 'linear' });
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {

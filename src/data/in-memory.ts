@@ -55,3 +55,28 @@ export class InMemoryDataset implements Dataset {
     };
   }
 }
+
+/** The samples of `dataset` whose label is in `keep`, relabelled by their position in `keep` (keep [5, 7] makes class 5 label 0). */
+export function keepClasses(dataset: InMemoryDataset, keep: readonly number[]): InMemoryDataset {
+  const newLabel = new Map<number, number>();
+  keep.forEach((label, i) => {
+    if (!Number.isInteger(label) || label < 0 || label >= dataset.classes.length) {
+      throw new Error(`class ${label} is outside 0..${dataset.classes.length - 1} (${dataset.classes.length} classes: ${dataset.classes.join(', ')})`);
+    }
+    if (newLabel.has(label)) throw new Error(`class ${label} is listed twice`);
+    newLabel.set(label, i);
+  });
+  const chosen: number[] = [];
+  for (let i = 0; i < dataset.length; i++) if (newLabel.has(dataset.labels[i])) chosen.push(i);
+  const imageSize = dataset.height * dataset.width * dataset.channels;
+  const images = new Uint8Array(chosen.length * imageSize);
+  chosen.forEach((from, to) => images.set(dataset.images.subarray(from * imageSize, (from + 1) * imageSize), to * imageSize));
+  return new InMemoryDataset({
+    images,
+    labels: Int32Array.from(chosen, (i) => newLabel.get(dataset.labels[i])!),
+    height: dataset.height,
+    width: dataset.width,
+    channels: dataset.channels,
+    classes: keep.map((label) => dataset.classes[label]),
+  });
+}

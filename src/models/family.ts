@@ -6,6 +6,7 @@
 import type { StateDict } from '../io/types.js';
 import type { GlobalPool } from '../layers/classifier-head.js';
 import type { ImageClassifier } from './classifier.js';
+import type { EmbeddingModel } from './embedding.js';
 
 /** The pretrained-style config of a model (timm's PretrainedCfg): how its inputs are prepared, and its key module names. */
 export interface PretrainedConfig {
@@ -62,14 +63,21 @@ export interface VariantDefinition<Config> {
   pretrained?: Partial<PretrainedConfig>;
 }
 
+/**
+ * A family of classifiers takes the common options (CommonConfig); a family of embedding
+ * models (face recognition: fresnet, iresnet) has `kind: 'embedding'`, its own options
+ * only, and builds EmbeddingModels, which have no classifier and no features-only form.
+ */
 export interface FamilyDefinition<
-  Config extends CommonConfig,
-  Resolved extends Config & Required<CommonConfig>,
-  Model extends ImageClassifier,
+  Config extends { name?: string },
+  Resolved extends Config & { name: string },
+  Model extends ImageClassifier | EmbeddingModel,
   Names extends string = string,
 > {
   /** The config's `family` value ('resnet'). */
   family: string;
+  /** 'embedding' for families whose models return embeddings (default 'classifier'). */
+  kind?: 'classifier' | 'embedding';
   /** Class-like name used by describe() ('ResNet'). */
   title: string;
   paper: string;
@@ -88,10 +96,10 @@ export interface FamilyDefinition<
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyFamily = FamilyDefinition<any, any, ImageClassifier, string>;
+export type AnyFamily = FamilyDefinition<any, any, ImageClassifier | EmbeddingModel, string>;
 
 /** Identity, for type inference: `defineFamily({...})` checks the object against FamilyDefinition and keeps its variant names. */
-export function defineFamily<Config extends CommonConfig, Resolved extends Config & Required<CommonConfig>, Model extends ImageClassifier, Names extends string>(
+export function defineFamily<Config extends { name?: string }, Resolved extends Config & { name: string }, Model extends ImageClassifier | EmbeddingModel, Names extends string>(
   definition: FamilyDefinition<Config, Resolved, Model, Names>,
 ): FamilyDefinition<Config, Resolved, Model, Names> {
   return definition;

@@ -5,6 +5,7 @@ export { createPretrainedModel } from './pretrained-model.js';
 export {
   acceptedOptions,
   createClassifierByName,
+  createEmbeddingModelByName,
   createModelByName,
   findModelInfo,
   createModelFromConfigByName,
@@ -45,3 +46,11 @@ export {
 export { conv1x1, conv3x3, dilatedStages, initResNetWeights, planStages, runChain, Stage, type StagePlan } from './layers.js';
 export { foldBatchNorm, foldBatchNormInto_, fuseConvBn_, fuseForInference, convWeightsToChannelsLast_, type FuseOptions } from './fuse.js';
 export { loadCheckpoint, adaptInputConv, type LoadCheckpointOptions } from './load.js';
+export { EmbeddingModel, type EmbeddingConfig, type EmbeddingPreprocessing } from './embedding.js';
+export { FResNet, fresnetDepths, fresnetFamily, resolveFResNetConfig, type FResNetConfig, type InputVersion, type ResolvedFResNetConfig } from './fresnet.js';
+export { headKinds, type HeadKind } from './fresnet-heads.js';
+export { ResidualUnitV1, ResidualUnitV2, ResidualUnitV3, type UnitVersion } from './fresnet-units.js';
+export { fresnetConfigFromSymbol, loadMxnetCheckpoint, loadMxnetParamsInto, type MxnetCheckpoint } from './fresnet-mxnet.js';
+export { fromMxnetParams, looksLikeMxnetParams, mxnetNames, toMxnetParams, type MxnetName } from './mxnet-names.js';
+export { IBasicBlock, IResNet, iresnetFamily, resolveIResNetConfig, type IResNetConfig, type ResolvedIResNetConfig } from './iresnet.js';
+export { MxnetResNeXt, ResNeXtUnit, loadMxnetResNeXtCheckpoint, toTorchvisionLayout, torchvisionKeyOf, mxnetResNeXtConfigFromSymbol, mxnetResNeXtFamily, resolveMxnetResNeXtConfig, type MxnetResNeXtConfig, type ResolvedMxnetResNeXtConfig } from './mxnet-resnext.js';

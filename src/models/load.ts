@@ -9,6 +9,7 @@ import { noGrad } from '../torch/runtime.js';
 import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { ImageClassifier } from './classifier.js';
+import { EmbeddingModel } from './embedding.js';
 import { FeatureListNet } from './features.js';
 import { familyDefinition } from './registry.js';
 
@@ -45,7 +46,7 @@ export function adaptInputConv(weight: Tensor, inChans: number): Tensor {
   });
 }
 
-type LoadTarget = ImageClassifier | FeatureListNet;
+type LoadTarget = ImageClassifier | FeatureListNet | EmbeddingModel;
 
 const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
 
@@ -79,7 +80,7 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
       prepared = Object.fromEntries(keys.map((key) => [key.slice('module.'.length), prepared[key]]));
     }
     const classifier = model instanceof FeatureListNet ? model : null;
-    const full = classifier ? null : (model as ImageClassifier);
+    const full = classifier ? null : (model as ImageClassifier | EmbeddingModel);
     const family = full ? familyDefinition(full.config.family) : null;
     if (family?.filterStateDict && full) prepared = family.filterStateDict(prepared, full);
     if (classifier) prepared = classifier.ownEntries(prepared);
@@ -97,6 +98,8 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
 
 /** Swaps in an adapted first convolution when the checkpoint's takes 3 channels and the model another count. */
 function adaptFirstConv(model: LoadTarget, dict: StateDict, made: Tensor[]): StateDict {
+  // Embedding models take 3-channel face crops only.
+  if (model instanceof EmbeddingModel) return dict;
   const firstConv = model instanceof FeatureListNet ? model.firstConvKey : `${model.pretrainedConfig.firstConv}.weight`;
   const source = Object.hasOwn(dict, firstConv) ? dict[firstConv] : undefined;
   const target = model.stateDict()[firstConv];

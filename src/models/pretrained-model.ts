@@ -1,13 +1,11 @@
 // A registered model with pretrained weights by name: the checkpoint fetched into the
 // cache (hash-checked), the model built with the checkpoint's class count, then loaded
 // through the one checkpoint path (loadCheckpoint: the family's key filter and all).
-import type { ImageClassifier } from './classifier.js';
-import type { FeatureListNet } from './features.js';
 import { loadCheckpoint } from './load.js';
 import { createModelByName, type ModelOptions } from './registry.js';
 import { cachedWeightsPath, loadPretrainedStateDict } from './weights-cache.js';
 
-export function createPretrainedModel(name: string, tag: string, options: ModelOptions = {}): ImageClassifier | FeatureListNet {
+export function createPretrainedModel(name: string, tag: string, options: ModelOptions = {}): ReturnType<typeof createModelByName> {
   const { weights, dict } = loadPretrainedStateDict(name, tag);
   try {
     if (options.numClasses !== undefined && options.numClasses !== weights.numClasses) {

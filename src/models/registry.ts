@@ -2,7 +2,8 @@
 // they register, with the facts tools need without building a model (paper, input size,
 // normalisation, key module names). The typed createModel lives in zoo.ts, which holds
 // the list of families; this module is the untyped machinery under it.
-import type { ImageClassifier } from './classifier.js';
+import { ImageClassifier } from './classifier.js';
+import type { EmbeddingModel } from './embedding.js';
 import type { AnyFamily, BuildOnlyOptions, PretrainedConfig, VariantDefinition } from './family.js';
 import { FeatureListNet } from './features.js';
 import { checkBoolean, rejectUnknownOptions } from './options.js';
@@ -27,6 +28,8 @@ export interface ModelInfo {
   firstConv: string;
   classifier: string;
   description: string;
+  /** 'embedding' for models that return embeddings, not class scores (fresnet, iresnet). */
+  kind: 'classifier' | 'embedding';
 }
 
 /** Options of the untyped path (the CLI, a name read from a file): checked at run time against the family's. */
@@ -76,6 +79,7 @@ export function registerFamily(definition: AnyFamily): void {
       firstConv: pretrained.firstConv,
       classifier: pretrained.classifier,
       description: variant.description,
+      kind: definition.kind ?? 'classifier',
     };
     models.set(name, { info: freezeInfo(info), definition, variant });
   }
@@ -105,7 +109,7 @@ const defined = (options: object) => Object.fromEntries(Object.entries(options).
  * metadata); options are checked against the family's at run time. Typed code uses
  * createModel from the package root, which checks names and options at compile time.
  */
-export function createModelByName(name: string, options: ModelOptions = {}): ImageClassifier | FeatureListNet {
+export function createModelByName(name: string, options: ModelOptions = {}): ImageClassifier | FeatureListNet | EmbeddingModel {
   const { definition, variant } = entryFor(name);
   rejectUnknownOptions(name, options, acceptedOptions(name));
   const { init, featuresOnly, outIndices, ...overrides } = options as BuildOnlyOptions & Record<string, unknown>;
@@ -115,7 +119,14 @@ export function createModelByName(name: string, options: ModelOptions = {}): Ima
 /** createModelByName for callers that need a classifier (training, evaluation): featuresOnly is refused. */
 export function createClassifierByName(name: string, options: ModelOptions = {}): ImageClassifier {
   if (options.featuresOnly) throw new Error(`${name}: featuresOnly builds a backbone, not a classifier; this command needs a classifier`);
+  if (entryFor(name).info.kind === 'embedding') throw new Error(`${name} is an embedding model (it returns embeddings, not class scores); this needs a classifier`);
   return createModelByName(name, options) as ImageClassifier;
+}
+
+/** createModelByName for callers that need an embedding model (face verification, margin-loss training). */
+export function createEmbeddingModelByName(name: string, options: ModelOptions = {}): EmbeddingModel {
+  if (entryFor(name).info.kind !== 'embedding') throw new Error(`${name} is a classifier, not an embedding model (see 'resnets list' for fresnet* and iresnet*)`);
+  return createModelByName(name, options) as EmbeddingModel;
 }
 
 /** The registry's record for `name`, or undefined for an unregistered name. */
@@ -124,21 +135,22 @@ export function findModelInfo(name: string): ModelInfo | undefined {
 }
 
 /** Builds a custom variant from a plain config (depths, widths, block type, ...); `family` picks the definition ('resnet' by default). */
-export function createModelFromConfigByName(config: Record<string, unknown>, build: BuildOnlyOptions = {}): ImageClassifier | FeatureListNet {
+export function createModelFromConfigByName(config: Record<string, unknown>, build: BuildOnlyOptions = {}): ImageClassifier | FeatureListNet | EmbeddingModel {
   const definition = familyDefinition((config.family as string | undefined) ?? 'resnet');
   const label = (config.name as string | undefined) ?? definition.family;
   rejectUnknownOptions(label, config, ['family', ...Object.keys(definition.options)]);
   return buildFrom(definition, { ...defined(config), family: definition.family }, build, label);
 }
 
-function buildFrom(definition: AnyFamily, config: Record<string, unknown>, build: BuildOnlyOptions, label: string): ImageClassifier | FeatureListNet {
+function buildFrom(definition: AnyFamily, config: Record<string, unknown>, build: BuildOnlyOptions, label: string): ImageClassifier | FeatureListNet | EmbeddingModel {
   const init = build.init === undefined ? true : checkBoolean(label, 'init', build.init);
   const featuresOnly = build.featuresOnly === undefined ? false : checkBoolean(label, 'featuresOnly', build.featuresOnly);
+  if (featuresOnly && definition.kind === 'embedding') throw new Error(`${label}: featuresOnly applies to classifiers; ${definition.family} is an embedding family`);
   if (!featuresOnly && build.outIndices !== undefined) throw new Error(`${label}: outIndices applies only with featuresOnly: true`);
   // A backbone has no classifier: built without one, so no classifier weights are made.
   const resolved = definition.resolve(featuresOnly ? { ...config, numClasses: 0 } : config);
   const model = definition.build(resolved, { init });
-  return featuresOnly ? FeatureListNet.fromModel(model, build.outIndices) : model;
+  return featuresOnly && model instanceof ImageClassifier ? FeatureListNet.fromModel(model, build.outIndices) : model;
 }
 
 export function getModelInfo(name: string): ModelInfo {

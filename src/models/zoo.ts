@@ -7,10 +7,13 @@ import type { BuildOnlyOptions } from './family.js';
 import type { FeatureListNet } from './features.js';
 import { createPretrainedModel } from './pretrained-model.js';
 import { createModelByName, createModelFromConfigByName, registerFamily } from './registry.js';
+import { fresnetFamily } from './fresnet.js';
+import { iresnetFamily } from './iresnet.js';
+import { mxnetResNeXtFamily } from './mxnet-resnext.js';
 import { resnetFamily } from './resnet.js';
 import { resnetV2Family } from './resnetv2.js';
 
-export const families = [resnetFamily, cifarResNetFamily, resnetV2Family] as const;
+export const families = [resnetFamily, cifarResNetFamily, resnetV2Family, mxnetResNeXtFamily, fresnetFamily, iresnetFamily] as const;
 
 for (const family of families) registerFamily(family);
 

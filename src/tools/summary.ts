@@ -1,7 +1,10 @@
 // Model summary: one forward pass with hooks on every leaf module, recording each
 // layer's output shape, own parameters and multiply-accumulates (MACs).
+import { PReLU } from '../nn/activation.js';
+import { BatchNorm1d, BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { Linear } from '../nn/linear.js';
+import { FixedGammaBatchNorm } from '../models/fresnet-layers.js';
 import type { Module } from '../nn/module.js';
 import { zeros } from '../torch/creation.js';
 import { noGrad } from '../torch/runtime.js';
@@ -21,6 +24,8 @@ export interface LayerSummary {
   params: number;
   /** Multiply-accumulates per image (convolutions and linear layers only). */
   macs: number;
+  /** The parameters mx.viz.print_summary would print for this layer (see mxnetLayerParams). */
+  mxnetParams: number;
 }
 
 export interface ModelSummary {
@@ -31,6 +36,8 @@ export interface ModelSummary {
   buffers: number;
   /** Multiply-accumulates per image, summed over every call of every layer. */
   macs: number;
+  /** The total MXNet's mx.viz.print_summary prints for the same network. */
+  mxnetParams: number;
   layers: LayerSummary[];
 }
 
@@ -64,6 +71,26 @@ function layerMacs(module: AnyModule, output: unknown, batch: number): number {
   return 0;
 }
 
+/**
+ * What mx.viz.print_summary counts for a layer, quirks included: a fully connected layer
+ * counts (input channels + 1) x outputs, reading only dimension 1 of a 4-D input (so a
+ * FullyConnected on a 512 x 7 x 7 map counts 513 x 512); a BatchNorm counts gamma and
+ * beta (its moving statistics are not parameters to it); PReLU slopes are not counted;
+ * convolutions count their weights and bias. Counted on every call, as each call is a
+ * node of MXNet's graph.
+ */
+function mxnetLayerParams(module: AnyModule, input: unknown, output: unknown, own: number): number {
+  if (module instanceof Linear) {
+    const channels = input instanceof Tensor && input.ndim >= 2 ? input.shape[1] : module.inFeatures;
+    return (channels + (module.bias ? 1 : 0)) * module.outFeatures;
+  }
+  if (module instanceof BatchNorm2d || module instanceof BatchNorm1d || module instanceof FixedGammaBatchNorm) {
+    return output instanceof Tensor ? 2 * output.shape[1] : own;
+  }
+  if (module instanceof PReLU) return 0;
+  return own;
+}
+
 /** Leaves, and containers that own parameters of their own (their compute is theirs). */
 function isReported(module: AnyModule): boolean {
   return module.children().length === 0 || ownParameterCount(module) > 0;
@@ -90,7 +117,7 @@ export function summarize(model: Module<Tensor, unknown>, inputShape: number[]):
     modes.set(module, module.training);
     if (!isReported(module)) continue;
     removers.push(
-      module.registerForwardHook((called, _input, output) => {
+      module.registerForwardHook((called, input, output) => {
         const first = !seen.has(called);
         seen.add(called);
         layers.push({
@@ -99,6 +126,7 @@ export function summarize(model: Module<Tensor, unknown>, inputShape: number[]):
           outputShape: outputShapes(output),
           params: first ? ownParameterCount(called) : 0,
           macs: layerMacs(called, output, batch),
+          mxnetParams: mxnetLayerParams(called, input, output, ownParameterCount(called)),
         });
       }),
     );
@@ -126,6 +154,7 @@ export function summarize(model: Module<Tensor, unknown>, inputShape: number[]):
     trainableParams,
     buffers,
     macs: layers.reduce((sum, layer) => sum + layer.macs, 0),
+    mxnetParams: layers.reduce((sum, layer) => sum + layer.mxnetParams, 0),
     layers,
   };
 }
@@ -149,16 +178,18 @@ function shapeText(shape: number[] | number[][]): string {
   return shape.length > 0 && Array.isArray(shape[0]) ? (shape as number[][]).map(one).join(' ') : one(shape as number[]);
 }
 
-/** The summary as an aligned text table with a totals block. */
-export function formatSummary(summary: ModelSummary, title?: string): string {
+export type CountConvention = 'torch' | 'mxnet';
+
+/**
+ * The summary as an aligned text table with a totals block. With the 'mxnet' convention
+ * the Params column and a last total line are what mx.viz.print_summary prints.
+ */
+export function formatSummary(summary: ModelSummary, title?: string, convention: CountConvention = 'torch'): string {
   const header = ['Layer', 'Type', 'Output shape', 'Params', 'MACs'];
-  const rows = summary.layers.map((layer) => [
-    layer.path,
-    layer.type,
-    shapeText(layer.outputShape),
-    layer.params === 0 ? '-' : thousands(layer.params),
-    layer.macs === 0 ? '-' : thousands(layer.macs),
-  ]);
+  const rows = summary.layers.map((layer) => {
+    const params = convention === 'mxnet' ? layer.mxnetParams : layer.params;
+    return [layer.path, layer.type, shapeText(layer.outputShape), params === 0 ? '-' : thousands(params), layer.macs === 0 ? '-' : thousands(layer.macs)];
+  });
   const widths = header.map((name, column) => Math.max(name.length, ...rows.map((row) => row[column].length)));
   const numeric = [false, false, false, true, true];
   const line = (cells: string[]) =>
@@ -175,5 +206,6 @@ export function formatSummary(summary: ModelSummary, title?: string): string {
   out.push(`Non-trainable:     ${thousands(summary.totalParams - summary.trainableParams)}`);
   out.push(`Buffers:           ${thousands(summary.buffers)}`);
   out.push(`MACs per image:    ${formatMacs(summary.macs)} (${thousands(summary.macs)})`);
+  if (convention === 'mxnet') out.push(`MXNet print_summary total params: ${thousands(summary.mxnetParams)}`);
   return out.join('\n');
 }

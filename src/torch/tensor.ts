@@ -224,6 +224,10 @@ export class Tensor implements Disposable {
   cos(): Tensor {
     return new Tensor(native.cos(this.#handle));
   }
+  /** Arc cosine, in radians (NaN outside [-1, 1]). */
+  acos(): Tensor {
+    return new Tensor(native.acos(this.#handle));
+  }
   relu(): Tensor {
     return new Tensor(native.relu(this.#handle));
   }

@@ -8,6 +8,9 @@
 //                       (epoch, batch, iteration), the best score and the seed in
 //                       the header's __metadata__
 //   curves.svg          loss and accuracy by epoch
+//   head.safetensors    an embedding run's loss head after the latest epoch: the class
+//                       centres ('weight', [identities, embedding size]) of a margin
+//                       loss, or the softmax classifier ('fc.weight', 'fc.bias')
 //
 // Weights files carry the model's name, options, class names and input normalisation
 // in their metadata, so `eval` and `predict` need nothing else.
@@ -32,6 +35,7 @@ export const RUN_FILES = {
   curves: 'curves.svg',
   /** The class names in label order (also in each weights file's metadata). */
   classes: 'classes.json',
+  head: 'head.safetensors',
 } as const;
 
 /** Where training is: the next step to take, and the running sums of the epoch in progress. */
@@ -62,6 +66,9 @@ export interface WeightsInfo {
   cropPct: number;
   epoch?: number;
   testAccuracy?: number;
+  /** Embedding runs: the model's output is an embedding of this size, trained with `loss`. */
+  embeddingSize?: number;
+  loss?: string;
 }
 
 const STATE_VERSION = 1;
@@ -81,6 +88,8 @@ export function readWeightsInfo(path: string): WeightsInfo | undefined {
     cropPct: metadata.crop_pct ? Number(metadata.crop_pct) : 1,
     epoch: metadata.epoch ? Number(metadata.epoch) : undefined,
     testAccuracy: metadata.test_accuracy ? Number(metadata.test_accuracy) : undefined,
+    embeddingSize: metadata.embedding_size ? Number(metadata.embedding_size) : undefined,
+    loss: metadata.loss,
   };
 }
 
@@ -97,6 +106,8 @@ function weightsMetadata(info: WeightsInfo): Record<string, string> {
   };
   if (info.epoch !== undefined) metadata.epoch = String(info.epoch);
   if (info.testAccuracy !== undefined) metadata.test_accuracy = String(info.testAccuracy);
+  if (info.embeddingSize !== undefined) metadata.embedding_size = String(info.embeddingSize);
+  if (info.loss !== undefined) metadata.loss = info.loss;
   return metadata;
 }
 
@@ -109,6 +120,8 @@ export class RunDirectory {
     readonly weightsInfo: WeightsInfo,
     /** Heads the curves chart. */
     readonly title = `${weightsInfo.model}`,
+    /** A loss head with trained tensors (an embedding run's class centres): saved as head.safetensors and in the state file. */
+    readonly head?: Module<never, unknown>,
   ) {
     this.path = resolve(path);
     mkdirSync(this.path, { recursive: true });
@@ -152,12 +165,14 @@ export class RunDirectory {
   saveWeights(which: 'last' | 'best', model: Module, record?: EpochRecord): void {
     const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy: record?.testAccuracy };
     saveSafetensors(model.stateDict(), this.file(which), weightsMetadata(info));
+    if (this.head && which === 'last') saveSafetensors(this.head.stateDict(), this.file('head'), weightsMetadata(info));
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
   saveState(model: Module, optimizer: Optimizer, state: TrainingState): void {
     const tensors: StateDict = {};
     for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
+    for (const [key, tensor] of Object.entries(this.head?.stateDict() ?? {})) tensors[`head.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
     saveSafetensors(tensors, this.file('state'), {
@@ -183,13 +198,16 @@ export class RunDirectory {
         throw new Error(`${path} is not a training state this version can resume (version '${metadata.version ?? 'none'}')`);
       }
       const modelTensors: StateDict = {};
+      const headTensors: StateDict = {};
       const optimizerTensors: Record<string, Tensor> = {};
       for (const [key, tensor] of Object.entries(tensors)) {
         if (key.startsWith('model.')) modelTensors[key.slice('model.'.length)] = tensor;
+        else if (key.startsWith('head.') && this.head) headTensors[key.slice('head.'.length)] = tensor;
         else if (key.startsWith('optimizer.')) optimizerTensors[key.slice('optimizer.'.length)] = tensor;
         else throw new Error(`${path}: unexpected tensor '${key}'`);
       }
       model.loadStateDict(modelTensors);
+      this.head?.loadStateDict(headTensors);
       optimizer.loadStateDict({ tensors: optimizerTensors, meta: JSON.parse(metadata.optimizer) as OptimizerMeta });
       return JSON.parse(metadata.training) as TrainingState;
     } finally {

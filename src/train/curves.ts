@@ -13,7 +13,7 @@ const HEIGHT = 440;
 const PANEL = { top: 64, bottom: 56, left: 64, right: 24 };
 const COLORS = { train: '#1f77b4', test: '#e4572e', grid: '#e6e6e6', axis: '#444', text: '#222', muted: '#666' };
 
-const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** About `count` round tick values covering [min, max] (1, 2 or 5 times a power of ten apart). */
 export function niceTicks(min: number, max: number, count = 5): number[] {

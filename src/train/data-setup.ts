@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { subset, type Dataset } from '../data/dataset.js';
 import { fashionMnistStats, loadFashionMnist } from '../data/fashion-mnist.js';
 import { loadImageFolder, type ImageFolder, type SkippedFile } from '../data/image-folder.js';
+import { keepClasses } from '../data/in-memory.js';
 import { DataLoader } from '../data/loader.js';
 import { centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize, type Transform } from '../data/transforms.js';
 
@@ -27,6 +28,14 @@ export interface DataSpec {
   /** Use only the first N training / test samples. */
   limitTrain?: number;
   limitTest?: number;
+  /** Fashion-MNIST: keep only these classes (indices 0-9), relabelled in this order; applied before the limits. */
+  classes?: number[];
+  /**
+   * Image folders of aligned crops (faces, one folder per identity): resized straight to
+   * the image size with no crop, and the only augmentation is the horizontal flip, as
+   * InsightFace trains on its aligned 112x112 images (rand_mirror).
+   */
+  aligned?: boolean;
 }
 
 export interface PreparedData {
@@ -40,6 +49,8 @@ export interface PreparedData {
   skipped: SkippedFile[];
   /** One line saying what was loaded. */
   description: string;
+  /** Folder images are aligned crops (see DataSpec.aligned). */
+  aligned?: boolean;
 }
 
 /** The first `limit` samples (Fashion-MNIST's classes are already mixed). */
@@ -60,13 +71,18 @@ function isFolder(path: string): boolean {
  */
 export async function prepareData(spec: DataSpec, need: { train: boolean; test: boolean | 'if-present' }): Promise<PreparedData> {
   if (spec.data.toLowerCase() === 'fashion-mnist' || spec.data.toLowerCase() === 'fashion_mnist') {
-    const train = need.train ? limitTo(loadFashionMnist({ split: 'train', dataDir: spec.dataDir }), spec.limitTrain) : undefined;
-    const test = need.test ? limitTo(loadFashionMnist({ split: 'test', dataDir: spec.dataDir }), spec.limitTest) : undefined;
+    const load = (split: 'train' | 'test') => {
+      const all = loadFashionMnist({ split, dataDir: spec.dataDir });
+      return spec.classes ? keepClasses(all, spec.classes) : all;
+    };
+    const train = need.train ? limitTo(load('train'), spec.limitTrain) : undefined;
+    const test = need.test ? limitTo(load('test'), spec.limitTest) : undefined;
     const classes = (train ?? test)!.classes;
     const counts = [train && `${train.length} training`, test && `${test.length} test`].filter(Boolean).join(' and ');
     return { kind: 'fashion-mnist', train, test, classes, inputShape: [1, 28, 28], skipped: [], description: `Fashion-MNIST: ${counts} images, 28x28 grey, ${classes.length} classes` };
   }
 
+  if (spec.classes) throw new Error('choosing classes by index applies to Fashion-MNIST; for a folder, keep only the class sub-folders to train on');
   if (!isFolder(spec.data)) {
     throw new Error(`--data must be 'fashion-mnist' or a folder of class sub-folders; '${spec.data}' is neither`);
   }
@@ -78,7 +94,7 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
   const channels = spec.channels ?? 3;
   const size = spec.imageSize ?? 64;
   // Decoding straight to a little above the network's size (shrink-on-load) keeps large photos cheap.
-  const options = { channels, strict: spec.strict ?? false, shortSide: Math.floor(size / FOLDER_CROP_PCT) };
+  const options = { channels, strict: spec.strict ?? false, shortSide: spec.aligned ? size : Math.floor(size / FOLDER_CROP_PCT) };
   // Without training there is no need to list the training folder, except when it is
   // also the evaluation data (a folder with no test split).
   const evaluateOnTrain = need.test === true && testRoot === undefined;
@@ -100,22 +116,24 @@ export async function prepareData(spec: DataSpec, need: { train: boolean; test: 
     classes: reference.classes,
     inputShape: [channels, size, size],
     skipped,
-    description: `${parts.filter(Boolean).join(', ')}; ${reference.classes.length} classes, ${size}x${size}, ${channels === 1 ? 'grey' : 'RGB'}`,
+    description: `${parts.filter(Boolean).join(', ')}; ${reference.classes.length} classes, ${size}x${size}${spec.aligned ? ' aligned crops' : ''}, ${channels === 1 ? 'grey' : 'RGB'}`,
+    aligned: spec.aligned ?? false,
   };
 }
 
-/** Training augmentation: Fashion-MNIST gets pad-4 random crops and flips; folders random resized crops and flips. */
+/** Training augmentation: Fashion-MNIST gets pad-4 random crops and flips; folders random resized crops and flips; aligned crops flips only. */
 export function trainTransform(data: PreparedData, augment: boolean): Transform | undefined {
   const [, size] = data.inputShape;
   if (data.kind === 'fashion-mnist') return augment ? compose([randomCrop(size, { padding: 4 }), randomHorizontalFlip()]) : undefined;
+  if (data.aligned) return augment ? compose([evalTransform(data)!, randomHorizontalFlip()]) : evalTransform(data);
   return augment ? compose([randomResizedCrop(size, { scale: [0.35, 1] }), randomHorizontalFlip()]) : evalTransform(data);
 }
 
-/** Evaluation: Fashion-MNIST as is; folders resized to size / FOLDER_CROP_PCT and centre-cropped. */
+/** Evaluation: Fashion-MNIST as is; folders resized to size / FOLDER_CROP_PCT (aligned crops: to size) and centre-cropped. */
 export function evalTransform(data: PreparedData): Transform | undefined {
   const [, size] = data.inputShape;
   if (data.kind === 'fashion-mnist') return undefined;
-  return compose([resize(Math.floor(size / FOLDER_CROP_PCT)), centerCrop(size)]);
+  return compose([resize(data.aligned ? size : Math.floor(size / FOLDER_CROP_PCT)), centerCrop(size)]);
 }
 
 /** Per-channel mean and std: Fashion-MNIST's own, else ImageNet's (RGB) or 0.5 (grey). */

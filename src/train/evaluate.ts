@@ -4,6 +4,7 @@ import { crossEntropy } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
+import { lossAndScores, type LossFunction } from './step.js';
 import { ConfusionMatrix, topKCorrect } from './metrics.js';
 
 /** One batch as the data loader yields it; the consumer disposes the tensors. */
@@ -30,6 +31,8 @@ export interface EvalResult {
 
 export interface EvalOptions {
   numClasses: number;
+  /** The loss (as training takes it; default: cross-entropy on the output); accuracy is read from its scores. */
+  loss?: LossFunction;
   /** Which epoch's order to ask the loader for (evaluation loaders do not shuffle, so any). */
   epoch?: number;
   onBatch?: (done: number, total: number) => void;
@@ -52,10 +55,18 @@ export async function evaluate(model: Module, data: BatchSource, options: EvalOp
       try {
         const result = noGrad(() =>
           tidy(() => {
-            const logits = model.call(batch.images);
-            const loss = crossEntropy(logits, batch.labels, { reduction: 'sum' }).item();
-            const [hits1, hits5] = topKCorrect(logits, batch.labels, [1, 5]);
-            confusion.addLogits(logits, batch.labels);
+            const output = model.call(batch.images);
+            let loss: number;
+            let scores = output;
+            if (options.loss) {
+              const result = lossAndScores(options.loss, output, batch.labels);
+              loss = result.loss.item() * batch.labels.size(0);
+              scores = result.scores;
+            } else {
+              loss = crossEntropy(output, batch.labels, { reduction: 'sum' }).item();
+            }
+            const [hits1, hits5] = topKCorrect(scores, batch.labels, [1, 5]);
+            confusion.addLogits(scores, batch.labels);
             return { loss, hits1, hits5 };
           }),
         );

@@ -172,7 +172,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
 
     options.onEvaluate?.(epoch);
-    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses }) : undefined;
+    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
     lastEvalSeconds = evaluation?.seconds ?? 0;

@@ -2,7 +2,11 @@
 // schedule, open the run directory (fresh or resumed) and run the loop. The train and
 // demo commands are thin shells around this.
 import { existsSync, readdirSync } from 'node:fs';
-import { createClassifierByName, getModelInfo } from '../models/index.js';
+import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
+import { EmbeddingModel } from '../models/embedding.js';
+
+/** What a run trains: a classifier, or (with a loss head) an embedding model. */
+export type TrainableModel = ImageClassifier | EmbeddingModel;
 import type { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
@@ -14,6 +18,10 @@ import { paramGroupsFor } from './optim/groups.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { SGD } from './optim/sgd.js';
 import { scheduleFromSpec, type ScheduleName } from './schedule.js';
+import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from './losses/embedding-heads.js';
+import type { MarginSpec } from './losses/margin.js';
+import { embeddingModelOptions } from './embedding-setup.js';
+import type { Module } from '../nn/module.js';
 
 export type OptimizerName = 'sgd' | 'adamw';
 export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
@@ -43,6 +51,15 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  /**
+   * Embedding training: the model's output is an embedding of `embeddingSize` and the
+   * loss is this head over it, with one class centre per identity (absent: a classifier
+   * trained with cross-entropy on its logits).
+   */
+  loss?: EmbeddingLossName;
+  embeddingSize?: number;
+  /** Margin settings that differ from InsightFace's defaults for `loss` (s, m1, m2, m3). */
+  margin?: Partial<MarginSpec>;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -82,6 +99,17 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
   };
 }
 
+/**
+ * The loader's normalisation for an embedding model: its own preprocessing, so training
+ * feeds what embed() feeds. fresnet scales raw pixels inside its graph (mean 0 and std
+ * 1/255 on the 0..1 scale leave the pixels at 0..255); arcface_torch's IResNet takes
+ * (x / 255 - 0.5) / 0.5.
+ */
+function embeddingModelNormalization(model: EmbeddingModel): { mean: number[]; std: number[] } {
+  const channels = model.preprocessing.inputSize[0];
+  return model.preprocessing.normalize ?? { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1 / 255) };
+}
+
 /** Settings that do not change the result (speed and display). */
 export interface SessionOptions {
   out: string;
@@ -100,7 +128,9 @@ export interface SessionOptions {
 export interface SessionResult {
   result: TrainResult;
   run: RunDirectory;
-  model: ImageClassifier;
+  model: TrainableModel;
+  /** An embedding run's loss head (class centres); the caller disposes it with the model. */
+  head?: EmbeddingHead;
   data: PreparedData;
   config: RunConfig;
 }
@@ -116,8 +146,10 @@ function checkFreshRunDir(out: string): void {
   }
 }
 
-function buildOptimizer(config: RunConfig, model: ImageClassifier): Optimizer {
-  const groups = paramGroupsFor(model, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+function buildOptimizer(config: RunConfig, model: TrainableModel, head: EmbeddingHead | undefined): Optimizer {
+  const groupsOf = (module: Module<never, unknown>) => paramGroupsFor(module, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
+  // The class centres train with the same optimiser and weight decay, as arcface_torch's PartialFC.
+  const groups = [...groupsOf(model), ...(head ? groupsOf(head) : [])];
   switch (config.optimizer) {
     case 'sgd':
       return new SGD(groups, { lr: config.lr, momentum: config.momentum, nesterov: config.nesterov && config.momentum > 0 });
@@ -151,14 +183,19 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
 
   manualSeed(config.seed);
   const [channels] = data.inputShape;
-  const modelOptions = { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
-  const model = createClassifierByName(config.model, modelOptions);
-  const optimizer = buildOptimizer(config, model);
+  const modelOptions = config.loss
+    ? { ...config.modelOptions, ...embeddingModelOptions(config.model, config.embeddingSize ?? 512, channels) }
+    : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
+  // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
+  const model = config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions);
+  const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
+  const optimizer = buildOptimizer(config, model, head);
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions);
-    return { ...result, model, data, config };
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head);
+    return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
+    head?.dispose();
     throw error;
   } finally {
     optimizer.disposeState();
@@ -170,12 +207,13 @@ async function trainModel(
   config: RunConfig,
   options: SessionOptions,
   data: PreparedData,
-  model: ImageClassifier,
+  model: TrainableModel,
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
+  head: EmbeddingHead | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
-  const normalization = normalizationFor(data);
+  const normalization = model instanceof EmbeddingModel ? embeddingModelNormalization(model) : normalizationFor(data);
   const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
   const trainData = trainLoader(data, loaderSettings);
   const testData = data.test ? testLoader(data, loaderSettings) : undefined;
@@ -194,10 +232,12 @@ async function trainModel(
     trainData.numBatches(),
   );
 
-  const cropPct = data.kind === 'image-folder' ? FOLDER_CROP_PCT : 1;
-  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct };
+  const cropPct = data.kind === 'image-folder' && !data.aligned ? FOLDER_CROP_PCT : 1;
+  const embedding = head ? { embeddingSize: head.embeddingSize, loss: config.loss } : {};
+  const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct, ...embedding };
   const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;
-  const run = new RunDirectory(options.out, weightsInfo, `${config.model} on ${dataName}`);
+  const title = `${config.model} on ${dataName}${head ? `, ${head.describe()}` : ''}`;
+  const run = new RunDirectory(options.out, weightsInfo, title, head);
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer);
@@ -211,6 +251,7 @@ async function trainModel(
     run.writeConfig(config);
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
+  if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
 
   const result = await train({
@@ -223,6 +264,7 @@ async function trainModel(
     numClasses: data.classes.length,
     seed: config.seed,
     labelSmoothing: config.labelSmoothing,
+    loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),

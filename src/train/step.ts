@@ -6,12 +6,22 @@ import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { crossEntropy } from '../torch/functional.js';
 import { tidy } from '../torch/scope.js';
-import type { Tensor } from '../torch/tensor.js';
+import { Tensor } from '../torch/tensor.js';
 import { clipGradNorm } from './optim/clip.js';
 import type { Optimizer } from './optim/optimizer.js';
 
-/** The training loss of a batch: a scalar tensor from the model's output and the labels. */
-export type LossFunction = (output: Tensor, labels: Tensor) => Tensor;
+/**
+ * The training loss of a batch from the model's output and the labels: a scalar tensor,
+ * or the scalar with per-class scores when the output is not itself per-class (an
+ * embedding's cosines to the class centres of a margin loss), which accuracy is read from.
+ */
+export type LossFunction = (output: Tensor, labels: Tensor) => Tensor | { loss: Tensor; scores: Tensor };
+
+/** The loss scalar and the per-class scores (the output itself when the loss gives none). */
+export function lossAndScores(loss: LossFunction, output: Tensor, labels: Tensor): { loss: Tensor; scores: Tensor } {
+  const result = loss(output, labels);
+  return result instanceof Tensor ? { loss: result, scores: output } : result;
+}
 
 /** Cross-entropy on logits, optionally label-smoothed: the default loss. */
 export function crossEntropyLoss(options: { labelSmoothing?: number } = {}): LossFunction {
@@ -42,8 +52,7 @@ export interface TrainingStepResult {
 export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
   const { model, optimizer, images, labels } = options;
   return tidy(() => {
-    const output = model.call(images);
-    const lossTensor = options.loss(output, labels);
+    const { loss: lossTensor, scores } = lossAndScores(options.loss, model.call(images), labels);
     const loss = lossTensor.item();
     if (!Number.isFinite(loss)) return { loss, correct: 0 };
     optimizer.zeroGrad();
@@ -55,7 +64,7 @@ export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
     // Gradients are dropped now rather than before the next backward, so they do not
     // hold memory through evaluation and checkpoint writes.
     optimizer.zeroGrad();
-    const correct = output.ndim === 2 ? output.argmax(1).eq(labels).sum().item() : 0;
+    const correct = scores.ndim === 2 ? scores.argmax(1).eq(labels).sum().item() : 0;
     return { loss, correct };
   });
 }

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { ImageClassifier } from '../models/classifier.js';
-import { createClassifierByName, loadCheckpoint, type FeatureListNet } from '../models/index.js';
+import { createClassifierByName, createModelByName, loadCheckpoint, type FeatureListNet } from '../models/index.js';
+import type { EmbeddingModel } from '../models/embedding.js';
 import type { StateDict } from '../io/types.js';
 import { dispose } from '../torch/scope.js';
 import { readWeightsInfo, type WeightsInfo } from './checkpoint.js';
@@ -37,11 +38,27 @@ export function modelFromRun(file: string, info: WeightsInfo, expectedModel?: st
   return { model: loadInto(model, loadSafetensors(file), file), info };
 }
 
+/** Throws for the weights of an embedding run (`resnets train --loss`): they make embeddings, not class scores. */
+export function refuseEmbeddingRun(file: string, info: WeightsInfo | undefined): void {
+  if (info?.embeddingSize === undefined) return;
+  throw new Error(`${file} holds an embedding network (${info.embeddingSize}-d, trained with --loss ${info.loss ?? 'a margin loss'}), which has no classes to score; use 'resnets embed', 'verify' or 'verify-eval'`);
+}
+
+/**
+ * The network of an embedding run (`resnets train --loss`): an embedding model, or a
+ * classifier whose final layer outputs the embedding.
+ */
+export function embeddingNetworkFromRun(file: string, info: WeightsInfo, expectedModel?: string): { model: ImageClassifier | EmbeddingModel; info: WeightsInfo } {
+  if (expectedModel !== undefined && info.model !== expectedModel) throw new Error(`${file} holds ${info.model} weights, not ${expectedModel}`);
+  const model = createModelByName(info.model, { ...info.modelOptions, init: false }) as ImageClassifier | EmbeddingModel;
+  return { model: loadInto(model, loadSafetensors(file), file), info };
+}
+
 /**
  * Loads `dict` into `model` (strictly, through the library's one checkpoint path) and
  * frees `dict`; when it does not fit, frees `model` too and throws.
  */
-export function loadInto<M extends ImageClassifier | FeatureListNet>(model: M, dict: StateDict, source?: string): M {
+export function loadInto<M extends ImageClassifier | FeatureListNet | EmbeddingModel>(model: M, dict: StateDict, source?: string): M {
   try {
     loadCheckpoint(model, dict, { source });
     return model;

@@ -16,10 +16,11 @@ import {
 import { TorchPeer } from '../../tools/torch-peer.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { buildModel, modelInfo } from '../model-loading.js';
-import { parseChoice, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
+import { modelOptionsHelp, parseChoice, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
 import { formatTable } from '../table.js';
 
 interface BenchOptions {
+  modelOptions?: Record<string, unknown>;
   batchSize: number[];
   size?: number;
   threads?: number;
@@ -75,8 +76,9 @@ function requestedMode(options: BenchOptions): InferenceMode | undefined {
 
 function chooseModel(name: string, options: BenchOptions, probeShape: number[]): CheckedModel & { rejected: RejectedMode[] } {
   const mode = requestedMode(options);
-  if (mode) return { ...checkedInferenceModel(buildModel(name), mode, probeShape), rejected: [] };
-  return fastestFaithfulModel(() => buildModel(name), probeShape, DEFAULT_TOLERANCE);
+  const build = () => buildModel(name, { modelOptions: options.modelOptions });
+  if (mode) return { ...checkedInferenceModel(build(), mode, probeShape), rejected: [] };
+  return fastestFaithfulModel(build, probeShape, DEFAULT_TOLERANCE);
 }
 
 export function register(program: Command): void {
@@ -84,6 +86,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('Inference throughput (images/s): warm-up runs, then the median of timed runs')
     .argument('<model>', "model name (see 'resnets list')")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--batch-size <list>', 'batch sizes, comma-separated', parsePositiveIntList, [1, 8])
     .option('--size <n>', "input height and width (default: the model's input size)", parsePositiveInt)
     .option('--threads <n>', 'intra-op threads for resnets and PyTorch (default: all cores)', parsePositiveInt)

@@ -10,7 +10,7 @@ import type { RunConfig } from '../../train/session.js';
 import { fromBytes } from '../../torch/creation.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
-import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { parseNonNegativeInt, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 import { addRuntimeOptions, trainWithConsole, unusedRunFolder } from './train.js';
 
 /** The accuracy the demo promises. */
@@ -19,6 +19,7 @@ const TARGET = 0.85;
 const SHOWN = [0, 1250, 2500, 3750, 5000, 6250, 7500, 8750];
 
 interface DemoOptions {
+  modelOptions?: Record<string, unknown>;
   out?: string;
   model: string;
   epochs: number;
@@ -35,7 +36,7 @@ interface DemoOptions {
 function demoConfig(options: DemoOptions): RunConfig {
   return {
     model: options.model,
-    modelOptions: {},
+    modelOptions: options.modelOptions ?? {},
     data: { data: 'fashion-mnist', dataDir: options.dataDir, limitTrain: options.limitTrain },
     epochs: options.epochs,
     batchSize: options.batchSize,
@@ -110,6 +111,7 @@ export function register(program: Command): void {
     .description(`Train a CIFAR ResNet-20 on Fashion-MNIST for a few minutes (at least ${TARGET * 100}% test accuracy), save the run and show predictions`)
     .option('--out <dir>', 'run folder (default: runs/demo, or runs/demo-2, ... if taken)')
     .option('--model <name>', 'model to train', 'resnet20')
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--epochs <n>', 'epochs (each is 60,000 images)', parsePositiveInt, 2)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
     .option('--seed <n>', 'seed of the weights and data order', parseNonNegativeInt, 0)
@@ -124,7 +126,8 @@ export function register(program: Command): void {
     const { result, model } = await trainWithConsole(config, { out, resume: false, workers: options.workers, progress: options.progress });
     try {
       if (result.status === 'stopped') return;
-      showPredictions(model, options.dataDir);
+      // The demo's config has no embedding loss, so the run trained a classifier.
+      showPredictions(model as ImageClassifier, options.dataDir);
       const last = result.records[result.records.length - 1];
       const accuracy = last.testAccuracy ?? 0;
       const verdict = accuracy >= TARGET ? `passes the ${TARGET * 100}% target` : `is below the ${TARGET * 100}% target`;

@@ -4,15 +4,16 @@ import type { Command } from 'commander';
 import { createClassifierByName } from '../../models/index.js';
 import type { ImageClassifier } from '../../models/classifier.js';
 import type { WeightsInfo } from '../../train/checkpoint.js';
-import { trainedWeightsInfo } from '../../train/trained-model.js';
+import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { describeSkipped, normalizationFor, prepareData, testLoader } from '../../train/data-setup.js';
 import { evaluate } from '../../train/evaluate.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
 import { loadWeights, modelInfo, readCheckpoint } from '../model-loading.js';
-import { parseChannels, parseChoice, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { parseChannels, parseChoice, parseNonNegativeInt, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface EvalCommandOptions {
+  modelOptions?: Record<string, unknown>;
   weights: string;
   data: string;
   dataDir?: string;
@@ -28,8 +29,8 @@ interface EvalCommandOptions {
 }
 
 /** The model as the weights file describes it (a training run's file), else from the data. */
-function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number): ImageClassifier {
-  const options = info ? { ...info.modelOptions, init: false } : { numClasses: classes, inChans: channels, init: false };
+function buildFor(name: string, info: WeightsInfo | undefined, classes: number, channels: number, modelOptions: Record<string, unknown> = {}): ImageClassifier {
+  const options = info ? { ...info.modelOptions, ...modelOptions, init: false } : { ...modelOptions, numClasses: classes, inChans: channels, init: false };
   return createClassifierByName(name, options);
 }
 
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .requiredOption('--weights <file>', "weights: a run's best/last.safetensors, or any state dict (.safetensors, .pth)")
     .requiredOption('--data <source>', "'fashion-mnist', or a folder of class sub-folders (its test/ or val/ split if it has one)")
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--split <name>', 'train or test', parseChoice(['train', 'test'] as const), 'test' as const)
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
@@ -54,6 +56,7 @@ export function register(program: Command): void {
       if (options.threads !== undefined) setNumThreads(options.threads);
       modelInfo(name);
       const info = trainedWeightsInfo(options.weights);
+      refuseEmbeddingRun(options.weights, info);
       if (info && info.model !== name) throw new Error(`${options.weights} holds ${info.model} weights, not ${name}`);
       const [runChannels, runSize] = info?.inputShape ?? [];
       const spec = {
@@ -75,7 +78,7 @@ export function register(program: Command): void {
       const normalization = info && info.mean.length > 0 ? { mean: info.mean, std: info.std } : normalizationFor(data);
       const loader = testLoader(data, { batchSize: options.batchSize, prefetch: options.workers, normalization });
 
-      const model = buildFor(name, info, data.classes.length, data.inputShape[0]);
+      const model = buildFor(name, info, data.classes.length, data.inputShape[0], options.modelOptions);
       try {
         const dict = readCheckpoint(options.weights);
         try {

@@ -5,10 +5,11 @@ import { tidy } from '../../torch/scope.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
 import { loadForPrediction } from '../model-loading.js';
-import { parseFraction, parsePositiveInt } from '../options.js';
+import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 import { preprocessImages } from '../preprocess-image.js';
 
 interface PredictOptions {
+  modelOptions?: Record<string, unknown>;
   weights: string;
   numClasses?: number;
   labels?: string;
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
     .requiredOption('--weights <file|name>', "weights: a pretrained checkpoint by name (IMAGENET1K_V2, DEFAULT; see 'resnets weights list'), a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)

@@ -8,11 +8,12 @@ import { noGrad } from '../../torch/runtime.js';
 import { dispose, tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
 import { loadBackboneWithWeights, loadModelWithWeights } from '../model-loading.js';
-import { parseNonNegativeIntList, parsePositiveInt } from '../options.js';
+import { modelOptionsHelp, parseModelOptions, parseNonNegativeIntList, parsePositiveInt } from '../options.js';
 
 interface RunOptions {
   weights: string;
   numClasses?: number;
+  modelOptions?: Record<string, unknown>;
   input: string;
   output: string;
   featuresOnly?: boolean;
@@ -54,9 +55,10 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('Run a model in eval mode on a tensor read from .npy and write the output to .npy')
-    .argument('<model>', "model name (see 'resnets list')")
-    .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors")
+    .argument('<model>', "model name (see 'resnets list'), or a family name (fresnet, resnet, ...) with --model-options or an MXNet checkpoint")
+    .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors, or an MXNet prefix-0000.params (with the family name fresnet, the configuration comes from prefix-symbol.json beside it)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .requiredOption('--input <file>', 'input tensor, .npy, shape [batch, channels, height, width]')
     .requiredOption('--output <file>', 'where to write the output tensor (.npy); with --features-only, Y.npy becomes Y.0.npy, Y.1.npy, ...')
     .option('--features-only', "the backbone's stage outputs instead of the logits (the full model's checkpoint; its classifier keys are ignored)")
@@ -72,7 +74,7 @@ export function register(program: Command): void {
         }
         return;
       }
-      const { model } = loadModelWithWeights(name, options.weights, options.numClasses);
+      const { model } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
       try {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));

@@ -18,7 +18,9 @@ import {
   type SessionResult,
 } from '../../train/session.js';
 import { setNumThreads } from '../../torch/runtime.js';
-import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber } from '../options.js';
+import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
+import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
+import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, modelOptionsHelp, parseModelOptions } from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -27,6 +29,7 @@ function parseEpochList(text: string): number[] {
 }
 
 export interface TrainCommandOptions {
+  modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
   dataDir?: string;
@@ -60,6 +63,41 @@ export interface TrainCommandOptions {
   workers: number;
   threads?: number;
   progress: boolean;
+  loss?: EmbeddingLossName;
+  embeddingSize?: number;
+  scale?: number;
+  margin?: number;
+  margins?: number[];
+}
+
+function parseMargins(text: string): number[] {
+  const values = text.split(',').map((part) => Number(part));
+  if (values.length !== 3 || text.split(',').some((part) => part.trim() === '') || values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new InvalidArgumentError(`expected three non-negative numbers m1,m2,m3 such as 1,0.3,0.2, got '${text}'`);
+  }
+  return values;
+}
+
+/** The margin settings the options change from the loss's defaults; an option that does not apply to the loss is an error. */
+function marginFromOptions(options: TrainCommandOptions): Partial<MarginSpec> | undefined {
+  const { loss } = options;
+  const given = (['scale', 'margin', 'margins'] as const).filter((key) => options[key] !== undefined);
+  if (!loss || loss === 'softmax') {
+    if (given.length > 0) throw new Error(`--${given[0]} applies to the margin losses; add --loss ${embeddingLossNames.filter((n) => n !== 'softmax').join('|')}`);
+    return undefined;
+  }
+  const spec: Partial<MarginSpec> = {};
+  if (options.scale !== undefined) spec.s = options.scale;
+  if (options.margin !== undefined) {
+    if (loss === 'combined') throw new Error('--margin sets the single margin of arcface or cosface; the combined loss takes --margins m1,m2,m3');
+    if (loss === 'arcface') spec.m2 = options.margin;
+    else spec.m3 = options.margin;
+  }
+  if (options.margins !== undefined) {
+    if (loss !== 'combined') throw new Error(`--margins m1,m2,m3 applies to --loss combined; ${loss} takes --margin m`);
+    [spec.m1, spec.m2, spec.m3] = options.margins;
+  }
+  return Object.keys(spec).length > 0 ? spec : undefined;
 }
 
 /** `stem` if no such folder exists yet, else the first free of stem-2, stem-3, ... */
@@ -77,13 +115,15 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
   const modelOptions = Object.fromEntries(Object.entries({ dropPathRate: options.dropPathRate, dropRate: options.dropRate }).filter(([, v]) => v !== undefined));
   return resolveRunConfig({
     model,
-    modelOptions,
+    modelOptions: { ...options.modelOptions, ...modelOptions },
     data: {
       data: options.data,
       testData: options.testData,
       dataDir: options.dataDir,
       channels: options.channels,
-      imageSize: options.imageSize,
+      // Embedding training on folders follows InsightFace: aligned 112x112 crops, flips only.
+      imageSize: options.imageSize ?? (options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? 112 : undefined),
+      aligned: options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? true : undefined,
       strict: options.strict,
       limitTrain: options.limitTrain,
       limitTest: options.limitTest,
@@ -106,7 +146,15 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     clipGradNorm: options.clipGradNorm,
     augment: options.augment,
     seed: options.seed,
+    ...(options.loss ? { loss: options.loss, embeddingSize: options.embeddingSize ?? 512, margin: marginFromOptions(options) } : noEmbeddingOptions(options)),
   });
+}
+
+/** A classifier run: --embedding-size and the margin options need --loss. */
+function noEmbeddingOptions(options: TrainCommandOptions): Record<string, never> {
+  if (options.embeddingSize !== undefined) throw new Error(`--embedding-size applies to embedding training; add --loss ${embeddingLossNames.join('|')}`);
+  marginFromOptions(options);
+  return {};
 }
 
 /** Adds the options every training command shares (train and demo). */
@@ -159,7 +207,7 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
     const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
     const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
     console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
-    console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors)`);
+    console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors${session.head ? ', head.safetensors: the class centres' : ''})`);
     return session;
   } catch (error) {
     view.stop();
@@ -174,6 +222,7 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a model on Fashion-MNIST or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--data <source>', "'fashion-mnist', or a folder of class sub-folders (with train/ and test/ or val/ inside, or one set)")
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
@@ -200,10 +249,15 @@ export function register(program: Command): void {
     .option('--no-augment', 'no data augmentation (default: random crops and horizontal flips)')
     .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, trainingDefaults.seed)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
-    .option('--image-size <n>', 'folder data: side length of the training crops (default 64)', parsePositiveInt)
+    .option('--image-size <n>', 'folder data: side length of the training crops (default 64; 112 with --loss, whose folders are taken as aligned face crops: resized, not cropped, and only flipped)', parsePositiveInt)
     .option('--strict', 'folder data: an unreadable image is an error instead of being skipped')
     .option('--limit-train <n>', 'use only N training images, for quick runs (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)
-    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt);
+    .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
+    .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
+    .option('--embedding-size <n>', 'with --loss: length of the embedding the model outputs (default 512)', parsePositiveInt)
+    .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
+    .option('--margin <m>', `arcface: the angular margin m (default ${marginDefaults.arcface.m2}); cosface: the cosine margin m (default ${marginDefaults.cosface.m3})`, parseNonNegativeNumber)
+    .option('--margins <m1,m2,m3>', `combined: cos(m1 θ + m2) - m3 (default ${marginDefaults.combined.m1},${marginDefaults.combined.m2},${marginDefaults.combined.m3})`, parseMargins);
   addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
     let config: RunConfig;
@@ -229,7 +283,8 @@ export function register(program: Command): void {
       if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained, head } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
     trained.dispose();
+    head?.dispose();
   });
 }

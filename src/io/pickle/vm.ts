@@ -29,6 +29,11 @@ export interface UnpickleHooks {
   persistentLoad?(pid: unknown): unknown;
   /** Applies BUILD's state to `target`, or throws if that is not allowed. */
   build?(target: unknown, state: unknown): void;
+  /**
+   * What a Python 2 `str` (BINSTRING, SHORT_BINSTRING) becomes: a latin-1 string
+   * (the default), or its bytes, as Python 3's pickle.load(f, encoding='bytes').
+   */
+  py2Strings?: 'latin1' | 'bytes';
 }
 
 /** Python tuples come out as frozen arrays; lists as ordinary arrays. */
@@ -178,6 +183,14 @@ class Machine {
     for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
   }
 
+  #py2String(bytes: Uint8Array): string | Uint8Array {
+    if (this.hooks.py2Strings === 'bytes') return bytes.slice();
+    // Latin-1 maps each byte to the code point of the same value (TextDecoder's 'latin1' is windows-1252).
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return text;
+  }
+
   #step(code: number): void {
     switch (code) {
       case Op.PROTO: {
@@ -235,11 +248,11 @@ class Machine {
       case Op.BINUNICODE8:
         return this.#push(decodeUtf8(this.#take(this.#u64()), 'a string'));
       case Op.SHORT_BINSTRING:
-        return this.#push(new TextDecoder('latin1').decode(this.#take(this.#u8())));
+        return this.#push(this.#py2String(this.#take(this.#u8())));
       case Op.BINSTRING: {
         const length = this.#i32();
         if (length < 0) throw new Error(`BINSTRING with negative length ${length}`);
-        return this.#push(new TextDecoder('latin1').decode(this.#take(length)));
+        return this.#push(this.#py2String(this.#take(length)));
       }
       case Op.SHORT_BINBYTES:
         return this.#push(this.#take(this.#u8()).slice());

@@ -1,0 +1,116 @@
+// `resnets convert IN -o OUT`: a checkpoint from one format to another (.pth/.pt/.bin,
+// .safetensors, MXNet .params), the format chosen by each file's extension. Plain state
+// dicts keep their names. fresnet and MXNet ResNeXt checkpoints also change naming: MXNet's names
+// (arg:conv0_weight) become ours (conv0.weight) and back, through the family's key map,
+// the configuration coming from --model (and --model-options) or from the
+// prefix-symbol.json beside an MXNet input.
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import * as io from '../../io/index.js';
+import { loadMxnetSymbol, symbolPathFor } from '../../io/mxnet-symbol.js';
+import type { StateDict } from '../../io/types.js';
+import { fresnetConfigFromSymbol } from '../../models/fresnet-mxnet.js';
+import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymbol, toTorchvisionLayout } from '../../models/index.js';
+import type { Module } from '../../nn/module.js';
+import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
+import { dispose } from '../../torch/scope.js';
+import { buildModel, readCheckpoint } from '../model-loading.js';
+import { modelOptionsHelp, parseModelOptions } from '../options.js';
+
+interface ConvertOptions {
+  output: string;
+  model?: string;
+  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for. */
+  to?: string;
+  modelOptions?: Record<string, unknown>;
+}
+
+const isParams = (path: string) => /\.params$/i.test(path);
+
+/** The families built with MXNet's names, whose key map renames checkpoints to and from MXNet. */
+const mxnetFamilies = ['fresnet', 'resnext'];
+
+/** The model whose key map converts `dict`: from --model, else from the symbol beside an MXNet input. */
+function mxnetModelFor(input: string, dict: StateDict, options: ConvertOptions): Module<never, unknown> | undefined {
+  if (options.model) {
+    const model = buildModel(options.model, { init: false, modelOptions: options.modelOptions }) as unknown as Module<never, unknown> & { config: { family: string } };
+    if (mxnetFamilies.includes(model.config.family)) return model;
+    model.dispose();
+    return undefined;
+  }
+  const path = symbolPathFor(input);
+  if (!isParams(input) || !existsSync(path)) return undefined;
+  const symbol = loadMxnetSymbol(path);
+  // symbol_resnext.py's graphs have an input BatchNorm and `_sc_bn` projections; fresnet's do not.
+  const resnext = symbol.nodes.some((node) => node.name === 'stage1_unit1_sc_bn');
+  const config = resnext ? { ...mxnetResNeXtConfigFromSymbol(symbol, path), family: 'resnext' } : { ...fresnetConfigFromSymbol(symbol, path, dict), family: 'fresnet' };
+  return createModelFromConfigByName({ ...config, ...options.modelOptions }, { init: false }) as unknown as Module<never, unknown>;
+}
+
+/** What to write: `dict` renamed for the output's naming where a fresnet says how. */
+function converted(input: string, dict: StateDict, options: ConvertOptions, notes: string[]): StateDict {
+  const mxnetIn = looksLikeMxnetParams(dict);
+  const mxnetOut = isParams(options.output);
+  if (mxnetIn === mxnetOut && !(mxnetOut && options.model)) return dict;
+  const model = mxnetModelFor(input, dict, options);
+  if (!model) {
+    if (mxnetIn && !mxnetOut) throw new Error(`${input} has MXNet names (arg:/aux:); to rename them for PyTorch, give --model (fresnet50, mxnet_resnext50_32x4d, or a family with --model-options) or put ${symbolPathFor(input)} beside it`);
+    // A plain state dict in an MXNet file: the same names; 0-d tensors (batch counters) cannot be stored.
+    const scalars = Object.keys(dict).filter((key) => dict[key].ndim === 0);
+    if (scalars.length > 0) notes.push(`left out ${scalars.length} 0-d tensor(s) MXNet's format cannot hold (${scalars.slice(0, 2).join(', ')}${scalars.length > 2 ? ', ...' : ''})`);
+    return Object.fromEntries(Object.entries(dict).filter(([, tensor]) => tensor.ndim > 0));
+  }
+  // Copies: the model (whose tensors the renamed dict borrows) is freed before writing.
+  const copies = (named: StateDict) => Object.fromEntries(Object.entries(named).map(([key, tensor]) => [key, tensor.clone()]));
+  try {
+    if (mxnetIn) {
+      const { dict: ours, ignored } = fromMxnetParams(model, dict, input);
+      if (ignored.length > 0) notes.push(`left out ${ignored.join(', ')} (the margin loss's class centres, not part of the embedding network)`);
+      return copies(options.to ? inTorchvisionLayout(ours, options.to, notes) : ours);
+    }
+    loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: input });
+    return copies(toMxnetParams(model));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** An MXNet ResNeXt's weights (our keys) renamed for torchvision's `name`, saying what cannot be carried over. */
+function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): StateDict {
+  const target = buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] });
+  try {
+    const { dict: renamed, left } = toTorchvisionLayout(dict, target.stateDict());
+    const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
+    if (kept.length > 0) notes.push(`not carried over to ${name}: ${kept.join(', ')} (no place in torchvision's layout: the input BatchNorm bn_data, and a basic net's stage-1 projection)`);
+    notes.push(`${name}'s BatchNorm eps is 1e-5, MXNet's 2e-5; and it expects normalised input, where the MXNet net normalised raw pixels with bn_data`);
+    return renamed;
+  } finally {
+    target.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description('Convert a checkpoint between .pth/.pt, .safetensors and MXNet .params (fresnet names mapped both ways)')
+    .argument('<input>', 'checkpoint to read (.pth/.pt/.bin, .safetensors, .params)')
+    .requiredOption('-o, --output <file>', 'checkpoint to write; its extension picks the format')
+    .option('--model <name>', 'the model the weights belong to (fresnet* maps names to and from MXNet); default: read from prefix-symbol.json beside an MXNet input')
+    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--to <name>', "with an MXNet ResNeXt input: rename for this torchvision-layout model (resnext50_32x4d), saying what cannot be carried over")
+    .action((input: string, options: ConvertOptions) => {
+      if (options.to && isParams(options.output)) throw new Error('--to renames for a torchvision layout: write a .pth or .safetensors file');
+      const dict = readCheckpoint(input);
+      const notes: string[] = [];
+      let out: StateDict | undefined;
+      try {
+        out = converted(input, dict, options, notes);
+        io.save(out, options.output);
+      } finally {
+        if (out && out !== dict) dispose(Object.values(out).filter((tensor) => !Object.values(dict).includes(tensor)));
+        dispose(dict);
+      }
+      console.log(`wrote ${options.output}: ${Object.keys(out).length} tensors`);
+      for (const note of notes) console.log(`note: ${note}`);
+    });
+}
