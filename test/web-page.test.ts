@@ -45,7 +45,7 @@ describe('the web page in headless Chromium', { skip: !existsSync(CHROMIUM) && `
     const dist = join(temp.path, 'dist');
     mkdirSync(publicDir, { recursive: true });
     const node = [process.execPath, '--import', 'tsx'];
-    await run(node[0], [...node.slice(1), 'scripts/web-assets.ts', '--out', publicDir, '--models', 'resnet20', '--export', `resnet20=${weights}`], { env: { ...process.env, RESNETS_NUM_THREADS: '1' } });
+    await run(node[0], [...node.slice(1), 'scripts/web-assets.ts', '--out', publicDir, '--models', 'resnet20*', '--export', `resnet20=${weights}`], { env: { ...process.env, RESNETS_NUM_THREADS: '1' } });
     await run(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'web/vite.config.ts', '--outDir', dist, '--logLevel', 'warn'], {
       env: { ...process.env, RESNETS_WEB_PUBLIC: publicDir },
     });
