@@ -6,6 +6,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
+
 #include <cmath>
 #include <mutex>
 
@@ -16,6 +19,39 @@ namespace {
 void seedGenerator(at::Generator generator, uint64_t seed) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_current_seed(seed);
+}
+
+// Tensor hooks call one JS dispatcher with (hook id, gradient); the JS side maps ids to
+// functions, so no per-hook reference outlives the JS environment. One dispatcher per
+// thread, as each worker thread loads its own JS environment; it is set once and
+// deliberately never freed.
+struct HookDispatcher {
+  Napi::FunctionReference function;
+  napi_env env = nullptr;
+};
+thread_local HookDispatcher* hookDispatcher = nullptr;
+
+at::Tensor runHook(int64_t id, const at::Tensor& grad) {
+  // The autograd engine runs CPU graphs on the thread that called backward(); a thread
+  // without a JS environment (a device thread of the engine) cannot call into JS.
+  if (!hookDispatcher) {
+    throw std::runtime_error("tensor hooks run only when backward() runs on a JavaScript thread (CPU graphs, synchronous backward)");
+  }
+  Napi::Env env(hookDispatcher->env);
+  Napi::HandleScope scope(env);
+  Napi::Value result;
+  try {
+    result = hookDispatcher->function.Call({Napi::Number::New(env, static_cast<double>(id)), wrap(env, grad)});
+  } catch (const Napi::Error& error) {
+    throw std::runtime_error("a tensor hook threw: " + error.Message());
+  }
+  if (result.IsUndefined() || result.IsNull()) return at::Tensor();
+  at::Tensor replacement = unwrap(result);
+  if (!replacement.sizes().equals(grad.sizes())) {
+    throw std::runtime_error("a tensor hook returned a gradient of shape " + c10::str(replacement.sizes()) + ", expected " +
+                             c10::str(grad.sizes()));
+  }
+  return replacement;
 }
 
 }  // namespace
@@ -53,6 +89,51 @@ void registerAutogradOps(Napi::Env env, Exports exports) {
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "detach", RN_WRAP(RN_T(0).detach()););
+  RN_FN(exports, env, "gradFnName", {
+    const auto& function = RN_T(0).grad_fn();
+    if (!function) return info.Env().Null();
+    // Python prints the bare class name (AddBackward0), libtorch the qualified one.
+    std::string name = function->name();
+    auto colon = name.rfind("::");
+    return Napi::String::New(info.Env(), colon == std::string::npos ? name : name.substr(colon + 2));
+  });
+  RN_FN(exports, env, "retainGrad", RN_T(0).retain_grad(); return info.Env().Undefined(););
+  RN_FN(exports, env, "retainsGrad", return Napi::Boolean::New(info.Env(), RN_T(0).retains_grad()););
+  RN_FN(exports, env, "autogradGrad", {
+    // (outputs[], inputs[], gradOutputs[] (empty: ones for scalars), retainGraph, createGraph, allowUnused)
+    auto outputs = tensorList(info[0]);
+    auto inputs = tensorList(info[1]);
+    auto gradOutputs = tensorList(info[2]);
+    if (!gradOutputs.empty() && gradOutputs.size() != outputs.size()) {
+      throw std::invalid_argument("autograd.grad: " + std::to_string(gradOutputs.size()) + " gradOutputs for " +
+                                  std::to_string(outputs.size()) + " outputs");
+    }
+    bool createGraph = boolArg(info[4]);
+    auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, c10::optional<bool>(boolArg(info[3]) || createGraph),
+                                       createGraph, boolArg(info[5]));
+    auto result = Napi::Array::New(info.Env(), grads.size());
+    for (size_t i = 0; i < grads.size(); i++) {
+      result.Set(static_cast<uint32_t>(i), grads[i].defined() ? wrap(info.Env(), grads[i]) : info.Env().Null());
+    }
+    return result;
+  });
+  RN_FN(exports, env, "setHookDispatcher", {
+    if (!info[0].IsFunction()) throw std::invalid_argument("setHookDispatcher: expected a function");
+    if (!hookDispatcher) hookDispatcher = new HookDispatcher();
+    hookDispatcher->function = Napi::Persistent(info[0].As<Napi::Function>());
+    hookDispatcher->function.SuppressDestruct();
+    hookDispatcher->env = info.Env();
+    return info.Env().Undefined();
+  });
+  RN_FN(exports, env, "registerHook", {
+    // (t, hook id) -> handle for removeHook
+    at::Tensor& t = RN_T(0);
+    if (!t.requires_grad()) throw std::invalid_argument("cannot register a hook on a tensor that does not require grad");
+    int64_t id = intArg(info[1]);
+    unsigned position = t.register_hook([id](const at::Tensor& grad) { return runHook(id, grad); });
+    return Napi::Number::New(info.Env(), position);
+  });
+  RN_FN(exports, env, "removeHook", RN_T(0).remove_hook(static_cast<unsigned>(intArg(info[1]))); return info.Env().Undefined(););
   RN_FN(exports, env, "isGradEnabled", return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()););
   RN_FN(exports, env, "setGradEnabled", at::GradMode::set_enabled(boolArg(info[0])); return info.Env().Undefined(););
 

@@ -20,7 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# npm ci also builds the addon (binding.gyp); LIBTORCH=/path builds it against another libtorch.
+# npm ci also builds the addon (its install step, scripts/install-addon.cjs, when the addon is missing or
+# older than native/); LIBTORCH=/path builds it against another libtorch.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 else

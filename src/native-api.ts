@@ -212,6 +212,13 @@ export interface NativeAddon {
   grad(t: NativeHandle): NativeHandle | null;
   setGrad(t: NativeHandle, gradient: NativeHandle | null): void;
   detach(t: NativeHandle): NativeHandle;
+  gradFnName(t: NativeHandle): string | null;
+  retainGrad(t: NativeHandle): void;
+  retainsGrad(t: NativeHandle): boolean;
+  autogradGrad(outputs: NativeHandle[], inputs: NativeHandle[], gradOutputs: NativeHandle[], retainGraph: boolean, createGraph: boolean, allowUnused: boolean): (NativeHandle | null)[];
+  setHookDispatcher(dispatch: (id: number, grad: NativeHandle) => NativeHandle | undefined): void;
+  registerHook(t: NativeHandle, id: number): number;
+  removeHook(t: NativeHandle, position: number): void;
   isGradEnabled(): boolean;
   setGradEnabled(enabled: boolean): void;
   manualSeed(seed: number): void;

@@ -196,7 +196,7 @@ describe('embedding networks on the command line', () => {
     assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-5);
   });
 
-  it('a classifier, or embedding options without --loss, are errors that say what to do', async () => {
+  it('a classifier, embedding options without --loss, or mixing with --loss, are errors that say what to do', async () => {
     const plain = path('plain.safetensors');
     io.save({}, plain);
     const classifier = await resnets('embed', 'resnet18', '--weights', plain, faceFile(0, 1));
@@ -209,6 +209,9 @@ describe('embedding networks on the command line', () => {
     assert.match(noLoss.stderr, /--embedding-size applies to embedding training; add --loss/);
     const wrongMargin = await resnets('train', 'resnet20', '--data', path('faces'), '--loss', 'arcface', '--margins', '1,0.3,0.2', '--out', path('x'));
     assert.match(wrongMargin.stderr, /--margins m1,m2,m3 applies to --loss combined; arcface takes --margin m/);
+    const mixed = await resnets('train', 'resnet20', '--data', path('faces'), '--loss', 'arcface', '--cutmix', '1', '--out', path('x'));
+    assert.equal(mixed.code, 1);
+    assert.match(mixed.stderr, /--mixup and --cutmix train a classifier on soft targets; they do not apply with --loss arcface/);
     const badLoss = await resnets('train', 'resnet20', '--data', path('faces'), '--loss', 'sphereface');
     assert.equal(badLoss.code, 2);
     assert.match(badLoss.stderr, /expected one of arcface, cosface, combined, softmax, got 'sphereface'/);

@@ -6,7 +6,7 @@
 // kill test instead: it rewrites DIR/last.safetensors forever with new values.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { nn, torch } from '../src/index.js';
 import { loadSafetensors } from '../src/io/safetensors.js';
 import { RunDirectory, readWeightsInfo } from '../src/train/checkpoint.js';
+import { metricsWithoutTimes, trainStraightAndInterrupted, weightBytes } from './helpers/interrupted-run.js';
 import { tempDir } from './helpers/python.js';
 
 const writerDir = process.env.RESNETS_TEST_CHECKPOINT_WRITER;
@@ -79,40 +80,15 @@ if (writerDir) {
     const cli = ['--import', 'tsx'];
     const env = { ...process.env, RESNETS_NUM_THREADS: '1', RESNETS_DEBUG: '' };
 
-    const weights = (file: string) => {
-      const dict = loadSafetensors(file);
-      const bytes = Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [key, Buffer.from(tensor.toBytes()).toString('base64')]));
-      torch.dispose(dict);
-      return bytes;
-    };
-    const metrics = (dir: string) =>
-      readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-        const { seconds, trainImagesPerSecond, ...rest } = JSON.parse(line) as Record<string, number>;
-        return rest;
-      });
+    const weights = weightBytes;
+    const metrics = metricsWithoutTimes;
 
     it('a run stopped by SIGINT and resumed ends with the same weights as an uninterrupted one', async () => {
       const dir = tempDir();
       try {
-        const straight = join(dir.path, 'straight');
-        const stopped = join(dir.path, 'stopped');
-        await promisify(execFile)(process.execPath, [...cli, ...args(straight)], { env });
-
         // Ctrl-C once the first epoch is reported: the stop lands inside the second.
-        const child = spawn(process.execPath, [...cli, ...args(stopped)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let signalled = false;
-        child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (!signalled && /^epoch 1\/3/m.test(stdout)) {
-            signalled = true;
-            child.kill('SIGINT');
-          }
-        });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-        assert.equal(code, 0, stderr);
+        const { straight, stopped, code, stdout, stderr } = await trainStraightAndInterrupted((out) => [...cli, ...args(out)], env, dir.path);
+        assert.equal(code, 130, `a stop by Ctrl-C exits with 130\n${stderr}`);
         const where = /stopped in epoch 2 at batch (\d+) \(step (\d+)\); resumable checkpoint saved to .*state\.safetensors/.exec(stdout);
         assert.ok(where, `expected a mid-epoch stop message, got:\n${stdout}`);
         assert.equal(Number(where[2]), 16 + Number(where[1]));

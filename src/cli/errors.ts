@@ -4,6 +4,16 @@ import { CommanderError } from 'commander';
 /** Exit codes: 1 for a failure while running, 2 for a usage error (bad option or argument). */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** A run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+/** Thrown by a command that stopped on Ctrl-C after saying so: exit 130, nothing more printed. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
 
 /** A message on one line: multi-line messages (a checkpoint's key lists) are joined with '; '. */
 export function oneLine(message: string): string {
@@ -27,6 +37,7 @@ export function reportError(error: unknown, write: (text: string) => void = (tex
     const informational = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
     return informational && error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
+  if (error instanceof Interrupted) return EXIT_INTERRUPTED;
   write(`resnets: ${oneLine(messageOf(error))}\n`);
   if (process.env.RESNETS_DEBUG === '1' && error instanceof Error && error.stack) write(`${error.stack}\n`);
   return EXIT_FAILURE;

@@ -1,6 +1,5 @@
 // Shared by the commands that build a model from its name and load a checkpoint into it.
-import { existsSync, statSync } from 'node:fs';
-import * as io from '../io/index.js';
+import { existsSync } from 'node:fs';
 import type { StateDict } from '../io/types.js';
 import { symbolPathFor } from '../io/mxnet-symbol.js';
 import {
@@ -24,11 +23,11 @@ import {
   type PretrainedWeights,
 } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
+import { buildFreeingOnError, checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
 import { loadInto, modelFromRun, refuseEmbeddingRun, trainedWeightsInfo } from '../train/trained-model.js';
-import { dispose } from '../torch/scope.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
-import { Tensor } from '../torch/tensor.js';
+import type { Tensor } from '../torch/tensor.js';
 import type { Command } from 'commander';
 import { parsePositiveInt, parseShape } from './options.js';
 import type { PreprocessOptions } from './preprocess-image.js';
@@ -81,28 +80,6 @@ export function buildModel(name: string, options: BuildOptions = {}): ImageModel
   return model as unknown as ImageModel;
 }
 
-/** Reads a state dict from a .pth/.pt/.safetensors file; a bare tensor file is refused. */
-export function readCheckpoint(file: string): StateDict {
-  if (!existsSync(file)) throw new Error(`weights file '${file}' does not exist`);
-  if (!statSync(file).isFile()) throw new Error(`weights file '${file}' is not a file`);
-  const loaded = io.load(file) as unknown;
-  if (loaded instanceof Tensor) throw new Error(`'${file}' holds a single tensor, not a state dict of weights`);
-  return loaded as StateDict;
-}
-
-/** The state-dict key of the classifier's weight, from the model's registered config. */
-export function classifierWeightKey(name: string): string {
-  return `${modelInfo(name).classifier}.weight`;
-}
-
-/** Number of classes in a checkpoint, read from its classifier weight ([classes, features] or a 1x1 conv's [classes, features, 1, 1]). */
-export function checkpointNumClasses(dict: StateDict, key: string, file: string): number {
-  const weight = dict[key] ?? dict[`module.${key}`];
-  if (!weight) throw new Error(`'${file}' has no '${key}' entry to read the number of classes from; pass --num-classes`);
-  if (weight.ndim !== 2 && weight.ndim !== 4) throw new Error(`'${file}': '${key}' has shape [${weight.shape.join(', ')}], expected [classes, features]`);
-  return weight.shape[0];
-}
-
 /** Loads `dict` into `model` through the library's one checkpoint path; a mismatch is one line naming the first few keys. */
 export function loadWeights(model: ImageModel | FeatureListNet, dict: StateDict, file: string): void {
   loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: file });
@@ -119,16 +96,6 @@ export function loadBackboneWithWeights(name: string, file: string, outIndices?:
   const { numClasses: _ignored, ...runOptions } = run?.modelOptions ?? {};
   const dict = readCheckpoint(file);
   return loadInto(buildFreeingOnError(dict, () => createModelByName(name, { ...runOptions, init: false, featuresOnly: true, outIndices }) as FeatureListNet), dict, file);
-}
-
-/** Runs `build`; if it throws, frees `dict` (read for the model about to be built) first. */
-function buildFreeingOnError<M>(dict: StateDict, build: () => M): M {
-  try {
-    return build();
-  } catch (error) {
-    dispose(dict);
-    throw error;
-  }
 }
 
 /** The families whose MXNet checkpoints carry their configuration in prefix-symbol.json. */

@@ -81,6 +81,20 @@ export function parseChannels(text: string): 1 | 3 {
   return Number(text) as 1 | 3;
 }
 
+/** A number in [0, 1], ends included: probabilities that may be 1, decays, shares of a run. */
+export function parseUnitInterval(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new InvalidArgumentError(`expected a number in [0, 1], got '${text}'`);
+  return value;
+}
+
+/** A share strictly between 0 and 1 (a validation split). */
+export function parseOpenFraction(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value < 1)) throw new InvalidArgumentError(`expected a number between 0 and 1 (exclusive), got '${text}'`);
+  return value;
+}
+
 /** '{"unit": 2, "head": "GDC"}' -> the options object; anything but a JSON object is a usage error. */
 export function parseModelOptions(text: string): Record<string, unknown> {
   let value: unknown;

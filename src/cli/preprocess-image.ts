@@ -6,6 +6,7 @@ import { decodeImage } from '../data/image-folder.js';
 import { imagesToTensor, normalize } from '../data/normalize.js';
 import { Random } from '../data/random.js';
 import { centerCrop, compose, resize } from '../data/transforms.js';
+import type { Image } from '../data/image.js';
 import type { Tensor } from '../torch/tensor.js';
 
 export interface PreprocessOptions {
@@ -19,16 +20,24 @@ export interface PreprocessOptions {
   channels: number;
 }
 
-/** Decodes `files` (paths, or encoded images in memory) and returns one [files, channels, size, size] float32 tensor. */
-export async function preprocessImages(files: readonly (string | Uint8Array)[], options: PreprocessOptions): Promise<Tensor> {
+/** Decodes one image (a path, or an encoded image in memory) and resizes and crops it for the model (HWC, not yet normalised). */
+export async function preprocessImage(file: string | Uint8Array, options: PreprocessOptions): Promise<Image> {
   const { size, cropPct, channels } = options;
   if (channels !== 1 && channels !== 3) throw new Error(`images can feed 1- or 3-channel models, this one takes ${channels}`);
+  if (typeof file === 'string' && !existsSync(file)) throw new Error(`image '${file}' does not exist`);
   const transform = compose([resize(Math.floor(size / cropPct)), centerCrop(size)]);
-  const random = new Random(0); // the evaluation transforms draw nothing
-  const images = [];
-  for (const file of files) {
-    if (typeof file === 'string' && !existsSync(file)) throw new Error(`image '${file}' does not exist`);
-    images.push(transform(await decodeImage(file, channels), random));
-  }
+  return transform(await decodeImage(file, channels), new Random(0)); // the evaluation transforms draw nothing
+}
+
+/** Preprocessed images as one normalised [images, channels, size, size] float32 tensor. */
+export function imagesBatch(images: readonly Image[], options: PreprocessOptions): Tensor {
   return imagesToTensor(images, { normalize: normalize(options.mean, options.std) });
+}
+
+/** Decodes `files` (paths, or encoded images in memory) and returns one [files, channels, size, size] float32 tensor. */
+export async function preprocessImages(files: readonly (string | Uint8Array)[], options: PreprocessOptions): Promise<Tensor> {
+  if (options.channels !== 1 && options.channels !== 3) throw new Error(`images can feed 1- or 3-channel models, this one takes ${options.channels}`);
+  const images: Image[] = [];
+  for (const file of files) images.push(await preprocessImage(file, options));
+  return imagesBatch(images, options);
 }

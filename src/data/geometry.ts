@@ -130,3 +130,11 @@ export function resample(image: Image, top: number, left: number, height: number
   }
   return out;
 }
+
+/** Python's round() and torch.round: halves go to the even neighbour (torchvision computes offsets with it). */
+export function roundHalfEven(value: number): number {
+  const floor = Math.floor(value);
+  const fraction = value - floor;
+  if (fraction !== 0.5) return Math.round(value);
+  return floor % 2 === 0 ? floor : floor + 1;
+}

@@ -6,6 +6,7 @@ import type { Dataset, Sample } from './dataset.js';
 import type { Image } from './image.js';
 import { normalize as checkedNormalization, stackImages, type Normalization } from './normalize.js';
 import { Random } from './random.js';
+import type { TensorTransform } from './augment/random-erasing.js';
 import type { Transform } from './transforms.js';
 
 export interface DataLoaderOptions {
@@ -17,6 +18,8 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Per-sample transform; its random stream depends only on (seed, epoch, sample index). */
   transform?: Transform;
+  /** Per-sample transform of the normalised CHW pixels (RandomErasing), drawing on the same stream after `transform`. */
+  tensorTransform?: TensorTransform;
   normalize?: Normalization;
   /** Batches prepared ahead of the one being consumed (default 2; 0 prepares on demand). */
   prefetch?: number;
@@ -48,6 +51,7 @@ export class DataLoader {
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly #transform: Transform | undefined;
+  readonly #tensorTransform: TensorTransform | undefined;
   readonly #normalize: Normalization | undefined;
   readonly #device: string | undefined;
   #cachedOrder: { epoch: number; order: number[] } | undefined;
@@ -71,6 +75,7 @@ export class DataLoader {
     this.dropLast = dropLast;
     this.prefetch = prefetch;
     this.#transform = options.transform;
+    this.#tensorTransform = options.tensorTransform;
     this.#normalize = options.normalize ? checkedNormalization(options.normalize.mean, options.normalize.std) : undefined;
     this.#device = options.device;
   }
@@ -161,6 +166,7 @@ export class DataLoader {
   #assemble(epoch: number, indices: number[], samples: Sample[]): PreparedBatch {
     const classes = this.dataset.classes.length;
     const labels = new BigInt64Array(indices.length);
+    const randoms = indices.map((index) => Random.forSample(this.seed, epoch, index));
     const images: Image[] = samples.map((sample, i) => {
       const index = indices[i];
       if (!Number.isInteger(sample.label) || sample.label < 0 || sample.label >= classes) {
@@ -169,12 +175,17 @@ export class DataLoader {
       labels[i] = BigInt(sample.label);
       if (!this.#transform) return sample.image;
       try {
-        return this.#transform(sample.image, Random.forSample(this.seed, epoch, index));
+        return this.#transform(sample.image, randoms[i]);
       } catch (error) {
         throw new Error(`DataLoader: transform failed on sample ${index}: ${(error as Error).message}`);
       }
     });
     const { data, shape } = stackImages(images, this.#normalize, (i) => `sample ${indices[i]}`);
+    if (this.#tensorTransform) {
+      const sampleShape = [shape[1], shape[2], shape[3]] as const;
+      const size = shape[1] * shape[2] * shape[3];
+      randoms.forEach((random, i) => this.#tensorTransform!(data.subarray(i * size, (i + 1) * size), sampleShape, random));
+    }
     return { pixels: data, shape, labels, indices };
   }
 

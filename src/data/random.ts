@@ -95,6 +95,38 @@ export class Random {
     return low + (high - low) * this.next();
   }
 
+  /** A standard normal draw (Box-Muller; one pair of uniforms per draw). */
+  normal(): number {
+    const u = 1 - this.next(); // (0, 1], so the logarithm is finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** A Gamma(shape, 1) draw (Marsaglia and Tsang; shapes below 1 by the u^(1/shape) boost). */
+  gamma(shape: number): number {
+    if (!(shape > 0)) throw new Error(`Random.gamma: shape must be positive, got ${shape}`);
+    if (shape < 1) return this.gamma(shape + 1) * (1 - this.next()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - this.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  /** A Beta(a, b) draw, as numpy's beta: the ratio of two gamma draws. */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    const y = this.gamma(b);
+    return x / (x + y);
+  }
+
   /** Shuffles `array` in place (Fisher-Yates) and returns it. */
   shuffle<T>(array: T[]): T[] {
     for (let i = array.length - 1; i > 0; i--) {

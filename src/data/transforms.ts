@@ -1,7 +1,7 @@
 // Per-sample transforms and augmentation, following torchvision's definitions. A
 // transform takes an image and the sample's random stream and returns a new image (or
 // the same one when nothing changes); it never modifies its input.
-import { crop, flipHorizontal, resample } from './geometry.js';
+import { crop, flipHorizontal, resample, roundHalfEven } from './geometry.js';
 import type { Image } from './image.js';
 import type { Random } from './random.js';
 
@@ -15,14 +15,6 @@ function sizeOf(size: Size, where: string): [number, number] {
     if (!Number.isInteger(value) || value <= 0) throw new Error(`${where}: size must be a positive integer or [height, width] of them, got ${JSON.stringify(size)}`);
   }
   return [height, width];
-}
-
-/** Python's round(): halves go to the even neighbour (torchvision computes offsets with it). */
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction !== 0.5) return Math.round(value);
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** Applies `transforms` in order, all drawing from the same sample stream. */

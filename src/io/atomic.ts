@@ -36,6 +36,19 @@ function syncFolder(folder: string): void {
   }
 }
 
+/** An error about `path` itself (its folder), without the temporary name the user never asked for. */
+function openFailure(error: unknown, path: string): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const folder = dirname(path);
+  const reason =
+    code === 'ENOENT' ? `the folder '${folder}' does not exist`
+    : code === 'EACCES' || code === 'EPERM' ? `no permission to write in '${folder}'`
+    : code === 'ENOTDIR' ? `'${folder}' is not a folder`
+    : (error as Error).message.replace(/ '[^']*\.tmp-[^']*'/, '');
+  // The errno code stays, for callers that branch on it.
+  return Object.assign(new Error(`cannot write '${path}': ${reason}`), { code });
+}
+
 /**
  * Writes `data` (one buffer, or chunks written in order) to `path` atomically:
  * temporary file, fsync, rename. On any failure the temporary file is removed and
@@ -43,7 +56,12 @@ function syncFolder(folder: string): void {
  */
 export function writeFileAtomic(path: string, data: Uint8Array | Iterable<Uint8Array>): void {
   const temporary = temporaryPathFor(path);
-  const fd = openSync(temporary, 'wx', 0o666);
+  let fd: number;
+  try {
+    fd = openSync(temporary, 'wx', 0o666);
+  } catch (error) {
+    throw openFailure(error, path);
+  }
   let open = true;
   try {
     const chunks = data instanceof Uint8Array ? [data] : data;

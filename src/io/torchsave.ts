@@ -24,11 +24,15 @@ function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
 /** The folder holding data.pkl: torch.save names it after the file, so any single folder. */
 function findPrefix(zip: ZipArchive, source: string): string {
   const pickles = zip.names.filter((name) => /^[^/]+\/data\.pkl$/.test(name));
+  // torch.jit.save archives also hold a data.pkl, but of TorchScript classes and with code/ beside it.
+  if (zip.names.some((name) => /^[^/]+\/(constants\.pkl|code\/)/.test(name))) {
+    throw new CheckpointError(
+      `${source}: this is a TorchScript archive (torch.jit.save), not a torch.save file of weights; ` +
+        "save its weights in Python with torch.save(torch.jit.load(path).state_dict(), 'weights.pth')",
+    );
+  }
   if (pickles.length === 1) return pickles[0].slice(0, -'/data.pkl'.length);
   if (pickles.length > 1) throw new CheckpointError(`${source}: several data.pkl records (${pickles.join(', ')})`);
-  if (zip.names.some((name) => name.endsWith('/constants.pkl'))) {
-    throw new CheckpointError(`${source}: this is a TorchScript archive (torch.jit.save), not a torch.save file; save its state_dict() with torch.save`);
-  }
   throw new CheckpointError(`${source}: no <folder>/data.pkl record; entries: ${zip.names.slice(0, 5).join(', ')}${zip.names.length > 5 ? ', ...' : ''}`);
 }
 

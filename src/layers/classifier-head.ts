@@ -6,6 +6,7 @@ import { Dropout, Flatten, Identity } from '../nn/basic.js';
 import { Conv2d } from '../nn/conv.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
+import { pyBool } from '../nn/repr.js';
 import { adaptiveAvgPool2d, adaptiveMaxPool2d, cat } from '../torch/functional.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -26,6 +27,9 @@ export class SelectAdaptivePool2d extends Module {
     if (!globalPoolTypes.includes(poolType)) {
       throw new Error(`globalPool must be one of ${globalPoolTypes.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(poolType)}`);
     }
+  }
+  override extraRepr(): string {
+    return `pool_type=${this.poolType}, flatten=${pyBool(this.flatten)}`;
   }
   /** Channels out for `channels` in: catavgmax doubles them. */
   outChannels(channels: number): number {

@@ -3,7 +3,7 @@
 // as direct children, with no wrapper module in the state-dict keys. The parent then
 // registers the unit's children under the unit's names, and the unit, which stays out
 // of the module tree, runs them; passes such as BatchNorm folding find it here.
-import type { Module } from '../nn/module.js';
+import { onChildReplaced, type Module } from '../nn/module.js';
 import { replaceChild } from './replace.js';
 
 type AnyModule = Module<unknown, unknown>;
@@ -37,6 +37,15 @@ export function inlineInto<U extends InlineUnit>(host: AnyModule, unit: U): U {
 export function inlinedUnits(host: AnyModule): readonly InlineUnit[] {
   return unitsByHost.get(host) ?? [];
 }
+
+// A child replaced in a host (model.setSubmodule('fc', ...)) is replaced in the unit that runs it too.
+onChildReplaced((host, name, old, replacement) => {
+  for (const unit of inlinedUnits(host)) {
+    for (const [childName, child] of unit.namedChildren()) {
+      if (childName === name && child === old) replaceChild(unit as unknown as AnyModule, name, old, replacement);
+    }
+  }
+});
 
 /** For a unit's own child replacement: swaps the child in the unit and, when inlined, in its host. */
 export function replaceUnitChild(unit: AnyModule & InlineUnit, name: string, replacement: AnyModule): void {

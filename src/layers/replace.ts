@@ -6,12 +6,6 @@ type AnyModule = Module<unknown, unknown>;
 
 /** Registers `replacement` under `name` and points the parent's fields (or array slots) that held `old` at it. */
 export function replaceChild(parent: AnyModule, name: string, old: AnyModule | undefined, replacement: AnyModule): void {
-  parent.registerModule(name, replacement);
-  if (!old) return;
-  const fields = parent as unknown as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    const value = fields[key];
-    if (value === old) fields[key] = replacement;
-    else if (Array.isArray(value)) value.forEach((item, i) => item === old && (value[i] = replacement));
-  }
+  if (old && parent.getModule(name) === old) parent.setSubmodule(name, replacement);
+  else parent.registerModule(name, replacement);
 }

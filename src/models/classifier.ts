@@ -8,7 +8,7 @@ import type { ClassifierHead, GlobalPool } from '../layers/classifier-head.js';
 import { Module, type LoadResult } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose, tidy } from '../torch/scope.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import type { CommonConfig, PretrainedConfig } from './family.js';
 import { runChain } from './layers.js';
@@ -93,7 +93,9 @@ export abstract class ImageClassifier<Config extends ResolvedCommonConfig = Reso
     const copy = familyDefinition(this.config.family).build(this.config, { init: false }) as this;
     const reference = this.parameters()[0];
     if (reference) copy.to(reference.device).to(reference.dtype);
-    copy.loadStateDict(this.stateDict());
+    const dict = this.stateDict();
+    copy.loadStateDict(dict);
+    dispose(dict);
     return copy.train(this.training);
   }
 
@@ -105,6 +107,10 @@ export abstract class ImageClassifier<Config extends ResolvedCommonConfig = Reso
     }
     if (!isFloatingPoint(input.dtype)) {
       throw new Error(`${this.name} expects a floating-point input, got ${input.dtype} (convert images with .float() and normalise them)`);
+    }
+    const weights = this.parameters()[0]?.dtype;
+    if (weights !== undefined && input.dtype !== weights) {
+      throw new Error(`${this.name} has ${weights} weights but the input is ${input.dtype}; convert the input with .to('${weights}') (or the model with model.to('${input.dtype}'))`);
     }
   }
 

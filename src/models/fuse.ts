@@ -57,7 +57,7 @@ function fuseTree(module: AnyModule): AnyModule {
     if (module instanceof Sequential && module.constructor !== Sequential) {
       throw new Error(`cannot fuse inside ${module.constructor.name}: its child '${name}' would need replacing`);
     }
-    replaceChild(module, name, child, fused);
+    module.setSubmodule(name, fused);
     childReplaced = true;
   }
   foldUnits(module);

@@ -50,14 +50,22 @@ type LoadTarget = ImageClassifier | FeatureListNet | EmbeddingModel;
 
 const listSome = (keys: string[]): string => (keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`);
 
+/** The shape of every state-dict entry (stateDict() hands out views, freed here). */
+function shapesOf(model: LoadTarget): Record<string, number[]> {
+  const dict = model.stateDict();
+  const shapes = Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [key, tensor.shape]));
+  dispose(dict);
+  return shapes;
+}
+
 /** A one-line account of what keeps `dict` from loading into `model`, or undefined when it fits. */
 function misfit(model: LoadTarget, dict: StateDict, strict: boolean): string | undefined {
-  const own = model.stateDict();
+  const own = shapesOf(model);
   const missing = Object.keys(own).filter((key) => !Object.hasOwn(dict, key));
   const unexpected = Object.keys(dict).filter((key) => !Object.hasOwn(own, key));
   const mismatched = Object.keys(own)
-    .filter((key) => Object.hasOwn(dict, key) && dict[key].shape.join('x') !== own[key].shape.join('x'))
-    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].shape.join(', ')}]`);
+    .filter((key) => Object.hasOwn(dict, key) && dict[key].shape.join('x') !== own[key].join('x'))
+    .map((key) => `${key} [${dict[key].shape.join(', ')}] vs [${own[key].join(', ')}]`);
   const problems: string[] = [];
   if (mismatched.length > 0) problems.push(`shape mismatches (checkpoint vs model): ${listSome(mismatched)}`);
   if (strict && missing.length > 0) problems.push(`missing keys: ${listSome(missing)}`);
@@ -102,8 +110,8 @@ function adaptFirstConv(model: LoadTarget, dict: StateDict, made: Tensor[]): Sta
   if (model instanceof EmbeddingModel) return dict;
   const firstConv = model instanceof FeatureListNet ? model.firstConvKey : `${model.pretrainedConfig.firstConv}.weight`;
   const source = Object.hasOwn(dict, firstConv) ? dict[firstConv] : undefined;
-  const target = model.stateDict()[firstConv];
-  if (!source || !target || source.ndim !== 4 || source.shape[1] === target.shape[1]) return dict;
+  const target = shapesOf(model)[firstConv];
+  if (!source || !target || source.ndim !== 4 || source.shape[1] === target[1]) return dict;
   const adapted = adaptInputConv(source, model.inChans);
   made.push(adapted);
   return { ...dict, [firstConv]: adapted };

@@ -2,11 +2,15 @@ import { full } from '../torch/creation.js';
 import { prelu } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
+import { pyBool } from './repr.js';
 import type { Parameter } from './parameter.js';
 
 export class ReLU extends Module {
   constructor(readonly inplace = false) {
     super();
+  }
+  override extraRepr(): string {
+    return this.inplace ? `inplace=${pyBool(true)}` : '';
   }
   forward(input: Tensor): Tensor {
     return this.inplace ? input.relu_() : input.relu();
@@ -25,6 +29,9 @@ export class PReLU extends Module {
     this.weight = this.registerParameter('weight', weight)!;
     weight.dispose();
   }
+  override extraRepr(): string {
+    return `num_parameters=${this.numParameters}`;
+  }
   forward(input: Tensor): Tensor {
     return prelu(input, this.weight);
   }
@@ -39,6 +46,9 @@ export class Sigmoid extends Module {
 export class Softmax extends Module {
   constructor(readonly dim = -1) {
     super();
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
   }
   forward(input: Tensor): Tensor {
     return input.softmax(this.dim);

@@ -3,6 +3,7 @@ import { batchNorm } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
+import { pyBool, pyFloat } from './repr.js';
 import type { Parameter } from './parameter.js';
 
 export interface BatchNormOptions {
@@ -42,6 +43,11 @@ abstract class BatchNorm extends Module {
     this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
     this.runningVar = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? tensor(0, { dtype: 'int64' }) : null);
+  }
+
+  override extraRepr(): string {
+    const momentum = this.momentum === null ? 'None' : pyFloat(this.momentum);
+    return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${momentum}, affine=${pyBool(this.weight !== null)}, track_running_stats=${pyBool(this.runningMean !== null)}`;
   }
 
   forward(input: Tensor): Tensor {

@@ -3,6 +3,7 @@ import { empty } from '../torch/creation.js';
 import type { Tensor } from '../torch/tensor.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
+import { pyInts } from './repr.js';
 import type { Parameter } from './parameter.js';
 
 export interface Conv2dOptions {
@@ -52,6 +53,15 @@ export class Conv2d extends Module {
     }
   }
   readonly groups: number;
+
+  override extraRepr(): string {
+    let text = `${this.inChannels}, ${this.outChannels}, kernel_size=${pyInts(this.kernelSize)}, stride=${pyInts(this.stride)}`;
+    if (this.padding.some((p) => p !== 0)) text += `, padding=${pyInts(this.padding)}`;
+    if (this.dilation.some((d) => d !== 1)) text += `, dilation=${pyInts(this.dilation)}`;
+    if (this.groups !== 1) text += `, groups=${this.groups}`;
+    if (!this.bias) text += ', bias=False';
+    return text;
+  }
 
   forward(input: Tensor): Tensor {
     return conv2d(input, this.weight, this.bias, {

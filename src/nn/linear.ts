@@ -3,6 +3,7 @@ import { linear } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
+import { pyBool } from './repr.js';
 import type { Parameter } from './parameter.js';
 
 /** y = x Wᵀ + b, initialised as PyTorch does. */
@@ -27,6 +28,10 @@ export class Linear extends Module {
     } else {
       this.bias = this.registerParameter('bias', null);
     }
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
   }
 
   forward(input: Tensor): Tensor {

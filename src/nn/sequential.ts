@@ -3,9 +3,14 @@ import { Module } from './module.js';
 
 type AnyModule = Module<Tensor, Tensor>;
 
-/** Children run in order. Unnamed children are keyed "0", "1", ... as in PyTorch. */
+/**
+ * Children run in order. Unnamed children are keyed "0", "1", ... as in PyTorch. The
+ * order is the registration order, so setSubmodule() replaces a child in place.
+ */
 export class Sequential extends Module {
-  readonly #ordered: AnyModule[] = [];
+  #ordered(): AnyModule[] {
+    return this.children() as AnyModule[];
+  }
 
   constructor(...modules: AnyModule[]) {
     super();
@@ -19,25 +24,25 @@ export class Sequential extends Module {
     return sequential;
   }
 
-  append(module: AnyModule, name = String(this.#ordered.length)): this {
+  append(module: AnyModule, name = String(this.children().length)): this {
     this.registerModule(name, module);
-    this.#ordered.push(module);
     return this;
   }
 
   get length(): number {
-    return this.#ordered.length;
+    return this.children().length;
   }
   at(index: number): AnyModule {
-    return this.#ordered[index < 0 ? index + this.#ordered.length : index];
+    const ordered = this.#ordered();
+    return ordered[index < 0 ? index + ordered.length : index];
   }
   [Symbol.iterator](): Iterator<AnyModule> {
-    return this.#ordered[Symbol.iterator]();
+    return this.#ordered()[Symbol.iterator]();
   }
 
   forward(input: Tensor): Tensor {
     let x = input;
-    for (const module of this.#ordered) x = module.call(x);
+    for (const module of this.#ordered()) x = module.call(x);
     return x;
   }
 }

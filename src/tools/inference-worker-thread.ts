@@ -1,14 +1,13 @@
 // The worker side of InferenceWorker: loads the model once, then answers each request
 // with a forward pass, one at a time in arrival order, off the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import * as io from '../io/index.js';
-import type { StateDict } from '../io/types.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createClassifierByName, getModelInfo } from '../models/index.js';
 import { fromBytes } from '../torch/creation.js';
 import { noGrad, setNumThreads } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
+import { loadPlainCheckpoint } from '../train/pretrained.js';
 import { loadInto, loadTrainedModel } from '../train/trained-model.js';
 import { fastestFaithfulModel, modeName } from './inference-modes.js';
 import type { InferenceRequest, InferenceWorkerOptions, WorkerReply } from './inference-worker.js';
@@ -23,8 +22,7 @@ function build(): { model: ImageClassifier; inputSize: [number, number, number] 
   const info = getModelInfo(options.model);
   const trained = options.weights ? loadTrainedModel(options.weights, options.model) : undefined;
   if (trained) return { model: trained.model, inputSize: options.inputSize ?? trained.info.inputShape };
-  const fresh = createClassifierByName(options.model, { numClasses: options.numClasses, init: options.weights === undefined });
-  const model = options.weights ? loadInto(fresh, io.load(options.weights) as StateDict, options.weights) : fresh;
+  const model = options.weights ? loadPlainCheckpoint(options.model, options.weights, options.numClasses) : createClassifierByName(options.model, { numClasses: options.numClasses });
   const [, height, width] = info.defaultInputSize;
   return { model, inputSize: options.inputSize ?? [model.inChans, height, width] };
 }

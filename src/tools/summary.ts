@@ -10,6 +10,7 @@ import { zeros } from '../torch/creation.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
+import { isFloatingPoint } from '../torch/dtype.js';
 
 type AnyModule = Module<unknown, unknown>;
 
@@ -133,8 +134,12 @@ export function summarize(model: Module<Tensor, unknown>, inputShape: number[]):
   }
   try {
     model.eval();
+    // The input follows the model: a model built on 'meta' (no storage) is summarised
+    // without computing anything, a float64 or CUDA model gets a float64 or CUDA input.
+    const reference = root.parameters()[0] ?? root.buffers()[0];
+    const like = reference ? { dtype: isFloatingPoint(reference.dtype) ? reference.dtype : ('float32' as const), device: reference.device } : {};
     tidy(() => {
-      noGrad(() => model.call(zeros(inputShape)));
+      noGrad(() => model.call(zeros(inputShape, like)));
     });
   } finally {
     for (const remove of removers) remove();

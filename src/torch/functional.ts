@@ -2,6 +2,7 @@
 // PyTorch's in camelCase (batchNorm, crossEntropy, maxPool2d).
 import { native, type NativeHandle } from '../native.js';
 import { Tensor } from './tensor.js';
+import { dtypeCode } from './dtype.js';
 
 /** A size for both spatial dimensions, or [height, width]. */
 export type Pair = number | [number, number];
@@ -36,10 +37,31 @@ export interface Conv2dOptions {
   groups?: number;
 }
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  if (input.device === 'meta' && weight.device === 'meta') return metaConv2d(input, weight, options);
   return new Tensor(
     native.conv2d(input.handle, weight.handle, bias?.handle, pair(options.stride ?? 1), pair(options.padding ?? 0),
       pair(options.dilation ?? 1), options.groups ?? 1),
   );
+}
+
+/**
+ * libtorch 1.13 has no meta kernel for convolution (PyTorch 2 has): the output shape
+ * is computed here, so a model built on 'meta' can still be traced for shapes and counts.
+ */
+function metaConv2d(input: Tensor, weight: Tensor, options: Conv2dOptions): Tensor {
+  const [n, channels, height, width] = input.shape;
+  const [out, perGroup, kh, kw] = weight.shape;
+  const groups = options.groups ?? 1;
+  if (input.ndim !== 4 || channels !== perGroup * groups) {
+    throw new Error(`conv2d: weight of size [${weight.shape.join(', ')}] with groups=${groups} expects input [N, ${perGroup * groups}, H, W], got [${input.shape.join(', ')}]`);
+  }
+  const [sh, sw] = pair(options.stride ?? 1);
+  const [ph, pw] = pair(options.padding ?? 0);
+  const [dh, dw] = pair(options.dilation ?? 1);
+  const size = (length: number, k: number, s: number, p: number, d: number) => Math.floor((length + 2 * p - d * (k - 1) - 1) / s) + 1;
+  const shape = [n, out, size(height, kh, sh, ph, dh), size(width, kw, sw, pw, dw)];
+  if (shape[2] < 1 || shape[3] < 1) throw new Error(`conv2d: input [${input.shape.join(', ')}] is too small for kernel [${kh}, ${kw}]`);
+  return new Tensor(native.empty(shape, dtypeCode(input.dtype), 'meta'));
 }
 
 export interface BatchNormOptions {
@@ -51,6 +73,8 @@ export interface BatchNormOptions {
 }
 /** Batch normalisation; in training mode the running statistics are updated in place. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  // No meta kernel in libtorch 1.13 either; the output has the input's shape.
+  if (input.device === 'meta') return new Tensor(native.empty(input.shape, dtypeCode(input.dtype), 'meta'));
   return new Tensor(
     native.batchNorm(input.handle, options.weight?.handle, options.bias?.handle, runningMean?.handle, runningVar?.handle,
       options.training ?? false, options.momentum ?? 0.1, options.eps ?? 1e-5),

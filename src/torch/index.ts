@@ -7,3 +7,4 @@ export * from './creation.js';
 export * from './functional.js';
 export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
+export * as autograd from './autograd.js';

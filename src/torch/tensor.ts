@@ -1,6 +1,7 @@
 // Tensor: the TypeScript face of an at::Tensor held by the native addon.
 import { native, type NativeHandle } from '../native.js';
 import { dtypeCode, dtypeFromCode, typedArrayFor, type DType, type TypedArray } from './dtype.js';
+import { formatTensor } from './format.js';
 import { track, type Disposable } from './scope.js';
 
 export type Scalar = number | boolean;
@@ -118,8 +119,13 @@ export class Tensor implements Disposable {
   item(): number {
     return native.item(this.#handle);
   }
+  /** The values as PyTorch prints them: `tensor([[0.1000, 2.0000]], requires_grad=True)`, abbreviated past 1000 elements. */
   toString(): string {
-    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+    if (this.isDisposed) return 'tensor(<disposed>)';
+    return formatTensor(this, native.gradFnName(this.#handle));
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   // ---- conversion ----
@@ -501,6 +507,33 @@ export class Tensor implements Disposable {
   zeroGrad(): void {
     native.setGrad(this.#handle, null);
   }
+  /** The name of the operation that made this tensor ('AddBackward0'), or null for a leaf. */
+  get gradFn(): string | null {
+    return native.gradFnName(this.#handle);
+  }
+  /** Keeps `.grad` of a non-leaf tensor after backward() (leaves always keep theirs). */
+  retainGrad(): this {
+    native.retainGrad(this.#handle);
+    return this;
+  }
+  get retainsGrad(): boolean {
+    return native.retainsGrad(this.#handle);
+  }
+  /**
+   * Calls `hook(grad)` when the gradient of this tensor is computed during backward();
+   * a returned tensor replaces the gradient. The gradient handed to the hook is the
+   * hook's to dispose or keep. Returns a function that removes the hook. Hooks run for
+   * backward() on the JavaScript thread (CPU graphs).
+   */
+  registerHook(hook: (grad: Tensor) => Tensor | void): () => void {
+    const id = nextHookId++;
+    tensorHooks.set(id, hook);
+    const position = native.registerHook(this.#handle, id);
+    return () => {
+      tensorHooks.delete(id);
+      if (!this.isDisposed) native.removeHook(this.#handle, position);
+    };
+  }
   backward(gradient?: Tensor, options: { retainGraph?: boolean } = {}): void {
     native.backward(this.#handle, gradient?.handle, options.retainGraph ?? false);
   }
@@ -508,6 +541,21 @@ export class Tensor implements Disposable {
     return new Tensor(native.detach(this.#handle));
   }
 }
+
+// One native dispatcher for every tensor hook: ids map to the JS functions, so the addon
+// holds no reference to them.
+const tensorHooks = new Map<number, (grad: Tensor) => Tensor | void>();
+let nextHookId = 1;
+native.setHookDispatcher((id: number, gradHandle: NativeHandle) => {
+  const hook = tensorHooks.get(id);
+  const grad = new Tensor(gradHandle);
+  if (!hook) {
+    grad.dispose();
+    return undefined;
+  }
+  const replacement = hook(grad);
+  return replacement instanceof Tensor ? replacement.handle : undefined;
+});
 
 function flattenArgs(args: number[] | [number[]]): number[] {
   return Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]);

@@ -4,9 +4,11 @@
 //   metrics.jsonl       one JSON line per finished epoch
 //   last.safetensors    weights after the latest epoch (or the stop)
 //   best.safetensors    weights of the epoch with the best test accuracy
-//   state.safetensors   what resuming needs: model and optimiser tensors; the position
-//                       (epoch, batch, iteration), the best score and the seed in
-//                       the header's __metadata__
+//   ema.safetensors     the weights' exponential moving average after the latest epoch
+//                       (runs with model EMA)
+//   state.safetensors   what resuming needs: model, loss head, optimiser and EMA tensors; the
+//                       position (epoch, batch, iteration), the best score, the seed and
+//                       the plateau and early-stopping counters in the header's __metadata__
 //   curves.svg          loss and accuracy by epoch
 //   head.safetensors    an embedding run's loss head after the latest epoch: the class
 //                       centres ('weight', [identities, embedding size]) of a margin
@@ -24,13 +26,16 @@ import { dispose } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { renderCurves, type CurvePoint } from './curves.js';
 import type { EpochRecord } from './loop.js';
+import type { EarlyStoppingState } from './early-stopping.js';
 import type { Optimizer, OptimizerMeta } from './optim/optimizer.js';
+import type { PlateauState } from './plateau.js';
 
 export const RUN_FILES = {
   config: 'config.json',
   metrics: 'metrics.jsonl',
   last: 'last.safetensors',
   best: 'best.safetensors',
+  ema: 'ema.safetensors',
   state: 'state.safetensors',
   curves: 'curves.svg',
   /** The class names in label order (also in each weights file's metadata). */
@@ -51,6 +56,11 @@ export interface TrainingState {
   bestEpoch: number;
   seed: number;
   partial: { lossSum: number; correct: number; seen: number; seconds: number };
+  /** The reduce-on-plateau schedule's counters and lr. */
+  plateau?: PlateauState;
+  earlyStopping?: EarlyStoppingState;
+  /** Set when early stopping ended the run after this 1-based epoch. */
+  earlyStoppedAt?: number;
 }
 
 /** What a weights file says about the model it holds. */
@@ -162,32 +172,55 @@ export class RunDirectory {
     writeFileAtomic(this.file('metrics'), new TextEncoder().encode(records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '')));
   }
 
-  saveWeights(which: 'last' | 'best', model: Module, record?: EpochRecord): void {
-    const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy: record?.testAccuracy };
-    saveSafetensors(model.stateDict(), this.file(which), weightsMetadata(info));
-    if (this.head && which === 'last') saveSafetensors(this.head.stateDict(), this.file('head'), weightsMetadata(info));
+  saveWeights(which: 'last' | 'best' | 'ema', model: Module, record?: EpochRecord): void {
+    const testAccuracy = which === 'ema' ? record?.emaTestAccuracy : record?.testAccuracy;
+    const info = { ...this.weightsInfo, epoch: record?.epoch, testAccuracy };
+    const dict = model.stateDict();
+    try {
+      saveSafetensors(dict, this.file(which), weightsMetadata(info));
+    } finally {
+      dispose(dict);
+    }
+    if (this.head && which === 'last') {
+      const headDict = this.head.stateDict();
+      try {
+        saveSafetensors(headDict, this.file('head'), weightsMetadata(info));
+      } finally {
+        dispose(headDict);
+      }
+    }
   }
 
   /** Writes everything resuming needs, in one file, atomically. */
-  saveState(model: Module, optimizer: Optimizer, state: TrainingState): void {
+  saveState(model: Module, optimizer: Optimizer, state: TrainingState, ema?: Module): void {
     const tensors: StateDict = {};
-    for (const [key, tensor] of Object.entries(model.stateDict())) tensors[`model.${key}`] = tensor;
-    for (const [key, tensor] of Object.entries(this.head?.stateDict() ?? {})) tensors[`head.${key}`] = tensor;
+    const modelState = model.stateDict();
+    const headState = this.head?.stateDict() ?? {};
+    for (const [key, tensor] of Object.entries(modelState)) tensors[`model.${key}`] = tensor;
+    for (const [key, tensor] of Object.entries(headState)) tensors[`head.${key}`] = tensor;
+    const emaState = ema?.stateDict() ?? {};
+    for (const [key, tensor] of Object.entries(emaState)) tensors[`ema.${key}`] = tensor;
     const optimizerState = optimizer.stateDict();
     for (const [key, tensor] of Object.entries(optimizerState.tensors)) tensors[`optimizer.${key}`] = tensor;
-    saveSafetensors(tensors, this.file('state'), {
-      version: String(STATE_VERSION),
-      training: JSON.stringify(state),
-      optimizer: JSON.stringify(optimizerState.meta),
-    });
+    try {
+      saveSafetensors(tensors, this.file('state'), {
+        version: String(STATE_VERSION),
+        training: JSON.stringify(state),
+        optimizer: JSON.stringify(optimizerState.meta),
+      });
+    } finally {
+      dispose(modelState);
+      dispose(headState);
+      dispose(emaState);
+    }
   }
 
   hasState(): boolean {
     return existsSync(this.file('state'));
   }
 
-  /** Loads the state file into `model` and `optimizer`; returns where training stood. */
-  loadState(model: Module, optimizer: Optimizer): TrainingState {
+  /** Loads the state file into `model`, `optimizer` and the EMA's module; returns where training stood. */
+  loadState(model: Module, optimizer: Optimizer, ema?: Module): TrainingState {
     const path = this.file('state');
     if (!existsSync(path)) {
       throw new Error(`${this.path} has no ${RUN_FILES.state} to resume from: the run stopped before its first checkpoint (start it again without --resume), or it was not made by 'resnets train'`);
@@ -200,14 +233,20 @@ export class RunDirectory {
       const modelTensors: StateDict = {};
       const headTensors: StateDict = {};
       const optimizerTensors: Record<string, Tensor> = {};
+      const emaTensors: StateDict = {};
       for (const [key, tensor] of Object.entries(tensors)) {
         if (key.startsWith('model.')) modelTensors[key.slice('model.'.length)] = tensor;
         else if (key.startsWith('head.') && this.head) headTensors[key.slice('head.'.length)] = tensor;
         else if (key.startsWith('optimizer.')) optimizerTensors[key.slice('optimizer.'.length)] = tensor;
+        else if (key.startsWith('ema.')) emaTensors[key.slice('ema.'.length)] = tensor;
         else throw new Error(`${path}: unexpected tensor '${key}'`);
       }
       model.loadStateDict(modelTensors);
       this.head?.loadStateDict(headTensors);
+      if (ema) {
+        if (Object.keys(emaTensors).length === 0) throw new Error(`${path} has no model EMA to resume (the run was started without model EMA)`);
+        ema.loadStateDict(emaTensors);
+      }
       optimizer.loadStateDict({ tensors: optimizerTensors, meta: JSON.parse(metadata.optimizer) as OptimizerMeta });
       return JSON.parse(metadata.training) as TrainingState;
     } finally {

@@ -1,5 +1,7 @@
 // Training curves as a self-contained SVG: loss and accuracy by epoch, train and test,
 // side by side, with axes, gridlines, a legend and the best test accuracy marked.
+import { count } from './progress.js';
+
 export interface CurvePoint {
   epoch: number;
   trainLoss: number;
@@ -118,7 +120,7 @@ export function renderCurves(points: CurvePoint[], title: string): string {
   }
   const panelWidth = (WIDTH - 2 * (PANEL.left + PANEL.right)) / 1;
   const half = panelWidth / 2;
-  const subtitle = points.length === 0 ? 'no epochs finished yet' : mark ? mark.text.replace('best', 'best test accuracy') : `${points.length} epochs`;
+  const subtitle = points.length === 0 ? 'no epochs finished yet' : mark ? mark.text.replace('best', 'best test accuracy') : `${count(points.length, 'epoch')}`;
   const body =
     points.length === 0
       ? ''

@@ -23,7 +23,8 @@ export interface BatchSource {
 export interface EvalResult {
   loss: number;
   top1: number;
-  top5: number;
+  /** Top-5 accuracy; undefined for five classes or fewer, where it is always 100%. */
+  top5?: number;
   count: number;
   confusion: ConfusionMatrix;
   seconds: number;
@@ -84,7 +85,7 @@ export async function evaluate(model: Module, data: BatchSource, options: EvalOp
     model.train(wasTraining);
   }
   if (count === 0) throw new Error('evaluation data is empty');
-  return { loss: lossSum / count, top1: top1 / count, top5: top5 / count, count, confusion, seconds: (performance.now() - started) / 1000 };
+  return { loss: lossSum / count, top1: top1 / count, top5: options.numClasses > 5 ? top5 / count : undefined, count, confusion, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Class probabilities [N, C] for a batch of images, in eval mode without gradients. */

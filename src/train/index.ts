@@ -5,14 +5,22 @@ export {
   constantSchedule,
   cosineSchedule,
   multiStepSchedule,
+  oneCycleSchedule,
   scheduleFromSpec,
   scheduleNames,
   stepSchedule,
   withWarmup,
+  type OneCycleOptions,
+  type OneCycleShape,
   type Schedule,
   type ScheduleName,
   type ScheduleSpec,
 } from './schedule.js';
+export { ReduceLROnPlateau, type PlateauOptions, type PlateauShape, type PlateauState } from './plateau.js';
+export { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
+export { Mixup, cutmixBox, smoothedOneHot, mixupRandom, type MixedBatch, type MixupOptions } from './mixup.js';
+export { softTargetCrossEntropy } from './losses.js';
+export { ModelEma, type ModelEmaOptions } from './ema.js';
 export { train, initialState, NonFiniteLossError, type EpochRecord, type StepProgress, type TrainOptions, type TrainResult } from './loop.js';
 export { evaluate, predictProbabilities, type Batch, type BatchSource, type EvalOptions, type EvalResult } from './evaluate.js';
 export { ConfusionMatrix, topKCorrect } from './metrics.js';
@@ -27,6 +35,7 @@ export {
   defaultLr,
   defaultWeightDecay,
   defaultWarmupEpochs,
+  optimizerDefaults,
   optimizerNames,
   type OptimizerName,
   type RunConfig,
@@ -35,5 +44,19 @@ export {
   type SessionResult,
 } from './session.js';
 export { trainingStep, crossEntropyLoss, type LossFunction, type TrainingStepOptions, type TrainingStepResult } from './step.js';
-export { prepareData, trainLoader, testLoader, normalizationFor, type DataSpec, type PreparedData, type LoaderSettings } from './data-setup.js';
+export {
+  prepareData,
+  trainLoader,
+  testLoader,
+  trainTransform,
+  trainTensorTransform,
+  normalizationFor,
+  builtinDataNames,
+  type AugmentRecipe,
+  type BuiltinDataName,
+  type DataSpec,
+  type PreparedData,
+  type LoaderSettings,
+} from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
+export { checkpointNumClasses, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';

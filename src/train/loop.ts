@@ -2,13 +2,20 @@
 // checkpoints and metrics into a run directory, exact resume, and a clean stop.
 //
 // Exactness: the data order and augmentation depend only on (seed, epoch, index), the
-// learning rate only on the iteration, and every step reseeds libtorch's generator from
-// (seed, iteration); so a run stopped after any step and resumed from its state file
-// makes the same updates as one that never stopped.
+// learning rate and momentum only on the iteration (and the plateau counters, which are
+// saved), mixup's draws on (seed, iteration), and every step reseeds libtorch's generator
+// from (seed, iteration); so a run stopped after any step and resumed from its state file
+// (model, optimiser and EMA tensors included) makes the same updates as one that never
+// stopped.
 import type { Module } from '../nn/module.js';
 import { manualSeed } from '../torch/runtime.js';
+import { dispose } from '../torch/scope.js';
 import type { RunDirectory, TrainingState } from './checkpoint.js';
+import type { EarlyStopping } from './early-stopping.js';
+import type { ModelEma } from './ema.js';
 import { evaluate, type BatchSource, type EvalResult } from './evaluate.js';
+import { softTargetCrossEntropy } from './losses.js';
+import { mixupRandom, type Mixup } from './mixup.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { Schedule } from './schedule.js';
 import { crossEntropyLoss, trainingStep, type LossFunction } from './step.js';
@@ -20,6 +27,10 @@ export interface EpochRecord {
   testLoss?: number;
   testAccuracy?: number;
   testTop5?: number;
+  /** The same for the weights' moving average (runs with model EMA and test data). */
+  emaTestLoss?: number;
+  emaTestAccuracy?: number;
+  emaTestTop5?: number;
   /** The learning rate of the epoch's last step. */
   lr: number;
   /** Wall time of the epoch: training and evaluation. */
@@ -52,10 +63,18 @@ export interface TrainOptions {
   numClasses: number;
   /** Seeds the per-step generator (dropout, drop-path); the data order has its own seed in the loader. */
   seed: number;
-  /** The training loss; default cross-entropy with `labelSmoothing`. */
+  /** The training loss; default cross-entropy with `labelSmoothing`. With mixup the soft-target cross-entropy replaces it. */
   loss?: LossFunction;
-  /** Label smoothing of the default loss. */
+  /** Label smoothing of the default loss (with mixup it is folded into the mixed targets). */
   labelSmoothing?: number;
+  /** Mix every batch (mixup / CutMix) and train on the soft targets; training accuracy then counts each image's own label. */
+  mixup?: Mixup;
+  /** Updated after every optimiser step; evaluated after every epoch and saved as ema.safetensors. */
+  ema?: ModelEma;
+  /** Decides after each epoch whether to stop, from the monitored metric. */
+  earlyStopping?: EarlyStopping;
+  /** What reduce-on-plateau and early stopping watch: the test loss or accuracy (training's without test data). Default 'loss'. */
+  monitor?: 'loss' | 'accuracy';
   /** Clip the gradients' joint 2-norm to this before each update. */
   clipGradNorm?: number;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
@@ -71,7 +90,8 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  status: 'completed' | 'stopped';
+  /** 'early-stopped': the monitored metric stopped improving (state.earlyStoppedAt says when). */
+  status: 'completed' | 'stopped' | 'early-stopped';
   /** Epoch records of this call (a resumed run reports only the epochs it finished). */
   records: EpochRecord[];
   state: TrainingState;
@@ -95,6 +115,8 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A generator seed from the run seed and the iteration (a 32-bit mix, so nearby pairs differ). */
 function stepSeed(seed: number, iteration: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(iteration + 0x632be5ab, 0xc2b2ae35);
@@ -116,6 +138,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (batches === 0) throw new Error('the training data gives no batches (is the batch size larger than the data with dropLast?)');
   const records: EpochRecord[] = [];
   let lastEvalSeconds = 0;
+  const { mixup, ema, earlyStopping } = options;
+  if (state.plateau && schedule.plateau) schedule.plateau.loadStateDict(state.plateau);
+  if (state.earlyStopping && earlyStopping) earlyStopping.loadStateDict(state.earlyStopping);
+  if (state.earlyStoppedAt !== undefined) {
+    throw new Error(`early stopping ended this run after epoch ${state.earlyStoppedAt}; there is nothing left to resume`);
+  }
   model.train();
 
   for (; state.epoch < epochs; state.epoch++, state.batch = 0) {
@@ -130,8 +158,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       try {
         lr = schedule.lrAt(state.iteration);
         optimizer.setLr(lr);
+        if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        outcome = trainingStep({ model, optimizer, images: batch.images, labels: batch.labels, loss, clipGradNorm: options.clipGradNorm, params });
+        const step = { model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params };
+        if (mixup) {
+          // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
+          const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));
+          try {
+            outcome = trainingStep({ ...step, images: mixed.images, loss: (output) => softTargetCrossEntropy(output, mixed.targets) });
+          } finally {
+            dispose(mixed);
+          }
+        } else {
+          outcome = trainingStep({ ...step, images: batch.images, loss });
+        }
+        if (Number.isFinite(outcome.loss)) ema?.update(model);
       } finally {
         batch.images.dispose();
         batch.labels.dispose();
@@ -165,25 +206,31 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           etaSeconds: remainingBatches * secondsPerBatch + evalShare,
         });
       }
+      // A turn of the event loop, so a Ctrl-C that arrived during the step is seen now
+      // rather than when the epoch's batches run out (they are often all read ahead).
+      await yieldToEventLoop();
       if (options.shouldStop?.() && state.batch < batches) {
-        if (run) run.saveState(model, optimizer, state);
+        if (run) run.saveState(model, optimizer, state, ema?.module);
         return { status: 'stopped', records, state };
       }
     }
 
     options.onEvaluate?.(epoch);
     const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
+    const emaEvaluation = ema && options.testData ? await evaluate(ema.module, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
-    lastEvalSeconds = evaluation?.seconds ?? 0;
+    const evalSeconds = (evaluation?.seconds ?? 0) + (emaEvaluation?.seconds ?? 0);
+    lastEvalSeconds = evalSeconds;
     const record: EpochRecord = {
       epoch: epoch + 1,
       trainLoss: state.partial.lossSum / state.partial.seen,
       trainAccuracy: state.partial.correct / state.partial.seen,
       ...(evaluation ? { testLoss: evaluation.loss, testAccuracy: evaluation.top1, testTop5: evaluation.top5 } : {}),
+      ...(emaEvaluation ? { emaTestLoss: emaEvaluation.loss, emaTestAccuracy: emaEvaluation.top1, emaTestTop5: emaEvaluation.top5 } : {}),
       lr,
       seconds,
-      trainImagesPerSecond: state.partial.seen / Math.max(1e-9, seconds - (evaluation?.seconds ?? 0)),
+      trainImagesPerSecond: state.partial.seen / Math.max(1e-9, seconds - evalSeconds),
     };
     records.push(record);
     const score = record.testAccuracy ?? record.trainAccuracy;
@@ -192,16 +239,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       state.bestAccuracy = score;
       state.bestEpoch = epoch + 1;
     }
+    // The monitored metric moves the plateau schedule and early stopping before the state is saved.
+    const monitored = options.monitor === 'accuracy' ? score : (record.testLoss ?? record.trainLoss);
+    if (schedule.plateau) {
+      schedule.plateau.step(monitored);
+      state.plateau = schedule.plateau.stateDict();
+    }
+    let stopEarly = false;
+    if (earlyStopping) {
+      stopEarly = earlyStopping.update(monitored, epoch + 1) && epoch + 1 < epochs;
+      state.earlyStopping = earlyStopping.stateDict();
+      if (stopEarly) state.earlyStoppedAt = epoch + 1;
+    }
     const next: TrainingState = { ...state, epoch: epoch + 1, batch: 0, partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0 } };
     if (run) {
       run.appendMetrics(record);
       run.saveWeights('last', model, record);
       if (isBest) run.saveWeights('best', model, record);
-      run.saveState(model, optimizer, next);
+      if (ema) run.saveWeights('ema', ema.module, record);
+      run.saveState(model, optimizer, next, ema?.module);
       run.writeCurves();
     }
     state.partial = next.partial;
     options.onEpoch?.(record, evaluation, isBest);
+    if (stopEarly) return { status: 'early-stopped', records, state: { ...next } };
     if (options.shouldStop?.() && epoch + 1 < epochs) {
       return { status: 'stopped', records, state: { ...next } };
     }

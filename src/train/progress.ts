@@ -4,6 +4,11 @@ import cliProgress from 'cli-progress';
 import type { EpochRecord, StepProgress } from './loop.js';
 
 /** 75 -> "1m15s", 3700 -> "1h01m", 9 -> "9s". */
+/** "1 epoch", "30 epochs". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   const s = Math.round(seconds);
@@ -18,10 +23,11 @@ const percent = (fraction: number | undefined, digits = 2) => (fraction === unde
 export function formatEpoch(record: EpochRecord, epochs: number, isBest: boolean): string {
   const width = String(epochs).length;
   const test =
-    record.testLoss === undefined ? '' : ` | test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)} top-5 ${percent(record.testTop5)}`;
+    record.testLoss === undefined ? '' : ` | test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)}${record.testTop5 === undefined ? '' : ` top-5 ${percent(record.testTop5)}`}`;
+  const ema = record.emaTestLoss === undefined ? '' : ` | EMA loss ${record.emaTestLoss.toFixed(4)} acc ${percent(record.emaTestAccuracy)}`;
   return (
     `epoch ${String(record.epoch).padStart(width)}/${epochs}  train loss ${record.trainLoss.toFixed(4)} acc ${percent(record.trainAccuracy)}` +
-    `${test} | lr ${record.lr.toPrecision(3)} | ${formatDuration(record.seconds)}, ${Math.round(record.trainImagesPerSecond)} img/s${isBest ? '  *best*' : ''}`
+    `${test}${ema} | lr ${record.lr.toPrecision(3)} | ${formatDuration(record.seconds)}, ${Math.round(record.trainImagesPerSecond)} img/s${isBest ? '  *best*' : ''}`
   );
 }
 

@@ -1,10 +1,18 @@
 // Learning-rate schedules as pure functions of the iteration (0-based, one per batch),
-// so a resumed run needs only the iteration to continue the schedule exactly.
+// so a resumed run needs only the iteration to continue the schedule exactly. The one
+// exception, reduce-on-plateau, reads its lr from a controller whose state the run saves.
+import { count } from './progress.js';
+import { ReduceLROnPlateau, type PlateauShape } from './plateau.js';
+
 export interface Schedule {
   /** The learning rate for the update made at `iteration`. */
   lrAt(iteration: number): number;
   /** A short human description ("cosine 0.1 -> 0 over 11730 steps"). */
   readonly description: string;
+  /** The momentum (or Adam's beta1) for the update at `iteration`, for schedules that cycle it (OneCycle). */
+  momentumAt?(iteration: number): number;
+  /** For the plateau schedule: the controller the loop steps with the monitored metric after every epoch. */
+  plateau?: ReduceLROnPlateau;
 }
 
 export function constantSchedule(lr: number): Schedule {
@@ -57,8 +65,76 @@ export function withWarmup(after: Schedule, options: { iterations: number; start
   };
 }
 
-export type ScheduleName = 'constant' | 'step' | 'multistep' | 'cosine';
-export const scheduleNames: ScheduleName[] = ['constant', 'step', 'multistep', 'cosine'];
+/** OneCycleLR's shape: what a run's config and the command line set (the peak lr and length come from the run). */
+export interface OneCycleShape {
+  /** Share of the run spent rising to maxLr (default 0.3). */
+  pctStart?: number;
+  annealStrategy?: 'cos' | 'linear';
+  /** The run starts at maxLr / divFactor (default 25). */
+  divFactor?: number;
+  /** ... and ends at maxLr / divFactor / finalDivFactor (default 1e4). */
+  finalDivFactor?: number;
+  /** Rise, fall back to the start, then anneal to the end (fast.ai's original), instead of rise then anneal. */
+  threePhase?: boolean;
+  /** Cycle the momentum inversely to the lr, between maxMomentum and baseMomentum (default true). */
+  cycleMomentum?: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
+}
+
+export interface OneCycleOptions extends OneCycleShape {
+  /** The peak learning rate. */
+  maxLr: number;
+  totalIterations: number;
+}
+
+/**
+ * Smith and Topin's one-cycle policy, exactly as torch.optim.lr_scheduler.OneCycleLR
+ * stepped once per iteration (phases ending at float step indices, cosine or linear
+ * annealing within each); past the last iteration it holds the final values.
+ */
+export function oneCycleSchedule(options: OneCycleOptions): Schedule {
+  const { maxLr, totalIterations: total, pctStart = 0.3, annealStrategy = 'cos', divFactor = 25, finalDivFactor = 1e4, threePhase = false } = options;
+  const { cycleMomentum = true, baseMomentum = 0.85, maxMomentum = 0.95 } = options;
+  if (!Number.isInteger(total) || total <= 0) throw new Error(`onecycle schedule: totalIterations must be a positive integer, got ${total}`);
+  if (!(pctStart >= 0 && pctStart <= 1)) throw new Error(`onecycle schedule: pctStart must be in [0, 1], got ${pctStart}`);
+  if (!(divFactor > 0) || !(finalDivFactor > 0)) throw new Error(`onecycle schedule: divFactor and finalDivFactor must be positive, got ${divFactor} and ${finalDivFactor}`);
+  const initialLr = maxLr / divFactor;
+  const minLr = initialLr / finalDivFactor;
+  type Phase = { end: number; lr: [number, number]; momentum: [number, number] };
+  const phases: Phase[] = threePhase
+    ? [
+        { end: pctStart * total - 1, lr: [initialLr, maxLr], momentum: [maxMomentum, baseMomentum] },
+        { end: 2 * pctStart * total - 2, lr: [maxLr, initialLr], momentum: [baseMomentum, maxMomentum] },
+        { end: total - 1, lr: [initialLr, minLr], momentum: [maxMomentum, maxMomentum] },
+      ]
+    : [
+        { end: pctStart * total - 1, lr: [initialLr, maxLr], momentum: [maxMomentum, baseMomentum] },
+        { end: total - 1, lr: [maxLr, minLr], momentum: [baseMomentum, maxMomentum] },
+      ];
+  const anneal = annealStrategy === 'cos'
+    ? (start: number, end: number, pct: number) => end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1)
+    : (start: number, end: number, pct: number) => (end - start) * pct + start;
+  if (annealStrategy !== 'cos' && annealStrategy !== 'linear') throw new Error(`onecycle schedule: annealStrategy must be 'cos' or 'linear', got '${String(annealStrategy)}'`);
+  const at = (iteration: number, which: 'lr' | 'momentum'): number => {
+    const step = Math.min(iteration, total - 1);
+    let start = 0;
+    for (let i = 0; i < phases.length; i++) {
+      const phase = phases[i];
+      if (step <= phase.end || i === phases.length - 1) return anneal(phase[which][0], phase[which][1], (step - start) / (phase.end - start));
+      start = phase.end;
+    }
+    throw new Error('unreachable');
+  };
+  return {
+    lrAt: (iteration) => at(iteration, 'lr'),
+    ...(cycleMomentum ? { momentumAt: (iteration: number) => at(iteration, 'momentum') } : {}),
+    description: `onecycle ${initialLr} -> ${maxLr} -> ${minLr} over ${total} steps (${pctStart * 100}% rising${threePhase ? ', three phases' : ''})`,
+  };
+}
+
+export type ScheduleName = 'constant' | 'step' | 'multistep' | 'cosine' | 'onecycle' | 'plateau';
+export const scheduleNames: ScheduleName[] = ['constant', 'step', 'multistep', 'cosine', 'onecycle', 'plateau'];
 
 /** A schedule described in epochs, the way the command line takes it. */
 export interface ScheduleSpec {
@@ -72,7 +148,14 @@ export interface ScheduleSpec {
   gamma?: number;
   warmupEpochs?: number;
   warmupStartFactor?: number;
+  /** cosine: the final lr; plateau: the lowest lr a reduction goes to. */
   minLr?: number;
+  /** onecycle: OneCycleLR's pct_start, div_factor, final_div_factor, three_phase, cycle_momentum, base/max_momentum. */
+  oneCycle?: OneCycleShape;
+  /** plateau: ReduceLROnPlateau's patience, threshold, cooldown; its factor is `gamma` (default 0.1), its floor `minLr`. */
+  plateau?: PlateauShape;
+  /** plateau: 'min' for a monitored loss, 'max' for an accuracy. */
+  plateauMode?: 'min' | 'max';
 }
 
 /**
@@ -81,8 +164,11 @@ export interface ScheduleSpec {
  */
 export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number): Schedule {
   const warmupEpochs = spec.warmupEpochs ?? 0;
+  if (spec.name === 'onecycle' && warmupEpochs > 0) {
+    throw new Error('onecycle has its own warm-up (the first --pct-start of the run); leave out --warmup-epochs');
+  }
   if (warmupEpochs > 0 && warmupEpochs >= spec.epochs) {
-    throw new Error(`a warm-up of ${warmupEpochs} epochs would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
+    throw new Error(`a warm-up of ${count(warmupEpochs, 'epoch')} would take the whole ${spec.epochs}-epoch run; make it shorter than the run`);
   }
   const warmup = Math.round(warmupEpochs * iterationsPerEpoch);
   const total = spec.epochs * iterationsPerEpoch;
@@ -107,6 +193,18 @@ export function scheduleFromSpec(spec: ScheduleSpec, iterationsPerEpoch: number)
     case 'cosine':
       main = cosineSchedule({ lr: spec.lr, totalIterations: Math.max(1, total - warmup), minLr: spec.minLr });
       break;
+    case 'onecycle':
+      return oneCycleSchedule({ ...spec.oneCycle, maxLr: spec.lr, totalIterations: total });
+    case 'plateau': {
+      const plateau = new ReduceLROnPlateau({ ...spec.plateau, lr: spec.lr, mode: spec.plateauMode, factor: spec.gamma, minLr: spec.minLr });
+      main = {
+        lrAt: () => plateau.lr,
+        plateau,
+        description: `reduce-on-plateau from ${spec.lr} (x${plateau.factor} after ${plateau.patience} epochs without improvement)`,
+      };
+      const warmed = withWarmup(main, { iterations: warmup, startFactor: spec.warmupStartFactor });
+      return { ...warmed, lrAt: (iteration) => warmed.lrAt(iteration), plateau };
+    }
     default:
       throw new Error(`unknown schedule '${String(spec.name)}'; expected one of ${scheduleNames.join(', ')}`);
   }

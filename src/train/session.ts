@@ -5,26 +5,48 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createClassifierByName, createModelByName, getModelInfo } from '../models/index.js';
 import { EmbeddingModel } from '../models/embedding.js';
 
-/** What a run trains: a classifier, or (with a loss head) an embedding model. */
-export type TrainableModel = ImageClassifier | EmbeddingModel;
-import type { ImageClassifier } from '../models/classifier.js';
+import { ImageClassifier } from '../models/classifier.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { manualSeed } from '../torch/runtime.js';
 import { RunDirectory, readRunConfig, RUN_FILES, type TrainingState, type WeightsInfo } from './checkpoint.js';
-import { describeSkipped, FOLDER_CROP_PCT, normalizationFor, prepareData, testLoader, trainLoader, type DataSpec, type PreparedData } from './data-setup.js';
+import { dataTitle, describeSkipped, FOLDER_CROP_PCT, normalizationFor, prepareData, testLoader, trainLoader, type AugmentRecipe, type DataSpec, type PreparedData } from './data-setup.js';
+import { EarlyStopping } from './early-stopping.js';
+import { ModelEma } from './ema.js';
 import { initialState, train, type EpochRecord, type StepProgress, type TrainResult } from './loop.js';
+import { Mixup } from './mixup.js';
 import { AdamW } from './optim/adamw.js';
 import { paramGroupsFor } from './optim/groups.js';
+import { Lamb } from './optim/lamb.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { RMSprop, RMSpropTF } from './optim/rmsprop.js';
 import { SGD } from './optim/sgd.js';
-import { scheduleFromSpec, type ScheduleName } from './schedule.js';
+import { count } from './progress.js';
+import { freezeAllButClassifier, loadPretrainedFile } from './pretrained.js';
+import type { PlateauShape } from './plateau.js';
+import { scheduleFromSpec, type OneCycleShape, type ScheduleName } from './schedule.js';
 import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from './losses/embedding-heads.js';
 import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
 
-export type OptimizerName = 'sgd' | 'adamw';
-export const optimizerNames: OptimizerName[] = ['sgd', 'adamw'];
+/** What a run trains: a classifier, or (with a loss head) an embedding model. */
+export type TrainableModel = ImageClassifier | EmbeddingModel;
+
+export type OptimizerName = 'sgd' | 'adamw' | 'rmsprop' | 'rmsproptf' | 'lamb';
+export const optimizerNames: OptimizerName[] = ['sgd', 'adamw', 'rmsprop', 'rmsproptf', 'lamb'];
+
+/**
+ * Learning rate and weight decay when none is given: SGD's from the ResNet papers, AdamW's
+ * and LAMB's from timm's recipes (DeiT, ResNet strikes back), RMSprop's from timm's
+ * EfficientNet/MobileNet recipes (weight decay 1e-5).
+ */
+export const optimizerDefaults: Record<OptimizerName, { lr: number; weightDecay: number }> = {
+  sgd: { lr: 0.1, weightDecay: 5e-4 },
+  adamw: { lr: 1e-3, weightDecay: 0.05 },
+  rmsprop: { lr: 0.01, weightDecay: 1e-5 },
+  rmsproptf: { lr: 0.01, weightDecay: 1e-5 },
+  lamb: { lr: 5e-3, weightDecay: 0.01 },
+};
 
 /** Everything that decides a run's result; saved as config.json and reused on resume. */
 export interface RunConfig {
@@ -51,6 +73,28 @@ export interface RunConfig {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  /** Optimiser settings besides lr, momentum and weight decay (RMSprop's alpha; eps of the adaptive ones). Fields added later are optional, so older runs still resume. */
+  rmspropAlpha?: number;
+  optimizerEps?: number;
+  /** onecycle schedule: torch's OneCycleLR settings. */
+  oneCycle?: OneCycleShape;
+  /** plateau schedule (factor: gamma; floor: minLr). */
+  plateau?: PlateauShape;
+  /** What plateau and early stopping watch (default loss). */
+  monitor?: 'loss' | 'accuracy';
+  /** Stop after this many epochs without improvement. */
+  earlyStopping?: number;
+  earlyStoppingDelta?: number;
+  /** Augmentation beyond crops and flips. */
+  recipe?: AugmentRecipe;
+  /** Mixup / CutMix Beta alphas (0: off), probability per batch and CutMix's share. */
+  mixup?: number;
+  cutmix?: number;
+  mixupProb?: number;
+  mixupSwitchProb?: number;
+  /** Keep an exponential moving average of the weights (decay default: ModelEma's 0.9998). */
+  modelEma?: boolean;
+  modelEmaDecay?: number;
   /**
    * Embedding training: the model's output is an embedding of `embeddingSize` and the
    * loss is this head over it, with one class centre per identity (absent: a classifier
@@ -60,6 +104,10 @@ export interface RunConfig {
   embeddingSize?: number;
   /** Margin settings that differ from InsightFace's defaults for `loss` (s, m1, m2, m3). */
   margin?: Partial<MarginSpec>;
+  /** Start from this checkpoint (fine-tuning); the classifier is re-initialised when the class count differs. */
+  weights?: string;
+  /** Train only the classifier: every other parameter stays as built or loaded. */
+  freeze?: boolean;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -80,12 +128,12 @@ export const trainingDefaults = {
   seed: 0,
 };
 
-/** Peak learning rate: 0.1 for SGD, 0.001 for AdamW. */
-export const defaultLr = (optimizer: OptimizerName): number => (optimizer === 'adamw' ? 1e-3 : 0.1);
-/** L2 weight decay 5e-4 for SGD, decoupled 0.05 for AdamW. */
-export const defaultWeightDecay = (optimizer: OptimizerName): number => (optimizer === 'adamw' ? 0.05 : 5e-4);
-/** One epoch, or a fifth of a shorter run, so a short run is not all warm-up. */
-export const defaultWarmupEpochs = (epochs: number): number => Math.min(1, epochs / 5);
+/** Peak learning rate per optimizer (optimizerDefaults). */
+export const defaultLr = (optimizer: OptimizerName): number => optimizerDefaults[optimizer]?.lr ?? 0.1;
+/** Weight decay per optimizer (optimizerDefaults). */
+export const defaultWeightDecay = (optimizer: OptimizerName): number => optimizerDefaults[optimizer]?.weightDecay ?? 5e-4;
+/** One epoch, or a fifth of a shorter run, so a short run is not all warm-up; none for OneCycle, which warms up by itself. */
+export const defaultWarmupEpochs = (epochs: number, schedule: ScheduleName = 'cosine'): number => (schedule === 'onecycle' ? 0 : Math.min(1, epochs / 5));
 
 /** Fills in the defaults of every setting not given (undefined counts as not given). */
 export function resolveRunConfig(input: RunConfigInput): RunConfig {
@@ -95,7 +143,7 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
     ...base,
     lr: given.lr ?? defaultLr(base.optimizer),
     weightDecay: given.weightDecay ?? defaultWeightDecay(base.optimizer),
-    warmupEpochs: given.warmupEpochs ?? defaultWarmupEpochs(base.epochs),
+    warmupEpochs: given.warmupEpochs ?? defaultWarmupEpochs(base.epochs, base.schedule),
   };
 }
 
@@ -150,11 +198,19 @@ function buildOptimizer(config: RunConfig, model: TrainableModel, head: Embeddin
   const groupsOf = (module: Module<never, unknown>) => paramGroupsFor(module, { weightDecay: config.weightDecay, noDecayOnNormAndBias: config.noDecayNormBias });
   // The class centres train with the same optimiser and weight decay, as arcface_torch's PartialFC.
   const groups = [...groupsOf(model), ...(head ? groupsOf(head) : [])];
+  const eps = config.optimizerEps;
+  const rmsprop = { lr: config.lr, weightDecay: config.weightDecay, momentum: config.momentum, alpha: config.rmspropAlpha, eps };
   switch (config.optimizer) {
     case 'sgd':
       return new SGD(groups, { lr: config.lr, momentum: config.momentum, nesterov: config.nesterov && config.momentum > 0 });
     case 'adamw':
-      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay });
+      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay, eps });
+    case 'rmsprop':
+      return new RMSprop(groups, rmsprop);
+    case 'rmsproptf':
+      return new RMSpropTF(groups, rmsprop);
+    case 'lamb':
+      return new Lamb(groups, { lr: config.lr, weightDecay: config.weightDecay, eps });
     default:
       throw new Error(`unknown optimizer '${String(config.optimizer)}'; expected one of ${optimizerNames.join(', ')}`);
   }
@@ -170,6 +226,10 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   const log = options.log ?? (() => {});
   if (!options.resume) checkFreshRunDir(options.out);
   getModelInfo(config.model); // an unknown name fails before the data is read
+  if (config.loss && (config.mixup || config.cutmix)) {
+    // Mixed batches train on soft targets over class logits; a loss head takes one identity per image.
+    throw new Error(`--mixup and --cutmix train a classifier on soft targets; they do not apply with --loss ${config.loss}, which needs one identity per image`);
+  }
 
   const data = await prepareData(config.data, { train: true, test: 'if-present' });
   if (options.shouldStop?.()) throw new Error('stopped before training started; nothing was written');
@@ -187,11 +247,29 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     ? { ...config.modelOptions, ...embeddingModelOptions(config.model, config.embeddingSize ?? 512, channels) }
     : { ...config.modelOptions, numClasses: data.classes.length, inChans: channels };
   // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
-  const model = config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions);
-  const head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
-  const optimizer = buildOptimizer(config, model, head);
+  const buildModel = (): TrainableModel => (config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions));
+  const model = buildModel();
+  let head: EmbeddingHead | undefined;
+  let optimizer: Optimizer;
+  let ema: ModelEma | undefined;
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head);
+    if ((config.weights || config.freeze) && !(model instanceof ImageClassifier)) {
+      throw new Error(`--weights and --freeze fine-tune classifiers; ${config.model} is an embedding model (load its weights with the embed and verify commands)`);
+    }
+    // A resumed run's state file holds the weights; the checkpoint is read on the first start only.
+    if (config.weights && !options.resume) for (const line of loadPretrainedFile(model as ImageClassifier, config.weights)) log(line);
+    if (config.freeze) log(`--freeze: training the classifier only (${freezeAllButClassifier(model as ImageClassifier).toLocaleString('en-US')} parameters frozen)`);
+    head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
+    optimizer = buildOptimizer(config, model, head);
+    // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
+    ema = config.modelEma ? new ModelEma(model, buildModel(), { decay: config.modelEmaDecay }) : undefined;
+  } catch (error) {
+    model.dispose();
+    head?.dispose();
+    throw error;
+  }
+  try {
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head, ema);
     return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
@@ -199,6 +277,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     throw error;
   } finally {
     optimizer.disposeState();
+    ema?.dispose();
   }
 }
 
@@ -211,10 +290,11 @@ async function trainModel(
   optimizer: Optimizer,
   modelOptions: Record<string, unknown>,
   head: EmbeddingHead | undefined,
+  ema: ModelEma | undefined,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
   const log = options.log ?? (() => {});
   const normalization = model instanceof EmbeddingModel ? embeddingModelNormalization(model) : normalizationFor(data);
-  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, prefetch: options.prefetch, normalization };
+  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, recipe: config.recipe, prefetch: options.prefetch, normalization };
   const trainData = trainLoader(data, loaderSettings);
   const testData = data.test ? testLoader(data, loaderSettings) : undefined;
 
@@ -228,21 +308,30 @@ async function trainModel(
       gamma: config.gamma,
       warmupEpochs: config.warmupEpochs,
       minLr: config.minLr,
+      oneCycle: config.oneCycle,
+      plateau: config.plateau,
+      plateauMode: config.monitor === 'accuracy' ? 'max' : 'min',
     },
     trainData.numBatches(),
   );
+  const numClasses = data.classes.length;
+  const mixup = config.mixup || config.cutmix
+    ? new Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, prob: config.mixupProb, switchProb: config.mixupSwitchProb, labelSmoothing: config.labelSmoothing, numClasses })
+    : undefined;
+  const earlyStopping = config.earlyStopping !== undefined
+    ? new EarlyStopping({ patience: config.earlyStopping, minDelta: config.earlyStoppingDelta, mode: config.monitor === 'accuracy' ? 'max' : 'min' })
+    : undefined;
 
   const cropPct = data.kind === 'image-folder' && !data.aligned ? FOLDER_CROP_PCT : 1;
   const embedding = head ? { embeddingSize: head.embeddingSize, loss: config.loss } : {};
   const weightsInfo: WeightsInfo = { model: config.model, modelOptions, classes: data.classes, inputShape: data.inputShape, ...normalization, cropPct, ...embedding };
-  const dataName = config.data.data.toLowerCase() === 'fashion-mnist' ? 'Fashion-MNIST' : config.data.data;
-  const title = `${config.model} on ${dataName}${head ? `, ${head.describe()}` : ''}`;
+  const title = `${config.model} on ${dataTitle(config.data.data)}${head ? `, ${head.describe()}` : ''}`;
   const run = new RunDirectory(options.out, weightsInfo, title, head);
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
-    resumeFrom = run.loadState(model, optimizer);
+    resumeFrom = run.loadState(model, optimizer, ema?.module);
     if (resumeFrom.epoch >= config.epochs) {
-      throw new Error(`the run in ${run.path} has already finished its ${resumeFrom.epoch} epochs; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
+      throw new Error(`the run in ${run.path} has already finished its ${count(resumeFrom.epoch, 'epoch')}; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
     run.truncateMetrics(resumeFrom.epoch);
     run.writeConfig(config); // --epochs may have changed
@@ -252,7 +341,13 @@ async function trainModel(
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
   if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
-  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${trainData.numBatches()} step${trainData.numBatches() === 1 ? '' : 's'} per epoch; ${schedule.description}`);
+  log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${count(trainData.numBatches(), 'step')} per epoch; ${schedule.description}`);
+  const trainImages = data.train!.length;
+  const batchSize = Math.min(config.batchSize, trainImages);
+  const leftOver = trainImages % batchSize;
+  if (leftOver > 0) {
+    log(`note: ${count(leftOver, 'training image')} of ${trainImages} do not fill a last batch of ${batchSize} and are left out of each epoch (different ones each epoch, as the order is shuffled)`);
+  }
 
   const result = await train({
     model,
@@ -261,9 +356,13 @@ async function trainModel(
     trainData,
     testData,
     epochs: config.epochs,
-    numClasses: data.classes.length,
+    numClasses,
     seed: config.seed,
     labelSmoothing: config.labelSmoothing,
+    mixup,
+    ema,
+    earlyStopping,
+    monitor: config.monitor,
     loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
     run,

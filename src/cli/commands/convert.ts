@@ -14,7 +14,8 @@ import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymb
 import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
 import { dispose } from '../../torch/scope.js';
-import { buildModel, readCheckpoint } from '../model-loading.js';
+import { readCheckpoint } from '../../train/pretrained.js';
+import { buildModel } from '../model-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface ConvertOptions {

@@ -5,13 +5,14 @@ import { fashionMnistStats, loadFashionMnist } from '../../data/fashion-mnist.js
 import { stackImages } from '../../data/normalize.js';
 import type { ImageClassifier } from '../../models/classifier.js';
 import { predictProbabilities } from '../../train/evaluate.js';
-import { formatDuration } from '../../train/progress.js';
+import { count, formatDuration } from '../../train/progress.js';
 import type { RunConfig } from '../../train/session.js';
 import { fromBytes } from '../../torch/creation.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
 import { parseNonNegativeInt, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 import { addRuntimeOptions, trainWithConsole, unusedRunFolder } from './train.js';
+import { Interrupted } from '../errors.js';
 
 /** The accuracy the demo promises. */
 const TARGET = 0.85;
@@ -121,17 +122,17 @@ export function register(program: Command): void {
     if (options.threads !== undefined) setNumThreads(options.threads);
     const config = demoConfig(options);
     const out = options.out ?? unusedRunFolder('runs/demo');
-    console.log(`resnets demo: ${config.model} on Fashion-MNIST, ${config.epochs} epochs, ${getNumThreads()} threads; run folder ${out}`);
+    console.log(`resnets demo: ${config.model} on Fashion-MNIST, ${count(config.epochs, 'epoch')}, ${count(getNumThreads(), 'thread')}; run folder ${out}`);
     const started = performance.now();
     const { result, model } = await trainWithConsole(config, { out, resume: false, workers: options.workers, progress: options.progress });
     try {
-      if (result.status === 'stopped') return;
+      if (result.status === 'stopped') throw new Interrupted();
       // The demo's config has no embedding loss, so the run trained a classifier.
       showPredictions(model as ImageClassifier, options.dataDir);
       const last = result.records[result.records.length - 1];
       const accuracy = last.testAccuracy ?? 0;
       const verdict = accuracy >= TARGET ? `passes the ${TARGET * 100}% target` : `is below the ${TARGET * 100}% target`;
-      console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% after ${config.epochs} epochs in ${formatDuration((performance.now() - started) / 1000)}: ${verdict}`);
+      console.log(`test accuracy ${(accuracy * 100).toFixed(2)}% after ${count(config.epochs, 'epoch')} in ${formatDuration((performance.now() - started) / 1000)}: ${verdict}`);
       console.log(`curves: ${out}/curves.svg   weights: ${out}/best.safetensors`);
       console.log(`evaluate again with: resnets eval ${config.model} --weights ${out}/best.safetensors --data fashion-mnist`);
     } finally {

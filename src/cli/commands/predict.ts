@@ -6,7 +6,9 @@ import type { Tensor } from '../../torch/tensor.js';
 import { readLabels } from '../labels.js';
 import { loadForPrediction } from '../model-loading.js';
 import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
-import { preprocessImages } from '../preprocess-image.js';
+import { imagesBatch, preprocessImage, type PreprocessOptions } from '../preprocess-image.js';
+import type { Image } from '../../data/image.js';
+import { oneLine } from '../errors.js';
 
 interface PredictOptions {
   modelOptions?: Record<string, unknown>;
@@ -53,16 +55,27 @@ export function register(program: Command): void {
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)
     .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
-    .option('--json', 'print a JSON array with one { image, predictions } entry per image')
+    .option('--json', 'print a JSON array with one { image, predictions } entry per image ({ image, error } for one that cannot be read)')
     .action(async (name: string, images: string[], options: PredictOptions) => {
       const { model, preprocess, classNames } = loadForPrediction(name, options.weights, options);
       const labels = options.labels ? readLabels(options.labels) : classNames;
-      const results: { image: string; predictions: Prediction[] }[] = [];
+      const results: { image: string; predictions?: Prediction[]; error?: string }[] = [];
       try {
         model.eval();
         for (let start = 0; start < images.length; start += BATCH) {
-          const chunk = images.slice(start, start + BATCH);
-          const batch = await preprocessImages(chunk, preprocess);
+          // An image that cannot be read is reported in its place; the others are still answered.
+          const chunk: string[] = [];
+          const decoded: Image[] = [];
+          for (const image of images.slice(start, start + BATCH)) {
+            try {
+              decoded.push(await preprocessImage(image, preprocess));
+              chunk.push(image);
+            } catch (error) {
+              results.push({ image, error: oneLine((error as Error).message) });
+            }
+          }
+          if (decoded.length === 0) continue;
+          const batch = imagesBatch(decoded, preprocess);
           try {
             const top = tidy(() => {
               const logits = noGrad(() => model.call(batch));
@@ -79,16 +92,20 @@ export function register(program: Command): void {
       } finally {
         model.dispose();
       }
+      results.sort((a, b) => images.indexOf(a.image) - images.indexOf(b.image));
+      const failed = results.filter((r) => r.error !== undefined);
       if (options.json) {
         console.log(JSON.stringify(results, null, 2));
-        return;
-      }
-      for (const { image, predictions } of results) {
-        console.log(image);
-        for (const { index, label, probability } of predictions) {
+      } else {
+        for (const { image, predictions, error } of results) {
+          console.log(image);
+          if (error !== undefined) console.log(`  unreadable: ${error}`);
+          for (const { index, label, probability } of predictions ?? []) {
           const shown = labels ? `${label} (${index})` : label;
-          console.log(`  ${(probability * 100).toFixed(2).padStart(6)}%  ${shown}`);
+            console.log(`  ${(probability * 100).toFixed(2).padStart(6)}%  ${shown}`);
+          }
         }
       }
+      if (failed.length > 0) throw new Error(`${failed.length} of ${images.length} images could not be read: ${failed.map((r) => r.image).join(', ')}`);
     });
 }

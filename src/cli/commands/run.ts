@@ -7,6 +7,7 @@ import * as io from '../../io/index.js';
 import { noGrad } from '../../torch/runtime.js';
 import { dispose, tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
+import { isFloatingPoint } from '../../torch/dtype.js';
 import { loadBackboneWithWeights, loadModelWithWeights } from '../model-loading.js';
 import { modelOptionsHelp, parseModelOptions, parseNonNegativeIntList, parsePositiveInt } from '../options.js';
 
@@ -47,7 +48,15 @@ function readInput(file: string): Tensor {
   if (!existsSync(file)) throw new Error(`input file '${file}' does not exist`);
   const loaded = io.load(file) as unknown;
   if (!(loaded instanceof Tensor)) throw new Error(`'${file}' does not hold a single tensor (expected an .npy array)`);
-  if (loaded.ndim !== 4) throw new Error(`the input must be 4-D (batch, channels, height, width), got shape [${loaded.shape.join(', ')}] from '${file}'`);
+  if (loaded.ndim !== 4) {
+    loaded.dispose();
+    throw new Error(`the input must be 4-D (batch, channels, height, width), got shape [${loaded.shape.join(', ')}] from '${file}'`);
+  }
+  if (!isFloatingPoint(loaded.dtype)) {
+    const dtype = loaded.dtype;
+    loaded.dispose();
+    throw new Error(`'${file}' holds ${dtype} values; the model takes floating-point input (scale images to [0, 1] and normalise them first)`);
+  }
   return loaded;
 }
 
@@ -66,6 +75,9 @@ export function register(program: Command): void {
     .action(async (name: string, options: RunOptions) => {
       if (options.outIndices && !options.featuresOnly) throw new Error('--out-indices needs --features-only');
       const input = readInput(options.input);
+      // Floating-point input of another precision is converted to the weights' float32, as a
+      // note says; the library itself refuses a mismatch (Module.call names both dtypes).
+      if (input.dtype !== 'float32') console.log(`note: '${options.input}' is ${input.dtype}; converted to float32, the model's dtype`);
       if (options.featuresOnly) {
         try {
           runBackbone(name, input, options);
@@ -79,6 +91,7 @@ export function register(program: Command): void {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));
         io.save(output, options.output);
+        console.log(`wrote ${options.output}: ${output.dtype} [${output.shape.join(', ')}]`);
         output.dispose();
       } finally {
         model.dispose();

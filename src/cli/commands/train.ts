@@ -1,12 +1,14 @@
-// `resnets train MODEL --data fashion-mnist|DIR --out RUN_DIR`: trains a model, with a
+// `resnets train MODEL --data fashion-mnist|mnist|cifar10|cifar100|DIR --out RUN_DIR`: trains a model, with a
 // progress bar, per-epoch metrics, checkpoints, curves, and Ctrl-C that saves a
 // resumable checkpoint (`resnets train --resume RUN_DIR` continues it).
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createProgressView, formatDuration } from '../../train/progress.js';
+import { count, createProgressView, formatDuration } from '../../train/progress.js';
+import { builtinDataName, builtinDataNames } from '../../train/data-setup.js';
 import { scheduleNames, type ScheduleName } from '../../train/schedule.js';
 import {
+  optimizerDefaults,
   optimizerNames,
   readSessionConfig,
   resolveRunConfig,
@@ -20,7 +22,11 @@ import {
 import { setNumThreads } from '../../torch/runtime.js';
 import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
 import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
-import { parseChannels, parseChoice, parseProbability, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, modelOptionsHelp, parseModelOptions } from '../options.js';
+import { Interrupted } from '../errors.js';
+import {
+  modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt,
+  parsePositiveNumber, parseProbability, parseUnitInterval,
+} from '../options.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -28,7 +34,10 @@ function parseEpochList(text: string): number[] {
   return values;
 }
 
-export interface TrainCommandOptions {
+/** Options that go into the run config under the same name. */
+type SameNamed = 'mixup' | 'cutmix' | 'mixupProb' | 'mixupSwitchProb' | 'modelEma' | 'modelEmaDecay' | 'monitor' | 'earlyStopping' | 'earlyStoppingDelta' | 'rmspropAlpha';
+
+export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
@@ -55,6 +64,24 @@ export interface TrainCommandOptions {
   clipGradNorm?: number;
   augment: boolean;
   seed: number;
+  optEps?: number;
+  pctStart?: number;
+  divFactor?: number;
+  finalDivFactor?: number;
+  threePhase?: boolean;
+  cycleMomentum: boolean;
+  baseMomentum?: number;
+  maxMomentum?: number;
+  plateauPatience?: number;
+  plateauThreshold?: number;
+  plateauCooldown?: number;
+  autoAugment?: 'randaugment' | 'trivialaugment';
+  raOps?: number;
+  raMagnitude?: number;
+  colorJitter?: number;
+  randomErasing?: number;
+  valSplit?: number;
+  cifar100Labels?: 'fine' | 'coarse';
   channels?: 1 | 3;
   imageSize?: number;
   strict?: boolean;
@@ -68,6 +95,8 @@ export interface TrainCommandOptions {
   scale?: number;
   margin?: number;
   margins?: number[];
+  weights?: string;
+  freeze?: boolean;
 }
 
 function parseMargins(text: string): number[] {
@@ -110,9 +139,18 @@ function defaultOut(model: string, data: string): string {
   return unusedRunFolder(join('runs', `${model}-${basename(resolve(data)).toLowerCase()}`));
 }
 
+const dataChoices = `${builtinDataNames.map((name) => `'${name}'`).join(', ')} or a folder of class sub-folders`;
+
 function configFromOptions(model: string, options: TrainCommandOptions): RunConfig {
-  if (!options.data) throw new Error("--data is required ('fashion-mnist' or a folder of class sub-folders)");
+  if (!options.data) throw new Error(`--data is required (${dataChoices})`);
   const modelOptions = Object.fromEntries(Object.entries({ dropPathRate: options.dropPathRate, dropRate: options.dropRate }).filter(([, v]) => v !== undefined));
+  const recipe = {
+    autoAugment: options.autoAugment,
+    randAugmentOps: options.raOps,
+    randAugmentMagnitude: options.raMagnitude,
+    colorJitter: options.colorJitter,
+    randomErasing: options.randomErasing,
+  };
   return resolveRunConfig({
     model,
     modelOptions: { ...options.modelOptions, ...modelOptions },
@@ -122,11 +160,14 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
       dataDir: options.dataDir,
       channels: options.channels,
       // Embedding training on folders follows InsightFace: aligned 112x112 crops, flips only.
-      imageSize: options.imageSize ?? (options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? 112 : undefined),
-      aligned: options.loss && options.data.toLowerCase() !== 'fashion-mnist' ? true : undefined,
+      imageSize: options.imageSize ?? (options.loss && !builtinDataName(options.data) ? 112 : undefined),
+      aligned: options.loss && !builtinDataName(options.data) ? true : undefined,
       strict: options.strict,
       limitTrain: options.limitTrain,
       limitTest: options.limitTest,
+      valSplit: options.valSplit,
+      validationSeed: options.valSplit === undefined ? undefined : options.seed,
+      cifar100Labels: options.cifar100Labels,
     },
     epochs: options.epochs,
     batchSize: options.batchSize,
@@ -146,7 +187,25 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     clipGradNorm: options.clipGradNorm,
     augment: options.augment,
     seed: options.seed,
+    rmspropAlpha: options.rmspropAlpha,
+    optimizerEps: options.optEps,
+    oneCycle: options.schedule === 'onecycle'
+      ? { pctStart: options.pctStart, divFactor: options.divFactor, finalDivFactor: options.finalDivFactor, threePhase: options.threePhase, cycleMomentum: options.cycleMomentum, baseMomentum: options.baseMomentum, maxMomentum: options.maxMomentum }
+      : undefined,
+    plateau: options.schedule === 'plateau' ? { patience: options.plateauPatience, threshold: options.plateauThreshold, cooldown: options.plateauCooldown } : undefined,
+    monitor: options.monitor,
+    earlyStopping: options.earlyStopping,
+    earlyStoppingDelta: options.earlyStoppingDelta,
+    recipe: Object.values(recipe).some((value) => value !== undefined) ? recipe : undefined,
+    mixup: options.mixup,
+    cutmix: options.cutmix,
+    mixupProb: options.mixupProb,
+    mixupSwitchProb: options.mixupSwitchProb,
+    modelEma: options.modelEma || options.modelEmaDecay !== undefined ? true : undefined,
+    modelEmaDecay: options.modelEmaDecay,
     ...(options.loss ? { loss: options.loss, embeddingSize: options.embeddingSize ?? 512, margin: marginFromOptions(options) } : noEmbeddingOptions(options)),
+    weights: options.weights,
+    freeze: options.freeze,
   });
 }
 
@@ -156,6 +215,19 @@ function noEmbeddingOptions(options: TrainCommandOptions): Record<string, never>
   marginFromOptions(options);
   return {};
 }
+
+/** Options that only mean something with another option or value; a note names each one given without it. */
+const dependentOptions: { keys: (keyof TrainCommandOptions)[]; applies: (o: TrainCommandOptions) => boolean; needs: string }[] = [
+  { keys: ['momentum'], applies: (o) => ['sgd', 'rmsprop', 'rmsproptf'].includes(o.optimizer), needs: '--optimizer sgd, rmsprop or rmsproptf' },
+  { keys: ['nesterov'], applies: (o) => o.optimizer === 'sgd', needs: '--optimizer sgd' },
+  { keys: ['rmspropAlpha'], applies: (o) => o.optimizer === 'rmsprop' || o.optimizer === 'rmsproptf', needs: '--optimizer rmsprop or rmsproptf' },
+  { keys: ['optEps'], applies: (o) => o.optimizer !== 'sgd', needs: 'an adaptive optimizer (not sgd)' },
+  { keys: ['pctStart', 'divFactor', 'finalDivFactor', 'threePhase', 'cycleMomentum', 'baseMomentum', 'maxMomentum'], applies: (o) => o.schedule === 'onecycle', needs: '--schedule onecycle' },
+  { keys: ['plateauPatience', 'plateauThreshold', 'plateauCooldown'], applies: (o) => o.schedule === 'plateau', needs: '--schedule plateau' },
+  { keys: ['earlyStoppingDelta'], applies: (o) => o.earlyStopping !== undefined, needs: '--early-stopping' },
+  { keys: ['raOps', 'raMagnitude'], applies: (o) => o.autoAugment === 'randaugment', needs: '--auto-augment randaugment' },
+  { keys: ['mixupProb', 'mixupSwitchProb'], applies: (o) => Boolean(o.mixup || o.cutmix), needs: '--mixup or --cutmix' },
+];
 
 /** Adds the options every training command shares (train and demo). */
 export function addRuntimeOptions(command: Command): Command {
@@ -206,8 +278,14 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
     }
     const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
     const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
-    console.log(`finished ${config.epochs} epochs in ${elapsed}${best}`);
-    console.log(`run saved to ${run.path} (metrics.jsonl, curves.svg, last.safetensors, best.safetensors${session.head ? ', head.safetensors: the class centres' : ''})`);
+    if (result.status === 'early-stopped') {
+      const patience = config.earlyStopping ?? 0;
+      console.log(`stopped early after epoch ${state.earlyStoppedAt} of ${config.epochs}: ${config.monitor ?? 'loss'} did not improve for ${count(patience, 'epoch')} (in ${elapsed}${best})`);
+    } else {
+      console.log(`finished ${count(config.epochs, 'epoch')} in ${elapsed}${best}`);
+    }
+    const files = ['metrics.jsonl', 'curves.svg', 'last.safetensors', 'best.safetensors', ...(session.head ? ['head.safetensors: the class centres'] : []), ...(config.modelEma ? ['ema.safetensors'] : [])];
+    console.log(`run saved to ${run.path} (${files.join(', ')})`);
     return session;
   } catch (error) {
     view.stop();
@@ -220,33 +298,63 @@ export async function trainWithConsole(config: RunConfig, options: { out: string
 export function register(program: Command): void {
   const command = program
     .command('train')
-    .description('Train a model on Fashion-MNIST or an image folder; writes metrics, checkpoints and curves to a run folder')
+    .description('Train a model on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
-    .option('--data <source>', "'fashion-mnist', or a folder of class sub-folders (with train/ and test/ or val/ inside, or one set)")
+    .option('--data <source>', `${dataChoices} (with train/ and test/ or val/ inside, or one set)`)
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
-    .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them")
+    .option('--data-dir <dir>', "mnist: the folder of its four IDX files; cifar10/cifar100: the unpacked binary release (cifar-10-batches-bin, cifar-100-binary) or the folder holding it; fashion-mnist: its IDX files, if not where Debian's package puts them")
+    .option('--cifar100-labels <kind>', 'cifar100: train on the 100 fine classes or the 20 coarse superclasses (default fine)', parseChoice(['fine', 'coarse'] as const))
+    .option('--val-split <fraction>', 'folder data without a test split: hold out this share of every class (stratified, seeded by --seed) as the test set', parseOpenFraction)
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
+    .option('--weights <file>', 'fine-tune: start from this checkpoint (.pth, .pt or .safetensors; torchvision keys); the classifier is re-initialised when the class count differs')
+    .option('--freeze', 'train only the classifier; every other layer keeps its (loaded) weights')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
-    .option('--lr <rate>', 'peak learning rate (default: 0.1 for SGD, 0.001 for AdamW)', parsePositiveNumber)
-    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')}`, parseChoice(optimizerNames), trainingDefaults.optimizer)
-    .option('--momentum <m>', 'SGD momentum', parseNonNegativeNumber, trainingDefaults.momentum)
-    .option('--no-nesterov', 'plain momentum instead of Nesterov momentum')
+    .option('--lr <rate>', `peak learning rate (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].lr} for ${name}`).join(', ')})`, parsePositiveNumber)
+    .option('--optimizer <name>', `one of ${optimizerNames.join(', ')} (rmsprop: torch.optim.RMSprop; rmsproptf: timm's TensorFlow-style RMSprop; lamb: timm's LAMB)`, parseChoice(optimizerNames), trainingDefaults.optimizer)
+    .option('--momentum <m>', 'momentum of SGD and RMSprop', parseNonNegativeNumber, trainingDefaults.momentum)
+    .option('--no-nesterov', 'SGD: plain momentum instead of Nesterov momentum')
     .option('--drop-path-rate <p>', "stochastic depth: the last block's drop probability, earlier blocks' rising linearly from 0 (default 0)", parseProbability)
     .option('--drop-rate <p>', 'dropout before the classifier (default 0)', parseProbability)
-    .option('--weight-decay <wd>', 'L2 weight decay (SGD; default 5e-4) or decoupled weight decay (AdamW; default 0.05)', parseNonNegativeNumber)
+    .option('--weight-decay <wd>', `weight decay: L2 for sgd and rmsprop, decoupled for adamw, inside the trust ratio for lamb (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].weightDecay} for ${name}`).join(', ')})`, parseNonNegativeNumber)
+    .option('--rmsprop-alpha <a>', "RMSprop's smoothing constant (default 0.99 for rmsprop, 0.9 for rmsproptf)", parseUnitInterval)
+    .option('--opt-eps <eps>', "the adaptive optimizers' epsilon (default: adamw 1e-8, rmsprop 1e-8, rmsproptf 1e-10, lamb 1e-6)", parsePositiveNumber)
     .option('--decay-norm-bias', 'also decay BatchNorm weights and biases (by default they are not decayed)')
-    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')}`, parseChoice(scheduleNames), trainingDefaults.schedule)
+    .option('--schedule <name>', `learning-rate schedule: ${scheduleNames.join(', ')} (onecycle: torch's OneCycleLR over the run; plateau: torch's ReduceLROnPlateau on --monitor after each epoch)`, parseChoice(scheduleNames), trainingDefaults.schedule)
     .option('--milestones <epochs>', 'multistep: epochs at which the rate is multiplied by --gamma (default: 50% and 75% of the run)', parseEpochList)
     .option('--step-epochs <n>', 'step: epochs between decays (default: a third of the run)', parsePositiveNumber)
-    .option('--gamma <g>', 'step and multistep: the decay factor (default 0.1)', parsePositiveNumber)
-    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1; a fifth of the run for runs under 5 epochs)', parseNonNegativeNumber)
-    .option('--min-lr <rate>', 'cosine: the final learning rate', parseNonNegativeNumber, trainingDefaults.minLr)
-    .option('--label-smoothing <e>', 'label smoothing of the training loss', parseNonNegativeNumber, trainingDefaults.labelSmoothing)
+    .option('--gamma <g>', 'step, multistep and plateau: the decay factor (default 0.1)', parsePositiveNumber)
+    .option('--warmup-epochs <n>', 'linear warm-up from a tenth of --lr over this many epochs (default: 1; a fifth of the run for runs under 5 epochs; 0 for onecycle, which warms up by itself)', parseNonNegativeNumber)
+    .option('--min-lr <rate>', 'cosine: the final learning rate; plateau: the lowest rate a reduction goes to', parseNonNegativeNumber, trainingDefaults.minLr)
+    .option('--pct-start <p>', 'onecycle: share of the run rising to --lr (default 0.3)', parseUnitInterval)
+    .option('--div-factor <d>', 'onecycle: the run starts at --lr / d (default 25)', parsePositiveNumber)
+    .option('--final-div-factor <d>', 'onecycle: and ends at --lr / div-factor / d (default 1e4)', parsePositiveNumber)
+    .option('--three-phase', "onecycle: rise, fall back to the start, then anneal (fast.ai's original shape)")
+    .option('--no-cycle-momentum', 'onecycle: keep the momentum (or beta1) fixed instead of cycling it between --max-momentum and --base-momentum')
+    .option('--base-momentum <m>', 'onecycle: the momentum at the peak learning rate (default 0.85)', parseUnitInterval)
+    .option('--max-momentum <m>', 'onecycle: the momentum at the start and end (default 0.95)', parseUnitInterval)
+    .option('--plateau-patience <n>', 'plateau: epochs without improvement before the rate is multiplied by --gamma (default 10)', parseNonNegativeInt)
+    .option('--plateau-threshold <t>', 'plateau: the relative change that counts as an improvement (default 1e-4)', parseNonNegativeNumber)
+    .option('--plateau-cooldown <n>', 'plateau: epochs to wait after a reduction before counting again (default 0)', parseNonNegativeInt)
+    .option('--monitor <metric>', 'what plateau and early stopping watch: loss or accuracy (of the test data; of training without it)', parseChoice(['loss', 'accuracy'] as const))
+    .option('--early-stopping <patience>', 'stop after this many epochs without improvement of --monitor (Keras EarlyStopping)', parseNonNegativeInt)
+    .option('--early-stopping-delta <d>', 'early stopping: the smallest change that counts as an improvement (default 0)', parseNonNegativeNumber)
+    .option('--label-smoothing <e>', 'label smoothing of the training loss (with --mixup/--cutmix, folded into the mixed targets)', parseUnitInterval, trainingDefaults.labelSmoothing)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
-    .option('--no-augment', 'no data augmentation (default: random crops and horizontal flips)')
+    .option('--no-augment', 'no crops or flips (default: random resized crops and flips for folders; pad-4 random crops, and flips except for MNIST, for the built-in sets)')
+    .option('--auto-augment <policy>', "torchvision's randaugment or trivialaugment (TrivialAugment Wide), after the crop and flip", parseChoice(['randaugment', 'trivialaugment'] as const))
+    .option('--ra-ops <n>', 'randaugment: ops per image (default 2)', parseNonNegativeInt)
+    .option('--ra-magnitude <m>', 'randaugment: magnitude bin, 0 to 30 (default 9)', parseNonNegativeInt)
+    .option('--color-jitter <s>', 'ColorJitter with this brightness, contrast and saturation strength (timm: 0.4)', parsePositiveNumber)
+    .option('--random-erasing <p>', "RandomErasing probability on the normalised image (timm's --reprob; 0.25 in its recipes)", parseUnitInterval)
+    .option('--mixup <alpha>', 'mixup with Beta(alpha, alpha) weights, soft targets (timm: 0.2 to 0.8)', parseNonNegativeNumber)
+    .option('--cutmix <alpha>', 'CutMix with Beta(alpha, alpha) areas (timm: 1.0); with --mixup too, each batch gets one of the two', parseNonNegativeNumber)
+    .option('--mixup-prob <p>', 'mixup/CutMix: probability that a batch is mixed (default 1)', parseUnitInterval)
+    .option('--mixup-switch-prob <p>', 'with both: probability of CutMix rather than mixup (default 0.5)', parseUnitInterval)
+    .option('--model-ema', 'keep an exponential moving average of the weights; evaluated each epoch and saved as ema.safetensors')
+    .option('--model-ema-decay <d>', 'model EMA decay per step (default 0.9998; implies --model-ema)', parseUnitInterval)
     .option('--seed <n>', 'seed of the weights, data order and augmentation: the same seed repeats a run', parseNonNegativeInt, trainingDefaults.seed)
     .option('--channels <n>', 'folder data: decode to 1 (grey) or 3 (RGB) channels', parseChannels)
     .option('--image-size <n>', 'folder data: side length of the training crops (default 64; 112 with --loss, whose folders are taken as aligned face crops: resized, not cropped, and only flipped)', parsePositiveInt)
@@ -273,18 +381,21 @@ export function register(program: Command): void {
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
       if (explicitEpochs !== undefined && explicitEpochs !== saved) {
-        console.log(`note: the run now has ${explicitEpochs} epochs instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
+        console.log(`note: the run now has ${count(explicitEpochs, 'epoch')} instead of ${saved}; the learning-rate schedule is recomputed for ${explicitEpochs}`);
       }
       out = options.resume;
     } else {
       if (model === undefined) throw new Error('missing model name (or --resume RUN_DIR to continue a run)');
       config = configFromOptions(model, options);
-      const sgdOnly = ['momentum', 'nesterov'].filter((key) => cmd.getOptionValueSource(key) === 'cli');
-      if (config.optimizer !== 'sgd' && sgdOnly.length > 0) console.log(`note: ${sgdOnly.map((k) => (k === 'nesterov' ? '--no-nesterov' : '--momentum')).join(' and ')} apply to SGD only; ignored for ${config.optimizer}`);
+      for (const { keys, applies, needs } of dependentOptions) {
+        const given = cmd.options.filter((option) => keys.includes(option.attributeName() as keyof TrainCommandOptions) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
+        if (given.length > 0 && !applies(options)) console.log(`note: ${given.map((option) => option.long).join(', ')} ${given.length === 1 ? 'applies' : 'apply'} only with ${needs}; ignored`);
+      }
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained, head } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
+    const { model: trained, head, result } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress });
     trained.dispose();
     head?.dispose();
+    if (result.status === 'stopped') throw new Interrupted();
   });
 }

@@ -103,7 +103,9 @@ export function torchUnpickleHooks(readStorage: StorageReader): UnpickleHooks {
       const value = globals.get(fullName);
       if (value !== undefined) return value;
       if (module === 'torch' && name.endsWith('Storage')) throw new Error(`storage type ${fullName} is not supported (supported: ${[...dtypeByStorageClass.keys()].join(', ')})`);
-      throw new Error(`global '${fullName}' is not allowed; a checkpoint may only reference ${ALLOWED}`);
+      // A class of the user's code usually means torch.save(model) rather than torch.save(model.state_dict()).
+      const wholeModel = !/^[A-Z]/.test(name) || module === 'torch' ? '' : `; if the file holds a whole pickled model (torch.save(model)), save its weights with torch.save(model.state_dict(), path)`;
+      throw new Error(`global '${fullName}' is not allowed; a checkpoint may only reference ${ALLOWED}${wholeModel}`);
     },
     persistentLoad(pid) {
       if (!isTuple(pid) || pid.length !== 5 || pid[0] !== 'storage') throw new Error(`persistent id ${describePid(pid)} is not a ('storage', type, key, location, size) tuple`);

@@ -14,7 +14,7 @@ export interface AdamWOptions {
 
 export class AdamW extends Optimizer {
   protected readonly kind = 'adamw';
-  readonly betas: [number, number];
+  betas: [number, number];
   readonly eps: number;
 
   constructor(params: Tensor[] | ParamGroupInput[], options: AdamWOptions) {
@@ -23,6 +23,10 @@ export class AdamW extends Optimizer {
     this.eps = options.eps ?? 1e-8;
     for (const beta of this.betas) if (!(beta >= 0 && beta < 1)) throw new Error(`AdamW betas must be in [0, 1), got [${this.betas.join(', ')}]`);
     if (!(this.eps >= 0)) throw new Error(`AdamW eps must be non-negative, got ${this.eps}`);
+  }
+
+  setMomentum(beta1: number): void {
+    this.betas = [beta1, this.betas[1]];
   }
 
   protected hyperParameters(): Record<string, number | boolean> {

@@ -4,3 +4,5 @@ export { SGD, type SgdOptions } from './sgd.js';
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { paramGroupsFor, type ParamGroupsOptions } from './groups.js';
 export { clipGradNorm } from './clip.js';
+export { RMSprop, RMSpropTF, type RmspropOptions } from './rmsprop.js';
+export { Lamb, type LambOptions } from './lamb.js';

@@ -87,10 +87,16 @@ export abstract class Optimizer {
     for (const group of this.paramGroups) for (const param of group.params) native.setGrad(param.handle, null);
   }
 
-  /** Every parameter of `group` that has a gradient, with its flat index. */
-  protected gradients(groupIndex: number): GradEntry[] {
+  /** The flat index of the first parameter of group `groupIndex`. */
+  protected groupOffset(groupIndex: number): number {
     let index = 0;
     for (let g = 0; g < groupIndex; g++) index += this.paramGroups[g].params.length;
+    return index;
+  }
+
+  /** Every parameter of `group` that has a gradient, with its flat index. */
+  protected gradients(groupIndex: number): GradEntry[] {
+    let index = this.groupOffset(groupIndex);
     const entries: GradEntry[] = [];
     for (const param of this.paramGroups[groupIndex].params) {
       const grad = native.grad(param.handle) as NativeHandle | null;
@@ -99,6 +105,21 @@ export abstract class Optimizer {
     }
     return entries;
   }
+
+  /** Like gradients(), with each gradient as a Tensor owned by the enclosing tidy scope (for optimisers written in tensor ops). */
+  protected gradientTensors(groupIndex: number): { index: number; param: Tensor; grad: Tensor }[] {
+    const offset = this.groupOffset(groupIndex);
+    return this.paramGroups[groupIndex].params.flatMap((param, i) => {
+      const grad = param.grad;
+      return grad ? [{ index: offset + i, param, grad }] : [];
+    });
+  }
+
+  /**
+   * Sets the momentum (SGD, RMSprop) or first-moment decay beta1 (AdamW, LAMB), as
+   * OneCycleLR's cycle_momentum does every step.
+   */
+  abstract setMomentum(momentum: number): void;
 
   /** The named state tensor of a parameter, created as zeros (and kept) on first use. */
   protected stateTensor(index: number, name: string, like: Tensor): { tensor: Tensor; created: boolean } {

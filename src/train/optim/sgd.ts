@@ -14,7 +14,7 @@ export interface SgdOptions {
 
 export class SGD extends Optimizer {
   protected readonly kind = 'sgd';
-  readonly momentum: number;
+  momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
 
@@ -27,6 +27,10 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('Nesterov momentum needs momentum > 0 and dampening 0');
     }
+  }
+
+  setMomentum(momentum: number): void {
+    this.momentum = momentum;
   }
 
   protected hyperParameters(): Record<string, number | boolean> {
