@@ -1,6 +1,8 @@
 // onnxruntime-node as the peer of our benchmarks: the model exported to ONNX (dynamic
-// batch) and run by onnxruntime's CPU provider with the same thread count.
-import * as ort from 'onnxruntime-node';
+// batch) and run by onnxruntime's CPU provider with the same thread count. It is an
+// optional dependency (its install step downloads CUDA libraries unless told not to, and
+// fails offline), so it is loaded only when asked for.
+import type * as Ort from 'onnxruntime-node';
 import type { Module } from '../nn/module.js';
 import { randn } from '../torch/creation.js';
 import { noGrad } from '../torch/runtime.js';
@@ -15,10 +17,11 @@ export interface OnnxPeerOptions {
 }
 
 export class OnnxRuntimePeer implements InferencePeer {
-  readonly #inputs = new Map<number, ort.Tensor>();
+  readonly #inputs = new Map<number, Ort.Tensor>();
 
   private constructor(
-    readonly session: ort.InferenceSession,
+    readonly ort: typeof Ort,
+    readonly session: Ort.InferenceSession,
     readonly threads: number,
     readonly options: OnnxPeerOptions,
     /** Largest |ours - onnxruntime| over the largest |ours|, on one random batch. */
@@ -26,11 +29,12 @@ export class OnnxRuntimePeer implements InferencePeer {
   ) {}
 
   get description(): string {
-    return `onnxruntime-node ${ort.env.versions.node ?? ''} (CPU provider, all graph optimisations)`.replace('  ', ' ');
+    return `onnxruntime-node ${this.ort.env.versions.node ?? ''} (CPU provider, all graph optimisations)`.replace('  ', ' ');
   }
 
   /** Exports `model` (in eval mode) and opens it in onnxruntime with `threads` intra-op threads. */
   static async start(model: Module<Tensor, unknown>, options: OnnxPeerOptions): Promise<OnnxRuntimePeer> {
+    const ort = await loadOnnxRuntime();
     const channels = options.channels ?? 3;
     model.eval();
     const bytes = exportOnnx(model, { input: [1, channels, options.size, options.size], dynamicBatch: true });
@@ -45,7 +49,7 @@ export class OnnxRuntimePeer implements InferencePeer {
     const probe = randn([2, channels, options.size, options.size]);
     const ours = noGrad(() => model.call(probe) as Tensor).toTypedArray() as Float32Array;
     const outputs = await session.run({ input: new ort.Tensor('float32', probe.toTypedArray() as Float32Array, probe.shape) });
-    const theirs = (outputs.output as ort.Tensor).data as Float32Array;
+    const theirs = (outputs.output as Ort.Tensor).data as Float32Array;
     probe.dispose();
     let scale = 1e-12;
     let worst = 0;
@@ -53,15 +57,15 @@ export class OnnxRuntimePeer implements InferencePeer {
       scale = Math.max(scale, Math.abs(ours[i]));
       worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
     }
-    return new OnnxRuntimePeer(session, options.threads, options, worst / scale);
+    return new OnnxRuntimePeer(ort, session, options.threads, options, worst / scale);
   }
 
-  #input(batchSize: number): ort.Tensor {
+  #input(batchSize: number): Ort.Tensor {
     let input = this.#inputs.get(batchSize);
     if (!input) {
       const { size, channels = 3 } = this.options;
       const data = Float32Array.from({ length: batchSize * channels * size * size }, () => Math.random() * 2 - 1);
-      input = new ort.Tensor('float32', data, [batchSize, channels, size, size]);
+      input = new this.ort.Tensor('float32', data, [batchSize, channels, size, size]);
       this.#inputs.set(batchSize, input);
     }
     return input;
@@ -80,5 +84,14 @@ export class OnnxRuntimePeer implements InferencePeer {
 
   async close(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/** onnxruntime-node, or a clear error when the optional dependency is not installed. */
+async function loadOnnxRuntime(): Promise<typeof Ort> {
+  try {
+    return await import('onnxruntime-node');
+  } catch (error) {
+    throw new Error(`--engine onnxruntime needs the optional package onnxruntime-node, which is not installed (${(error as Error).message.split('\n')[0]}); install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0`);
   }
 }
