@@ -13,7 +13,8 @@
         "native/view_ops.cc",
         "native/nn_ops.cc",
         "native/autograd.cc",
-        "native/checkpoint.cc"
+        "native/checkpoint.cc",
+        "native/trace.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],

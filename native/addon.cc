@@ -13,6 +13,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerAutogradOps(env, exports);
   registerCheckpointOps(env, exports);
   registerAllocatorStatsOps(env, exports);
+  registerTraceOps(env, exports);
   return exports;
 }
 

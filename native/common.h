@@ -71,6 +71,7 @@ void registerNnOps(Napi::Env env, Exports exports);
 void registerAutogradOps(Napi::Env env, Exports exports);
 void registerCheckpointOps(Napi::Env env, Exports exports);
 void registerAllocatorStatsOps(Napi::Env env, Exports exports);
+void registerTraceOps(Napi::Env env, Exports exports);
 
 }  // namespace resnets
 

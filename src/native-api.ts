@@ -8,6 +8,40 @@ export type DTypeCode = number;
 export type Scalar = number | boolean;
 type MemoryFigures = { liveTensors: number; nativeBytes: number; tensorBytes: number; countsAllAllocations: boolean };
 
+// What traceEnd hands back: the traced graph as plain objects.
+/** One argument of a traced op: another value, a constant, or a list of either. */
+export interface RawArgument {
+  /** The schema's name for the argument ('input', 'weight', 'stride', ...). */
+  name?: string;
+  ref?: number;
+  value?: unknown;
+  list?: RawArgument[];
+}
+export interface RawValue {
+  id: number;
+  shape?: number[];
+  /** libtorch's ScalarType code. */
+  dtype?: number;
+  /** The type of a value that is not a tensor. */
+  type?: string;
+}
+export interface RawNode {
+  /** 'aten::_convolution', 'aten::relu_', 'prim::ListUnpack', ... */
+  op: string;
+  /** Dotted module path the op ran in ('' for the model itself). */
+  scope: string;
+  args: RawArgument[];
+  outputs: RawValue[];
+}
+export interface RawGraph {
+  /** The traced inputs first, then each named tensor in the order given. */
+  inputs: RawValue[];
+  nodes: RawNode[];
+  outputs: RawArgument[];
+  /** Tensors baked into the graph as constants, by the key an argument's `{ tensor }` names. */
+  constants: Record<string, NativeHandle>;
+}
+
 export interface NativeAddon {
   // native/tensor_ops.cc
   fromBuffer(data: ArrayBufferView, dtype: DTypeCode, shape: number[], device?: string): NativeHandle;
@@ -205,4 +239,11 @@ export interface NativeAddon {
   // native/allocator.cc
   allocatorStats(): { currentBytes: number; peakBytes: number };
   resetPeakAllocatorBytes(): void;
+
+  // native/trace.cc
+  traceBegin(inputs: NativeHandle[], named: NativeHandle[], names: string[]): void;
+  tracePushScope(name: string): void;
+  tracePopScope(): void;
+  traceAbandon(): void;
+  traceEnd(outputs: NativeHandle[]): RawGraph;
 }

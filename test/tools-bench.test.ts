@@ -18,7 +18,8 @@ import {
   type InferenceMode,
 } from '../src/tools/inference-modes.js';
 import { isMkldnn, MkldnnInference, toDense, toMkldnn } from '../src/tools/mkldnn.js';
-import { benchmarkAgainstTorch } from '../src/tools/bench-compare.js';
+import { benchmarkAgainstPeer } from '../src/tools/bench-compare.js';
+import { assertComparedRuns } from './helpers/bench.js';
 import { TorchPeer } from '../src/tools/torch-peer.js';
 import { liveTensorsAfterCollection } from './helpers/gc.js';
 
@@ -162,12 +163,9 @@ describe('the PyTorch peer', () => {
       assert.equal(times.length, 3);
       assert.ok(times.every((t) => t > 0));
       const model = createModel('resnet18', { init: false });
-      const compared = await benchmarkAgainstTorch(model as unknown as ImageModel, peer, { batchSize: 2, size: 32, warmup: 1, runs: 3 });
+      const compared = await benchmarkAgainstPeer(model as unknown as ImageModel, peer, { batchSize: 2, size: 32, warmup: 1, runs: 3 });
       model.dispose();
-      assert.equal(compared.resnets.timesMs.length, 3);
-      assert.equal(compared.torch.timesMs.length, 3);
-      assert.equal(compared.torch.threads, 1);
-      assert.ok(Math.abs(compared.ratio - compared.resnets.imagesPerSecond / compared.torch.imagesPerSecond) < 1e-12);
+      assertComparedRuns(compared, 3, 1);
     } finally {
       await peer.close();
     }

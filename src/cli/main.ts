@@ -11,12 +11,15 @@ import * as convert from './commands/convert.js';
 import * as demo from './commands/demo.js';
 import * as embed from './commands/embed.js';
 import * as evaluate from './commands/eval.js';
+import * as exportModel from './commands/export.js';
 import * as list from './commands/list.js';
+import * as plot from './commands/plot.js';
 import * as openSetDemo from './commands/open-set-demo.js';
 import * as predict from './commands/predict.js';
 import * as run from './commands/run.js';
 import * as summary from './commands/summary.js';
 import * as train from './commands/train.js';
+import * as weights from './commands/weights.js';
 import * as verify from './commands/verify.js';
 import * as verifyEval from './commands/verify-eval.js';
 
@@ -26,7 +29,7 @@ export interface CommandModule {
 }
 
 /** Every subcommand, in the order `resnets --help` lists them; adding one is one line. */
-const commandModules: CommandModule[] = [list, summary, run, predict, embed, verify, verifyEval, convert, bench, train, evaluate, demo, openSetDemo];
+const commandModules: CommandModule[] = [list, summary, plot, run, predict, weights, embed, verify, verifyEval, convert, bench, train, evaluate, exportModel, demo, openSetDemo];
 
 function packageVersion(): string {
   // Read at run time so dist/ and src/ report the same version.

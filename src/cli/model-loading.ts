@@ -4,9 +4,12 @@ import type { StateDict } from '../io/types.js';
 import { symbolPathFor } from '../io/mxnet-symbol.js';
 import {
   createModelByName,
+  createPretrainedModel,
   createModelFromConfigByName,
   findModelInfo,
   getModelInfo,
+  getPretrained,
+  isWeightsTag,
   listFamilies,
   loadCheckpoint,
   loadMxnetCheckpoint,
@@ -17,13 +20,17 @@ import {
   type ImageClassifier,
   type ModelInfo,
   type ModelOptions,
+  type PretrainedWeights,
 } from '../models/index.js';
 import type { WeightsInfo } from '../train/checkpoint.js';
 import { buildFreeingOnError, checkpointNumClasses, classifierWeightKey, readCheckpoint } from '../train/pretrained.js';
-import { loadInto, modelFromRun, trainedWeightsInfo } from '../train/trained-model.js';
+import { loadInto, modelFromRun, refuseEmbeddingRun, trainedWeightsInfo } from '../train/trained-model.js';
 import type { Module } from '../nn/module.js';
 import { withDefaultDevice } from '../torch/creation.js';
 import type { Tensor } from '../torch/tensor.js';
+import type { Command } from 'commander';
+import { parsePositiveInt, parseShape } from './options.js';
+import type { PreprocessOptions } from './preprocess-image.js';
 
 export type ImageModel = Module<Tensor, Tensor>;
 
@@ -102,8 +109,19 @@ const symbolCheckpointLoaders: Record<string, (file: string, overrides: ModelOpt
  * and options (classes, input channels) and comes back as `run`; otherwise the class
  * count comes from the checkpoint unless given.
  */
-export function loadModelWithWeights(name: string, file: string, numClasses?: number, modelOptions?: ModelOptions): { model: ImageModel; run?: WeightsInfo } {
+export function loadModelWithWeights(
+  name: string,
+  file: string,
+  numClasses?: number,
+  modelOptions?: ModelOptions,
+): { model: ImageModel; run?: WeightsInfo; pretrained?: PretrainedWeights } {
   checkModelName(name);
+  if (isWeightsTag(file) && !existsSync(file)) {
+    // A weights name ('IMAGENET1K_V2'): the registry's checkpoint, from the cache or downloaded.
+    const pretrained = getPretrained(name, file);
+    const options = { ...modelOptions, ...(numClasses === undefined ? {} : { numClasses }) };
+    return { model: createPretrainedModel(name, file, options) as unknown as ImageModel, pretrained };
+  }
   // A family name with an MXNet checkpoint: the configuration is the one its prefix-symbol.json describes.
   const fromSymbol = Object.hasOwn(symbolCheckpointLoaders, name) ? symbolCheckpointLoaders[name] : undefined;
   if (fromSymbol && isFamilyName(name) && /\.params$/i.test(file) && (existsSync(symbolPathFor(file)) || !modelOptions)) {
@@ -139,4 +157,61 @@ export function modelParameterCount(name: string): number {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The model a tool reads (plot, export, bench): with `weights`, loaded from that file;
+ * without, freshly initialised, with `inChans` input channels.
+ */
+export function modelForTool(name: string, options: { weights?: string; numClasses?: number; inChans?: number }): ImageModel {
+  if (options.weights !== undefined) return loadModelWithWeights(name, options.weights, options.numClasses).model;
+  return buildModel(name, { numClasses: options.numClasses, inChans: options.inChans });
+}
+
+/** --weights, --num-classes and --input, as plot and export take them to build the model they trace. */
+export function addToolModelOptions(command: Command, weightsHelp: string): Command {
+  return command
+    .option('--weights <file>', weightsHelp)
+    .option('--num-classes <n>', 'classifier size (default: from the weights, else the model default)', parsePositiveInt)
+    .option('--input <shape>', "input shape traced, e.g. 1x3x224x224 (default: 1 x the model's input size)", parseShape);
+}
+
+/** The shape a tool traces: `given`, or one image of the model's input size; always 4 sizes. */
+export function toolInputShape(name: string, given: number[] | undefined, option = '--input'): number[] {
+  const shape = given ?? [1, ...modelInfo(name).defaultInputSize];
+  if (shape.length !== 4) throw new Error(`${option} must have 4 sizes (batch x channels x height x width), got ${shape.join('x')}`);
+  return shape;
+}
+
+/**
+ * The model, its preprocessing and its class names. A training run's weights file says
+ * all three (input shape, normalisation, crop and classes); other weights get the
+ * registry's input size, mean and std, and class indices unless --labels names them.
+ */
+export function loadForPrediction(
+  name: string,
+  weights: string,
+  options: { numClasses?: number; size?: number; cropPct?: number; modelOptions?: ModelOptions; embeddings?: boolean } = {},
+): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
+  const info = modelInfo(name);
+  if (!options.embeddings) {
+    if (info.kind === 'embedding') throw new Error(`${name} is an embedding model: it gives embeddings, not classes (use resnets embed or resnets run)`);
+    if (!isWeightsTag(weights) || existsSync(weights)) refuseEmbeddingRun(weights, trainedWeightsInfo(weights));
+  }
+  const { model, run, pretrained } = loadModelWithWeights(name, weights, options.numClasses, options.modelOptions);
+  if (pretrained) {
+    // The checkpoint's own evaluation preset (IMAGENET1K_V2 resizes to 232, crops 224).
+    const { cropSize, resizeSize, mean, std } = pretrained.transforms;
+    const size = options.size ?? cropSize;
+    const preprocess = { size, cropPct: options.cropPct ?? cropSize / resizeSize, channels: 3, mean, std };
+    return { model, preprocess, classNames: [...pretrained.classes] };
+  }
+  if (run) {
+    const [channels, height] = run.inputShape;
+    const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
+    return { model, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
+  }
+  const [channels, height] = info.defaultInputSize;
+  const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? info.cropPct ?? 0.875, channels, mean: info.mean, std: info.std };
+  return { model, preprocess };
 }

@@ -1,6 +1,7 @@
 // The model zoo: the registry, the residual families and inference-time fusion.
 // Importing this module registers every model.
-export { createModel, createModelFromConfig, families, type AnyModelConfig, type ModelName, type OptionsFor } from './zoo.js';
+export { createModel, createModelFromConfig, families, type AnyModelConfig, type ModelName, type OptionsFor, type PretrainedOption } from './zoo.js';
+export { createPretrainedModel } from './pretrained-model.js';
 export {
   acceptedOptions,
   createClassifierByName,
@@ -16,6 +17,17 @@ export {
   type ModelInfo,
   type ModelOptions,
 } from './registry.js';
+export {
+  downloadUrl,
+  getPretrained,
+  imagenetClassNames,
+  isWeightsTag,
+  listPretrained,
+  registerPretrained,
+  type PretrainedTransforms,
+  type PretrainedWeights,
+} from './pretrained.js';
+export { cachedWeightsPath, fetchPretrained, resnetsHome, verifyCachedSync } from './weights-cache.js';
 export { defineFamily, type AnyFamily, type BuildOnlyOptions, type CommonConfig, type FamilyDefinition, type PretrainedConfig, type VariantDefinition } from './family.js';
 export { ImageClassifier, type FeatureInfo, type GradCheckpointingOptions, type InferenceSettings, type ResolvedCommonConfig, type TrunkStep } from './classifier.js';
 export { FeatureListNet } from './features.js';

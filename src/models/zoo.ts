@@ -5,6 +5,7 @@ import type { ImageClassifier } from './classifier.js';
 import { cifarResNetFamily } from './cifar-resnet.js';
 import type { BuildOnlyOptions } from './family.js';
 import type { FeatureListNet } from './features.js';
+import { createPretrainedModel } from './pretrained-model.js';
 import { createModelByName, createModelFromConfigByName, registerFamily } from './registry.js';
 import { denseNetFamily } from './densenet.js';
 import { fractalNetFamily } from './fractalnet.js';
@@ -25,8 +26,15 @@ type ModelOfFamily<F> = F extends { build(config: never, options: never): infer 
 
 /** Every registered model name. */
 export type ModelName = Families extends infer F ? (F extends { variants: infer V } ? keyof V & string : never) : never;
-/** The options `name` accepts: its family's config (depths and all, over the variant's) and the build options. */
-export type OptionsFor<Name extends ModelName> = Partial<Omit<ConfigOfFamily<FamilyOf<Name>>, 'family' | 'name'>> & BuildOnlyOptions;
+/**
+ * Pretrained weights by name ('IMAGENET1K_V2', or 'DEFAULT'), as torchvision's
+ * `weights=`: downloaded into the cache on first use, hash-checked, then loaded.
+ */
+export interface PretrainedOption {
+  weights?: string;
+}
+/** The options `name` accepts: its family's config (depths and all, over the variant's), the build options and `weights`. */
+export type OptionsFor<Name extends ModelName> = Partial<Omit<ConfigOfFamily<FamilyOf<Name>>, 'family' | 'name'>> & BuildOnlyOptions & PretrainedOption;
 /** Any family's plain config, told apart by `family` ('resnet' when absent). */
 export type AnyModelConfig = { [F in Families as F['family']]: ConfigOfFamily<F> }[Families['family']];
 
@@ -38,7 +46,9 @@ export type AnyModelConfig = { [F in Families as F['family']]: ConfigOfFamily<F>
 export function createModel<Name extends ModelName>(name: Name, options: OptionsFor<Name> & { featuresOnly: true }): FeatureListNet;
 export function createModel<Name extends ModelName>(name: Name, options?: OptionsFor<Name> & { featuresOnly?: false }): ModelOfFamily<FamilyOf<Name>>;
 export function createModel(name: string, options: object = {}): unknown {
-  return createModelByName(name, options as Record<string, unknown>);
+  const { weights, ...rest } = options as Record<string, unknown> & PretrainedOption;
+  if (weights !== undefined) return createPretrainedModel(name, weights, rest);
+  return createModelByName(name, rest);
 }
 
 /** Builds a custom variant from a plain config (depths, widths, block type, groups, ...). */

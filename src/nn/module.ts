@@ -5,6 +5,7 @@ import type { StateDict } from '../io/types.js';
 import type { DType } from '../torch/dtype.js';
 import { Tensor } from '../torch/tensor.js';
 import { isGradEnabled, noGrad } from '../torch/runtime.js';
+import { inTraceScope, isTracing, tracedPathOf } from '../torch/trace.js';
 import { annotateForwardError } from './errors.js';
 import { Parameter } from './parameter.js';
 
@@ -51,7 +52,10 @@ export abstract class Module<In = Tensor, Out = Tensor> {
 
   abstract forward(input: In): Out;
 
-  /** Runs forward(); a failure names this module's path and the input shape. */
+  /**
+   * Runs forward(); a failure names this module's path and the input shape. While a
+   * graph is traced, the ops it runs are recorded under this module's path.
+   */
   call(input: In): Out {
     const hooked = this.#backwardHooks.length > 0 && input instanceof Tensor && isGradEnabled();
     // With backward hooks the module works on an alias of its input, so the gradient
@@ -59,7 +63,9 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     const alias = hooked && (input as Tensor).requiresGrad ? (input as Tensor).view((input as Tensor).shape) : undefined;
     let output: Out;
     try {
-      output = this.forward((alias ?? input) as In);
+      const forwardInput = (alias ?? input) as In;
+      const path = isTracing() ? tracedPathOf(this) : undefined;
+      output = path !== undefined ? inTraceScope(path, () => this.forward(forwardInput)) : this.forward(forwardInput);
     } catch (error) {
       throw annotateForwardError(error, this.constructor.name, this.#nameInParent, input);
     }

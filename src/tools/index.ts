@@ -1,4 +1,4 @@
-// The `tools` namespace: model summaries, inference speed-ups and benchmarks.
+// The `tools` namespace: model summaries, graph capture, diagrams, ONNX export, inference speed-ups and benchmarks.
 export { summarize, formatSummary, formatMacs, type LayerSummary, type ModelSummary } from './summary.js';
 export { measureTrainingMemory, formatTrainingMemory, type StepMemory, type TrainingMemory } from './training-memory.js';
 export {
@@ -14,3 +14,8 @@ export {
 } from './inference-modes.js';
 export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
 export { InferenceWorker, type InferenceWorkerOptions } from './inference-worker.js';
+export { captureGraph, disposeGraph, type ModelGraph, type GraphOp, type GraphValue, type ArgValue, type CaptureOptions } from './graph/capture.js';
+export { OPS, type OpCategory, type OpInfo } from './graph/ops.js';
+export { plot, savePlot, modelDot, renderDot, svgToPng, plotFormatOf, type PlotOptions, type PlotFormat } from './plot/plot.js';
+export { DEPTHS, type Depth } from './plot/structure.js';
+export { exportOnnx, saveOnnx, graphToOnnx, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET, type OnnxExportOptions } from './onnx/export.js';

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../native.js';
+import type { InferencePeer } from './bench-compare.js';
 
 /** Debian's interpreter by path: a python3 earlier on PATH may lack torch. */
 export const peerPython = (): string => process.env.RESNETS_PYTHON ?? '/usr/bin/python3';
@@ -20,7 +21,7 @@ export interface TorchPeerOptions {
 
 type Reply = Record<string, unknown>;
 
-export class TorchPeer {
+export class TorchPeer implements InferencePeer {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #waiting: { resolve: (reply: Reply) => void; reject: (error: Error) => void }[] = [];
   #stderr = '';
@@ -28,6 +29,10 @@ export class TorchPeer {
   /** PyTorch's version and intra-op thread count, as the peer reports them. */
   version = '';
   threads = 0;
+
+  get description(): string {
+    return `PyTorch ${this.version} eager under torch.no_grad()`;
+  }
 
   private constructor(child: ChildProcessWithoutNullStreams) {
     this.#child = child;

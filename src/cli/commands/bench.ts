@@ -1,7 +1,8 @@
 // `resnets bench MODEL`: inference images/s, optionally against PyTorch eager in the same run.
 import type { Command } from 'commander';
 import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
-import { benchmarkAgainstTorch } from '../../tools/bench-compare.js';
+import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
+import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
 import {
   checkedInferenceModel,
   DEFAULT_TOLERANCE,
@@ -15,7 +16,7 @@ import {
 import { TorchPeer } from '../../tools/torch-peer.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { buildModel, modelInfo } from '../model-loading.js';
-import { modelOptionsHelp, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
+import { modelOptionsHelp, parseChoice, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
 import { formatTable } from '../table.js';
 
 interface BenchOptions {
@@ -30,15 +31,38 @@ interface BenchOptions {
   mkldnn?: boolean;
   plain?: boolean;
   compareTorch?: boolean;
+  engine: Engine;
   json?: boolean;
 }
+
+const ENGINES = ['libtorch', 'onnxruntime'] as const;
+type Engine = (typeof ENGINES)[number];
 
 interface BenchRow {
   batchSize: number;
   resnets: InferenceBenchResult;
-  torch?: InferenceBenchResult;
-  /** resnets images/s over PyTorch images/s. */
+  /** The peer's runs: PyTorch eager (--compare-torch) or onnxruntime (--engine onnxruntime). */
+  peer?: InferenceBenchResult;
+  /** resnets images/s over the peer's images/s. */
   ratio?: number;
+}
+
+/** PyTorch eager, or the model exported to ONNX in onnxruntime-node, or no peer. */
+async function startPeer(name: string, options: BenchOptions, settings: { size: number; channels: number; threads: number }): Promise<InferencePeer | undefined> {
+  if (options.engine === 'onnxruntime') {
+    if (options.compareTorch) throw new Error('--compare-torch and --engine onnxruntime each time a peer beside resnets; pick one');
+    // The plain eval model is exported: onnxruntime applies its own folding and fusions.
+    const plain = buildModel(name);
+    try {
+      const peer = await OnnxRuntimePeer.start(plain, settings);
+      if (peer.difference > DEFAULT_TOLERANCE) process.stderr.write(`resnets: bench: onnxruntime's outputs differ from ours by ${peer.difference.toExponential(1)} (relative)\n`);
+      return peer;
+    } finally {
+      plain.dispose();
+    }
+  }
+  if (options.compareTorch) return TorchPeer.start({ model: name, ...settings });
+  return undefined;
 }
 
 /** The mode the flags ask for, or undefined for the fastest faithful one. */
@@ -73,11 +97,12 @@ export function register(program: Command): void {
     .option('--mkldnn', "oneDNN's blocked layout for activations, convolution weights packed once")
     .option('--plain', 'the plain eval model: no folding, dense layout')
     .option('--compare-torch', 'also time torchvision under torch.no_grad() (Debian python3-torch), alternating runs with ours')
+    .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
     .option('--json', 'print the results as JSON')
     .addHelpText(
       'after',
       `\nWithout --fuse, --channels-last, --mkldnn or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
-        '\nExample: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch',
+        '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime',
     )
     .action(async (name: string, options: BenchOptions) => {
       const info = modelInfo(name);
@@ -88,14 +113,13 @@ export function register(program: Command): void {
       const { model, mode, difference, rejected } = chooseModel(name, options, [1, channels, size, size]);
       for (const { mode: skipped, reason } of rejected) process.stderr.write(`resnets: bench: mode ${modeName(skipped)} passed over: ${reason}\n`);
       const rows: BenchRow[] = [];
-      let peer: TorchPeer | undefined;
+      let peer: InferencePeer | undefined;
       try {
-        if (options.compareTorch) peer = await TorchPeer.start({ model: name, size, channels, threads });
+        peer = await startPeer(name, options, { size, channels, threads });
         for (const batchSize of options.batchSize) {
           const settings = { batchSize, size, channels, warmup: options.warmup, runs: options.runs, channelsLast: mode.layout === 'channels-last' };
           if (peer) {
-            const { resnets, torch, ratio } = await benchmarkAgainstTorch(model, peer, settings);
-            rows.push({ batchSize, resnets, torch, ratio });
+            rows.push({ batchSize, ...(await benchmarkAgainstPeer(model, peer, settings)) });
           } else {
             rows.push({ batchSize, resnets: benchmarkInference(model, settings) });
           }
@@ -105,20 +129,20 @@ export function register(program: Command): void {
         await peer?.close();
       }
       if (options.json) {
-        const report = { model: name, size, threads, mode: modeName(mode), difference, warmup: options.warmup, runs: options.runs, torch: peer?.version, results: rows };
+        const report = { model: name, size, threads, mode: modeName(mode), difference, warmup: options.warmup, runs: options.runs, engine: options.engine, peer: peer?.description, results: rows };
         console.log(JSON.stringify(report, null, 2));
         return;
       }
       console.log(`${name}  ${channels}x${size}x${size}  threads ${threads}  mode ${modeName(mode)} (max relative difference from plain eval ${difference.toExponential(1)})`);
       const header = ['Batch', 'resnets img/s', 'ms/batch'];
-      if (options.compareTorch) header.push('PyTorch img/s', 'ms/batch', 'ratio');
+      if (peer) header.push(`${options.engine === 'onnxruntime' ? 'onnxruntime' : 'PyTorch'} img/s`, 'ms/batch', 'ratio');
       const table = rows.map((row) => {
         const cells = [String(row.batchSize), row.resnets.imagesPerSecond.toFixed(2), row.resnets.medianMs.toFixed(1)];
-        if (row.torch) cells.push(row.torch.imagesPerSecond.toFixed(2), row.torch.medianMs.toFixed(1), `${row.ratio!.toFixed(2)}x`);
+        if (row.peer) cells.push(row.peer.imagesPerSecond.toFixed(2), row.peer.medianMs.toFixed(1), `${row.ratio!.toFixed(2)}x`);
         return cells;
       });
       console.log(formatTable(header, table, { alignRight: [0, 1, 2, 3, 4, 5] }));
-      const peerNote = peer ? `; PyTorch ${peer.version} eager under torch.no_grad(), its runs alternating with ours` : '';
+      const peerNote = peer ? `; ${peer.description}, its runs alternating with ours` : '';
       console.log(`median of ${options.runs} runs after ${options.warmup} warm-up runs${peerNote}`);
     });
 }

@@ -6,7 +6,7 @@ import type { Tensor } from '../../torch/tensor.js';
 import { assertFiniteOutput } from '../../train/evaluate.js';
 import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
-import { loadModelWithWeights, modelInfo, type ImageModel } from '../model-loading.js';
+import { loadForPrediction } from '../model-loading.js';
 import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
 import { imagesBatch, preprocessImage, type PreprocessOptions } from '../preprocess-image.js';
 import type { Image } from '../../data/image.js';
@@ -44,33 +44,13 @@ function topClasses(logits: Tensor, k: number, labels: string[] | undefined): Pr
   });
 }
 
-/**
- * The model, its preprocessing and its class names. A training run's weights file says
- * all three (input shape, normalisation, crop and classes); other weights get the
- * registry's input size, mean and std, and class indices unless --labels names them.
- */
-function loadForPrediction(name: string, options: PredictOptions): { model: ImageModel; preprocess: PreprocessOptions; classNames?: string[] } {
-  const info = modelInfo(name);
-  if (info.kind === 'embedding') throw new Error(`${name} is an embedding model: it gives embeddings, not classes (use resnets embed or resnets run)`);
-  refuseEmbeddingRun(options.weights, trainedWeightsInfo(options.weights));
-  const { model, run } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
-  if (run) {
-    const [channels, height] = run.inputShape;
-    const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? run.cropPct, channels, mean: run.mean, std: run.std };
-    return { model, preprocess, classNames: run.classes.length > 0 ? run.classes : undefined };
-  }
-  const [channels, height] = info.defaultInputSize;
-  const preprocess = { size: options.size ?? height, cropPct: options.cropPct ?? info.cropPct ?? 0.875, channels, mean: info.mean, std: info.std };
-  return { model, preprocess };
-}
-
 export function register(program: Command): void {
   program
     .command('predict')
     .description("Classify images: decode, resize, centre-crop, normalise with the model's mean and std, print the top classes")
     .argument('<model>', "model name (see 'resnets list')")
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .requiredOption('--weights <file>', "weights: a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
+    .requiredOption('--weights <file|name>', "weights: a pretrained checkpoint by name (IMAGENET1K_V2, DEFAULT; see 'resnets weights list'), a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
@@ -79,7 +59,7 @@ export function register(program: Command): void {
     .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
     .option('--json', 'print a JSON array with one { image, predictions } entry per image ({ image, error } for one that cannot be read)')
     .action(async (name: string, images: string[], options: PredictOptions) => {
-      const { model, preprocess, classNames } = loadForPrediction(name, options);
+      const { model, preprocess, classNames } = loadForPrediction(name, options.weights, options);
       const labels = options.labels ? readLabels(options.labels) : classNames;
       const results: { image: string; predictions?: Prediction[]; error?: string }[] = [];
       try {
