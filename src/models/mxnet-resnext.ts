@@ -220,15 +220,21 @@ export function torchvisionKeyOf(key: string): string | undefined {
  * An MXNet ResNeXt state dict (our keys) in torchvision's layout for `target` (a state
  * dict of the torchvision model's keys): what has no place there is listed in `left`
  * (bn_data; the stage-1 projection of basic nets, which torchvision's stage 1 lacks), and
- * a key torchvision needs that the checkpoint cannot give is an error.
+ * a key torchvision needs that the checkpoint cannot give, or a tensor of another shape, is an error.
  */
 export function toTorchvisionLayout(dict: StateDict, target: StateDict): { dict: StateDict; left: string[] } {
   const out: StateDict = {};
   const left: string[] = [];
   for (const [key, tensor] of Object.entries(dict)) {
     const renamed = torchvisionKeyOf(key);
-    if (renamed !== undefined && Object.hasOwn(target, renamed)) Object.defineProperty(out, renamed, { value: tensor, enumerable: true });
-    else left.push(key);
+    if (renamed === undefined || !Object.hasOwn(target, renamed)) left.push(key);
+    else if (Object.hasOwn(out, renamed)) throw new CheckpointError(`${key} and another key both map to torchvision's ${renamed}: not an MXNet ResNeXt's weights`);
+    else Object.defineProperty(out, renamed, { value: tensor, enumerable: true });
+  }
+  const misfits = Object.keys(out).filter((key) => out[key].shape.join('x') !== target[key].shape.join('x'));
+  if (misfits.length > 0) {
+    const shown = misfits.slice(0, 2).map((key) => `${key} [${out[key].shape.join(', ')}], needs [${target[key].shape.join(', ')}]`);
+    throw new CheckpointError(`the MXNet ResNeXt does not fit the torchvision model: ${misfits.length} tensor(s) of the wrong shape (${shown.join('; ')}${misfits.length > 2 ? '; ...' : ''}): the architectures differ`);
   }
   const missing = Object.keys(target).filter((key) => !Object.hasOwn(out, key));
   if (missing.length > 0) throw new CheckpointError(`the MXNet ResNeXt has nothing for torchvision's ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}: the architectures differ`);

@@ -15,7 +15,8 @@ import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
 import { dispose } from '../../torch/scope.js';
 import { readCheckpoint } from '../../train/pretrained.js';
-import { buildModel } from '../model-loading.js';
+import { withDefaultDevice } from '../../torch/creation.js';
+import { buildModel, checkModelName } from '../model-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface ConvertOptions {
@@ -55,15 +56,17 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
   if (mxnetIn === mxnetOut && !(mxnetOut && options.model)) return dict;
   const model = mxnetModelFor(input, dict, options);
   if (!model) {
-    if (mxnetIn && !mxnetOut) throw new Error(`${input} has MXNet names (arg:/aux:); to rename them for PyTorch, give --model (fresnet50, mxnet_resnext50_32x4d, or a family with --model-options) or put ${symbolPathFor(input)} beside it`);
-    // A plain state dict in an MXNet file: the same names; 0-d tensors (batch counters) cannot be stored.
-    const scalars = Object.keys(dict).filter((key) => dict[key].ndim === 0);
-    if (scalars.length > 0) notes.push(`left out ${scalars.length} 0-d tensor(s) MXNet's format cannot hold (${scalars.slice(0, 2).join(', ')}${scalars.length > 2 ? ', ...' : ''})`);
-    return Object.fromEntries(Object.entries(dict).filter(([, tensor]) => tensor.ndim > 0));
+    if (mxnetIn) throw new Error(`${input} has MXNet names (arg:/aux:); to rename them for PyTorch, give --model (fresnet50, mxnet_resnext50_32x4d, or a family with --model-options) or put ${symbolPathFor(input)} beside it`);
+    // MXNet loads only arg:/aux: names, which only the fresnet and ResNeXt key maps give.
+    if (options.model) throw new Error(`--model ${options.model}: .params output needs a model with an MXNet key map (${mxnetFamilies.join(', ')}: fresnet50, mxnet_resnext50_32x4d, or a family with --model-options)`);
+    throw new Error(`${options.output}: to write MXNet .params, give --model (fresnet50, mxnet_resnext50_32x4d, or a family with --model-options): its key map gives the arg:/aux: names MXNet loads`);
   }
   // Copies: the model (whose tensors the renamed dict borrows) is freed before writing.
   const copies = (named: StateDict) => Object.fromEntries(Object.entries(named).map(([key, tensor]) => [key, tensor.clone()]));
   try {
+    if (options.to && (model as unknown as { config: { family: string } }).config.family !== 'resnext') {
+      throw new Error(`--to ${options.to} renames an MXNet ResNeXt's weights (mxnet_resnext50_32x4d); this checkpoint is a ${(model as unknown as { config: { family: string } }).config.family}`);
+    }
     if (mxnetIn) {
       const { dict: ours, ignored } = fromMxnetParams(model, dict, input);
       if (ignored.length > 0) notes.push(`left out ${ignored.join(', ')} (the margin loss's class centres, not part of the embedding network)`);
@@ -78,7 +81,8 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
 
 /** An MXNet ResNeXt's weights (our keys) renamed for torchvision's `name`, saying what cannot be carried over. */
 function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): StateDict {
-  const target = buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] });
+  // On the meta device: only the names and shapes are needed.
+  const target = withDefaultDevice('meta', () => buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] }));
   try {
     const { dict: renamed, left } = toTorchvisionLayout(dict, target.stateDict());
     const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
@@ -101,7 +105,13 @@ export function register(program: Command): void {
     .option('--to <name>', "with an MXNet ResNeXt input: rename for this torchvision-layout model (resnext50_32x4d), saying what cannot be carried over")
     .action((input: string, options: ConvertOptions) => {
       if (options.to && isParams(options.output)) throw new Error('--to renames for a torchvision layout: write a .pth or .safetensors file');
+      if (options.model) checkModelName(options.model);
+      if (options.to) checkModelName(options.to);
       const dict = readCheckpoint(input);
+      if (options.to && !looksLikeMxnetParams(dict)) {
+        dispose(dict);
+        throw new Error(`--to renames an MXNet ResNeXt's .params (arg:/aux: names); ${input} has none`);
+      }
       const notes: string[] = [];
       let out: StateDict | undefined;
       try {
