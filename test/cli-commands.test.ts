@@ -281,3 +281,42 @@ describe('resnets bench', () => {
     assert.ok(Math.abs(ratio - Number(cells[1]) / Number(cells[3])) < 0.02, row);
   });
 });
+
+describe('model names the commands refuse, with what to do', () => {
+  const weights = file('resnet20-names.safetensors');
+  const input = file('names.npy');
+  before(() => {
+    const model = createModel('resnet20');
+    io.save(model.stateDict(), weights);
+    model.dispose();
+    const x = randn([1, 3, 32, 32]);
+    io.save(x, input);
+    x.dispose();
+  });
+
+  it('a bare family name in run says to give --model-options', async () => {
+    for (const family of ['resnet', 'densenet']) {
+      const result = await resnets('run', family, '--weights', weights, '--input', input, '--output', file('names-y.npy'));
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`${family} is a family name: give --model-options with its required options`));
+    }
+  });
+
+  it("train and demo name an unknown model as the other commands do, before the demo's banner", async () => {
+    const train = await resnets('train', 'nosuch', '--data', 'fashion-mnist');
+    assert.match(train.stderr, /unknown model 'nosuch'.*\(see 'resnets list'\)/);
+    assert.doesNotMatch(train.stderr, /listModels/);
+    const demo = await resnets('demo', '--model', 'nosuch');
+    assert.match(demo.stderr, /unknown model 'nosuch'.*\(see 'resnets list'\)/);
+    assert.equal(demo.stdout, '');
+  });
+
+  it('--model-options help says which commands take a family name', async () => {
+    for (const command of ['bench', 'train']) {
+      const help = (await resnets(command, '--help')).stdout.replace(/\s+/g, ' ');
+      assert.match(help, /a family name with options is taken only by run, summary, convert, embed, verify, verify-eval/);
+    }
+    const run = (await resnets('run', '--help')).stdout.replace(/\s+/g, ' ');
+    assert.match(run, /with a family name \(fresnet, resnet\) instead of a model name they describe a custom configuration/);
+  });
+});

@@ -196,6 +196,24 @@ describe('embedding networks on the command line', () => {
     assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-5);
   });
 
+  it('embed --model-options {"numClasses": 0} takes a full classifier checkpoint, its fc dropped, as the hint says', async () => {
+    const full = createModelByName('resnet20');
+    const file = path('resnet20-full.safetensors');
+    io.save(full.stateDict(), file);
+    full.dispose();
+    const hint = await resnets('embed', 'resnet20', '--weights', file, faceFile(0, 1));
+    assert.match(hint.stderr, /--model-options '\{"numClasses": 0\}' for pooled features/);
+    const result = await resnets('embed', 'resnet20', '--weights', file, '--model-options', '{"numClasses": 0}', faceFile(0, 1), '--json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { embedding: number[] }[])[0].embedding.length, 64);
+  });
+
+  it('verify-eval says a missing pairs file does not exist', async () => {
+    const result = await resnets('verify-eval', 'resnet20', '--weights', weights(), '--pairs', path('missing.txt'));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /pairs file '.*missing\.txt' does not exist/);
+  });
+
   it('a classifier, embedding options without --loss, or mixing with --loss, are errors that say what to do', async () => {
     const plain = path('plain.safetensors');
     io.save({}, plain);

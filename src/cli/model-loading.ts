@@ -76,8 +76,18 @@ export function buildModel(name: string, options: BuildOptions = {}): ImageModel
   if (!embedding && options.inChans !== undefined) flags.inChans = options.inChans;
   const settings = { ...options.modelOptions, ...flags };
   const init = options.init ?? true;
-  const model = family ? createModelFromConfigByName({ ...settings, family: name }, { init }) : createModelByName(name, { ...settings, init });
+  const model = family ? buildFamily(name, settings, init) : createModelByName(name, { ...settings, init });
   return model as unknown as ImageModel;
+}
+
+/** A family's configuration from `settings`; a bare family name that needs options says so. */
+function buildFamily(name: string, settings: ModelOptions, init: boolean) {
+  try {
+    return createModelFromConfigByName({ ...settings, family: name }, { init });
+  } catch (error) {
+    if (Object.keys(settings).length > 0) throw error;
+    throw new Error(`${name} is a family name: give --model-options with its required options (${(error as Error).message}), or a model of it (see 'resnets list --family ${name}')`);
+  }
 }
 
 /** Loads `dict` into `model` through the library's one checkpoint path; a mismatch is one line naming the first few keys. */

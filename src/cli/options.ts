@@ -113,5 +113,12 @@ export function parseModelOptions(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** The commands whose model argument may be a family name, configured by --model-options. */
+const familyNameCommands = 'run, summary, convert, embed, verify, verify-eval';
+
 export const modelOptionsHelp =
-  'family options as JSON, e.g. \'{"dropPathRate": 0.1}\' or \'{"unit": 2, "head": "GDC"}\'; with a family name (fresnet, resnet) instead of a model name they describe a custom configuration';
+  `family options as JSON, e.g. '{"dropPathRate": 0.1}' or '{"unit": 2, "head": "GDC"}'; with a family name (fresnet, resnet) instead of a model name they describe a custom configuration (${familyNameCommands})`;
+
+/** --model-options for the commands that need a registered model (its input size, normalisation and kind). */
+export const registeredModelOptionsHelp =
+  `options of the registered model as JSON, e.g. '{"dropPathRate": 0.1}'; a family name with options is taken only by ${familyNameCommands}`;

@@ -87,6 +87,7 @@ export function readVerificationBin(path: string): FacePairs {
 
 /** pairs.txt or a .bin file, chosen by extension; pairs.txt images are looked up under `imagesDir`. */
 export function readFacePairs(file: string, imagesDir?: string): FacePairs {
+  if (!existsSync(file)) throw new Error(`pairs file '${file}' does not exist`);
   if (file.toLowerCase().endsWith('.bin')) return readVerificationBin(file);
   if (imagesDir === undefined) throw new Error(`${file} is a pairs.txt list; give the folder of its images (--images DIR, the folder with one sub-folder per person)`);
   return readLfwPairs(file, imagesDir);

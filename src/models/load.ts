@@ -92,6 +92,11 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
     const family = full ? familyDefinition(full.config.family) : null;
     if (family?.filterStateDict && full) prepared = family.filterStateDict(prepared, full);
     if (classifier) prepared = classifier.ownEntries(prepared);
+    // A model built without a head (numClasses 0) takes a full checkpoint, its classifier's keys dropped.
+    if (full instanceof ImageClassifier && full.numClasses === 0) {
+      const head = `${full.pretrainedConfig.classifier}.`;
+      prepared = Object.fromEntries(Object.entries(prepared).filter(([key]) => !key.startsWith(head)));
+    }
     prepared = adaptFirstConv(model, prepared, made);
     const problem = misfit(model, prepared, strict);
     if (problem) {

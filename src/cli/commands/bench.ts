@@ -16,7 +16,7 @@ import {
 import { TorchPeer } from '../../tools/torch-peer.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { buildModel, modelInfo } from '../model-loading.js';
-import { modelOptionsHelp, parseChoice, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
+import { registeredModelOptionsHelp, parseChoice, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
 import { formatTable } from '../table.js';
 
 interface BenchOptions {
@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('Inference throughput (images/s): warm-up runs, then the median of timed runs')
     .argument('<model>', "model name (see 'resnets list')")
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
     .option('--batch-size <list>', 'batch sizes, comma-separated', parsePositiveIntList, [1, 8])
     .option('--size <n>', "input height and width (default: the model's input size)", parsePositiveInt)
     .option('--threads <n>', 'intra-op threads for resnets and PyTorch (default: all cores)', parsePositiveInt)

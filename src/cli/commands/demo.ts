@@ -10,7 +10,8 @@ import type { RunConfig } from '../../train/session.js';
 import { fromBytes } from '../../torch/creation.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { tidy } from '../../torch/scope.js';
-import { parseNonNegativeInt, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
+import { parseNonNegativeInt, parsePositiveInt, registeredModelOptionsHelp, parseModelOptions } from '../options.js';
+import { modelInfo } from '../model-loading.js';
 import { addRuntimeOptions, trainWithConsole, unusedRunFolder } from './train.js';
 import { Interrupted } from '../errors.js';
 
@@ -112,7 +113,7 @@ export function register(program: Command): void {
     .description(`Train a CIFAR ResNet-20 on Fashion-MNIST for a few minutes (at least ${TARGET * 100}% test accuracy), save the run and show predictions`)
     .option('--out <dir>', 'run folder (default: runs/demo, or runs/demo-2, ... if taken)')
     .option('--model <name>', 'model to train', 'resnet20')
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
     .option('--epochs <n>', 'epochs (each is 60,000 images)', parsePositiveInt, 2)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)
     .option('--seed <n>', 'seed of the weights and data order', parseNonNegativeInt, 0)
@@ -120,6 +121,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', "where Fashion-MNIST's IDX files are, if not where Debian's package puts them");
   addRuntimeOptions(command).action(async (options: DemoOptions) => {
     if (options.threads !== undefined) setNumThreads(options.threads);
+    modelInfo(options.model); // before the banner: an unknown name suggests close ones and 'resnets list'
     const config = demoConfig(options);
     const out = options.out ?? unusedRunFolder('runs/demo');
     console.log(`resnets demo: ${config.model} on Fashion-MNIST, ${count(config.epochs, 'epoch')}, ${count(getNumThreads(), 'thread')}; run folder ${out}`);

@@ -11,7 +11,7 @@ import { setNumThreads } from '../../torch/runtime.js';
 import { dispose } from '../../torch/scope.js';
 import { readCheckpoint } from '../../train/pretrained.js';
 import { loadWeights, modelInfo } from '../model-loading.js';
-import { modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseOpenFraction, parsePositiveInt } from '../options.js';
+import { registeredModelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseOpenFraction, parsePositiveInt } from '../options.js';
 
 interface EvalCommandOptions {
   modelOptions?: Record<string, unknown>;
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option('--cifar100-labels <kind>', 'cifar100: fine (default) or coarse classes', parseChoice(['fine', 'coarse'] as const))
     .option('--val-split <fraction>', "folder data without a test split: evaluate on the share held out by 'train --val-split' (with the run's --seed)", parseOpenFraction)
     .option('--seed <n>', "with --val-split: the training run's seed", parseNonNegativeInt, 0)
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
     .option('--split <name>', 'train or test', parseChoice(['train', 'test'] as const), 'test' as const)
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInt, 256)
     .option('--limit <n>', 'evaluate only N images (the first N of Fashion-MNIST; spread over the classes of a folder)', parsePositiveInt)

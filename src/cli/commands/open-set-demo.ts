@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .command('open-set-demo')
     .description('Open-set verification on Fashion-MNIST: train an embedding network with ArcFace and with softmax on five classes, verify pairs of the five unseen classes')
     .option('--out <dir>', 'folder for the runs, roc.svg and results.json (default: runs/open-set, or runs/open-set-2, ...)')
-    .option('--model <name>', 'the embedding network (its final layer outputs the embedding)', 'resnet20')
+    .option('--model <name>', 'the embedding network, a registered model (its final layer outputs the embedding)', 'resnet20')
     .option('--losses <names>', `losses to compare, separated by commas (${embeddingLossNames.join(', ')})`, parseLosses, ['arcface', 'softmax'] as EmbeddingLossName[])
     .option('--embedding-size <n>', 'length of the embedding', parsePositiveInt, 128)
     .option('--epochs <n>', 'epochs per loss', parsePositiveInt, 5)

@@ -7,7 +7,7 @@ import { assertFiniteOutput } from '../../train/evaluate.js';
 import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
 import { loadForPrediction } from '../model-loading.js';
-import { parseFraction, parsePositiveInt, modelOptionsHelp, parseModelOptions } from '../options.js';
+import { parseFraction, parsePositiveInt, registeredModelOptionsHelp, parseModelOptions } from '../options.js';
 import { imagesBatch, preprocessImage, type PreprocessOptions } from '../preprocess-image.js';
 import type { Image } from '../../data/image.js';
 import { oneLine } from '../errors.js';
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
     .requiredOption('--weights <file|name>', "weights: a pretrained checkpoint by name (IMAGENET1K_V2, DEFAULT; see 'resnets weights list'), a training run's best/last.safetensors (model, input size and class names come with it), or any state dict (.pth/.pt, .safetensors)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
     .option('--labels <file>', "class names: one per line, or a JSON array (default: the training run's classes, else class indices)")
     .option('--top <k>', 'how many classes to print per image', parsePositiveInt, 5)
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)

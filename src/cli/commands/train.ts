@@ -25,9 +25,10 @@ import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/e
 import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
 import { Interrupted } from '../errors.js';
 import {
-  modelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt,
+  registeredModelOptionsHelp, parseChannels, parseChoice, parseModelOptions, parseNonNegativeInt, parseNonNegativeNumber, parseOpenFraction, parsePositiveInt,
   parsePositiveNumber, parseProbability, parseUnitInterval,
 } from '../options.js';
+import { modelInfo } from '../model-loading.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -307,7 +308,7 @@ export function register(program: Command): void {
     .command('train')
     .description('Train a model on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 or an image folder; writes metrics, checkpoints and curves to a run folder')
     .argument('[model]', "model name (see 'resnets list'); optional with --resume")
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
+    .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
     .option('--data <source>', `${dataChoices} (with train/ and test/ or val/ inside, or one set)`)
     .option('--test-data <dir>', 'a separate folder of test images for folder data')
     .option('--data-dir <dir>', "mnist: the folder of its four IDX files; cifar10/cifar100: the unpacked binary release (cifar-10-batches-bin, cifar-100-binary) or the folder holding it; fashion-mnist: its IDX files, if not where Debian's package puts them")
@@ -397,6 +398,7 @@ export function register(program: Command): void {
       out = options.resume;
     } else {
       if (model === undefined) throw new Error('missing model name (or --resume RUN_DIR to continue a run)');
+      modelInfo(model); // a registered model: an unknown name suggests close ones and 'resnets list'
       config = configFromOptions(model, options);
       for (const { keys, applies, needs } of dependentOptions) {
         const given = cmd.options.filter((option) => keys.includes(option.attributeName() as keyof TrainCommandOptions) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
