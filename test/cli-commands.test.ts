@@ -316,6 +316,12 @@ describe('model names the commands refuse, with what to do', () => {
       const help = (await resnets(command, '--help')).stdout.replace(/\s+/g, ' ');
       assert.match(help, /a family name with options is taken only by run, summary, convert, embed, verify, verify-eval/);
     }
+    const bench = (await resnets('bench', '--help')).stdout.replace(/\s+/g, ' ');
+    assert.match(bench, /--batch-size <list> batch sizes, comma-separated \(default: 1,8\)/);
+    const openSet = (await resnets('open-set-demo', '--help')).stdout.replace(/\s+/g, ' ');
+    assert.match(openSet, /\(default: arcface,softmax\)/);
+    const verify = (await resnets('verify', '--help')).stdout;
+    assert.equal(verify.match(/\(default/g)?.length, 1, 'the threshold default once');
     const run = (await resnets('run', '--help')).stdout.replace(/\s+/g, ' ');
     assert.match(run, /with a family name \(fresnet, resnet\) instead of a model name they describe a custom configuration/);
   });

@@ -1,5 +1,5 @@
 // `resnets bench MODEL`: inference images/s, optionally against PyTorch eager in the same run.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
@@ -87,7 +87,7 @@ export function register(program: Command): void {
     .description('Inference throughput (images/s): warm-up runs, then the median of timed runs')
     .argument('<model>', "model name (see 'resnets list')")
     .option('--model-options <json>', registeredModelOptionsHelp, parseModelOptions)
-    .option('--batch-size <list>', 'batch sizes, comma-separated', parsePositiveIntList, [1, 8])
+    .addOption(new Option('--batch-size <list>', 'batch sizes, comma-separated').argParser(parsePositiveIntList).default([1, 8], '1,8'))
     .option('--size <n>', "input height and width (default: the model's input size)", parsePositiveInt)
     .option('--threads <n>', 'intra-op threads for resnets and PyTorch (default: all cores)', parsePositiveInt)
     .option('--warmup <n>', 'untimed runs first', parseNonNegativeInt, 3)

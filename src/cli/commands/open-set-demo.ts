@@ -1,13 +1,12 @@
 // `resnets open-set-demo`: open-set verification on Fashion-MNIST. The same embedding
 // network is trained with ArcFace and with softmax cross-entropy on five classes, then
 // both are judged by LFW's protocol on pairs drawn only from the five unseen classes.
-import type { Command } from 'commander';
 import { fashionMnistClasses } from '../../data/fashion-mnist.js';
 import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
 import { createProgressView, formatDuration } from '../../train/progress.js';
 import { runOpenSetDemo, SEEN_CLASSES, UNSEEN_CLASSES } from '../../tools/open-set.js';
 import { setNumThreads } from '../../torch/runtime.js';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseNonNegativeInt, parsePositiveInt } from '../options.js';
 import { addRuntimeOptions, unusedRunFolder } from './train.js';
 
@@ -50,7 +49,7 @@ export function register(program: Command): void {
     .description('Open-set verification on Fashion-MNIST: train an embedding network with ArcFace and with softmax on five classes, verify pairs of the five unseen classes')
     .option('--out <dir>', 'folder for the runs, roc.svg and results.json (default: runs/open-set, or runs/open-set-2, ...)')
     .option('--model <name>', 'the embedding network, a registered model (its final layer outputs the embedding)', 'resnet20')
-    .option('--losses <names>', `losses to compare, separated by commas (${embeddingLossNames.join(', ')})`, parseLosses, ['arcface', 'softmax'] as EmbeddingLossName[])
+    .addOption(new Option('--losses <names>', `losses to compare, separated by commas (${embeddingLossNames.join(', ')})`).argParser(parseLosses).default(['arcface', 'softmax'], 'arcface,softmax'))
     .option('--embedding-size <n>', 'length of the embedding', parsePositiveInt, 128)
     .option('--epochs <n>', 'epochs per loss', parsePositiveInt, 5)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, 128)

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .argument('<second>', 'second face image')
     .requiredOption('--weights <file>', "weights: an embedding model's checkpoint (.pth, .safetensors, MXNet .params), or a 'resnets train --loss' run's best/last.safetensors")
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
-    .option('--threshold <cosine>', `same person when the cosine similarity is at least this (default ${DEFAULT_THRESHOLD.toFixed(2)}: InsightFace's deploy threshold 1.24 on the squared distance; 'resnets verify-eval' prints the best one for a pair list)`, parseCosine, DEFAULT_THRESHOLD)
+    .option('--threshold <cosine>', `same person when the cosine similarity is at least this (the default is InsightFace's deploy threshold 1.24 on the squared distance; 'resnets verify-eval' prints the best one for a pair list)`, parseCosine, DEFAULT_THRESHOLD)
     .option('--flip', "add each image's mirrored embedding, as InsightFace's evaluation does")
     .option('--json', 'print { similarity, threshold, same } as JSON')
     .action(async (name: string, first: string, second: string, options: VerifyOptions) => {
