@@ -63,6 +63,9 @@ const cases: { name: string; size: number; options?: Record<string, unknown> }[]
   // Face embeddings: 112x112 in, a 512-d embedding out (PReLU, the E head's BatchNorm1d).
   { name: 'fresnet18', size: 112, options: { units: [1, 1, 1, 1] } },
   { name: 'iresnet18', size: 112, options: { layers: [1, 1, 1, 1] } },
+  // Concatenation (DenseNet) and mean joins (FractalNet).
+  { name: 'densenet121', size: 48, options: { blockConfig: [1, 2, 1, 1], numClasses: 10 } },
+  { name: 'fractalnet_cifar', size: 32, options: { columns: 3, blocks: 2, channels: [16, 32] } },
 ];
 
 it('covers every family registered', () => {
