@@ -18,13 +18,15 @@
 #include <torch/csrc/autograd/function.h>
 
 #include <mutex>
-#include <thread>
 
 namespace resnets {
 
 namespace {
 
-std::thread::id gJsThread;
+// The JavaScript environment loaded on this thread, if any. Per thread, as each worker
+// thread loads the addon into its own environment: a segment may only be recomputed on
+// the thread (and in the environment) that created its node.
+thread_local napi_env tJsEnv = nullptr;
 
 // The states of the generators a segment may draw from: the CPU one always, and the
 // CUDA generator of each device its inputs live on.
@@ -71,12 +73,22 @@ struct RngSnapshot {
 // this side keeps its own references.
 std::vector<at::Tensor> callSegment(Napi::Env env, const Napi::Function& segment, const std::vector<at::Tensor>& inputs) {
   Napi::Array handles = wrapList(env, inputs);
-  Napi::Value result = segment.Call({handles});
-  if (!result.IsArray()) throw std::invalid_argument("checkpoint: the segment function must return an array of tensors");
-  std::vector<at::Tensor> outputs = tensorList(result);
-  auto returned = result.As<Napi::Array>();
-  for (uint32_t i = 0; i < returned.Length(); i++) disposeHandle(env, returned[i]);
-  for (uint32_t i = 0; i < handles.Length(); i++) disposeHandle(env, handles[i]);
+  // The input handles are disposed on every path, a throwing segment or a bad result too.
+  auto disposeInputs = [&] {
+    for (uint32_t i = 0; i < handles.Length(); i++) disposeHandle(env, handles[i]);
+  };
+  std::vector<at::Tensor> outputs;
+  try {
+    Napi::Value result = segment.Call({handles});
+    if (!result.IsArray()) throw std::invalid_argument("checkpoint: the segment function must return an array of tensors");
+    outputs = tensorList(result);
+    auto returned = result.As<Napi::Array>();
+    for (uint32_t i = 0; i < returned.Length(); i++) disposeHandle(env, returned[i]);
+  } catch (...) {
+    disposeInputs();
+    throw;
+  }
+  disposeInputs();
   return outputs;
 }
 
@@ -97,7 +109,7 @@ struct CheckpointBackward : public torch::autograd::Node {
 
   ~CheckpointBackward() override {
     // A reference can only be released on the JavaScript thread.
-    if (std::this_thread::get_id() != gJsThread) segment.SuppressDestruct();
+    if (tJsEnv != static_cast<napi_env>(env)) segment.SuppressDestruct();
   }
 
   std::string name() const override { return "CheckpointBackward"; }
@@ -105,7 +117,7 @@ struct CheckpointBackward : public torch::autograd::Node {
   void release_variables() override { inputs.clear(); }
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
-    if (std::this_thread::get_id() != gJsThread) {
+    if (tJsEnv != static_cast<napi_env>(env)) {
       throw std::runtime_error(
           "activation checkpointing recomputes segments in JavaScript, so its backward must run on the thread that "
           "called backward(); libtorch runs the backward of non-CPU tensors on device threads: train on the CPU or "
@@ -160,7 +172,7 @@ struct CheckpointBackward : public torch::autograd::Node {
 }  // namespace
 
 void registerCheckpointOps(Napi::Env env, Exports exports) {
-  gJsThread = std::this_thread::get_id();
+  tJsEnv = env;
 
   RN_FN(exports, env, "checkpoint", {
     // (segment: (handles[]) => handles[], inputs[]) -> outputs[]

@@ -10,7 +10,9 @@ import { native } from '../src/native.js';
 import { torch } from '../src/index.js';
 import * as models from '../src/models/index.js';
 import { splitIntoSegments } from '../src/models/checkpoint-segments.js';
+import { InferenceWorker } from '../src/tools/inference-worker.js';
 import { assertClose, gradientsOf } from './helpers/gradients.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 
 interface StepResult {
   grads: Map<string, Float32Array>;
@@ -158,5 +160,32 @@ describe('checkpointing', () => {
     }, [torch.ones([3])]);
     assert.throws(() => y.sum().backward(), /recomputing a segment failed: boom in recompute/);
     torch.dispose([w, y]);
+  });
+
+  it('a segment function returning no array is an Error and leaves no handle behind', () => {
+    const input = torch.ones([3]);
+    const before = liveTensorsAfterCollection();
+    // The addon's own check (torch.checkpoint's wrapper maps outputs before it can see them).
+    assert.throws(() => native.checkpoint(() => 'not a list', [input.handle]), /the segment function must return an array of tensors/);
+    // No collection here: a dropped handle counts until the collector frees it.
+    assert.equal(torch.memory().liveTensors, before, 'the handles given to the segment were disposed');
+    input.dispose();
+  });
+
+  it('backward through checkpointed segments works on this thread while and after a worker thread loads the addon', async () => {
+    const gradient = () =>
+      torch.tidy(() => {
+        const w = torch.tensor([1, 2, 3], { dtype: 'float32' }).requiresGrad_();
+        const [y] = torch.checkpoint(([x]) => [x.mul(w)], [torch.full([3], 2)]);
+        y.sum().backward();
+        return [...(w.grad!.toTypedArray() as Float32Array)];
+      });
+    const worker = await InferenceWorker.start({ model: 'resnet20', mode: 'plain', threads: 1 });
+    try {
+      assert.deepEqual(gradient(), [2, 2, 2], 'while the worker runs');
+    } finally {
+      await worker.close();
+    }
+    assert.deepEqual(gradient(), [2, 2, 2], 'after the worker closed');
   });
 });

@@ -190,11 +190,14 @@ describe('fresnet names and counts', () => {
       model.dispose();
     }
     assert.throws(() => models.createClassifierByName('fresnet50'), /fresnet50 is an embedding model/);
+    // get_symbol in InsightFace's recognition/symbol/fresnet.py: 90 and 99 differ in stage 3.
+    assert.deepEqual(models.fresnetDepths[90], [3, 8, 30, 3]);
+    assert.deepEqual(models.fresnetDepths[99], [3, 8, 35, 3]);
   });
 
   it('names the option and what it accepts on bad options', () => {
     const build = (options: models.ModelOptions) => () => models.createEmbeddingModelByName('fresnet18', { init: false, ...options }).dispose();
-    assert.throws(build({ unit: 4 }), /unit 4 calls residual_unit_v4, which the seed's fresnet.py does not define/);
+    assert.throws(build({ unit: 4 }), /unit 4 calls residual_unit_v4, which InsightFace's MXNet fresnet.py does not define/);
     assert.throws(build({ unit: 5 }), /unit must be one of 1, 2, 3, '3_x', got 5/);
     assert.throws(build({ unit: '3_x' }), /'3_x' \(residual_unit_v3_x\) needs bottleneck units/);
     assert.throws(build({ input: 3 }), /input must be 0, 1 or 2, got 3/);

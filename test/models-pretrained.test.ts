@@ -21,6 +21,8 @@ import {
   type PretrainedWeights,
 } from '../src/models/index.js';
 import { randn } from '../src/torch/creation.js';
+import { dispose } from '../src/torch/scope.js';
+import { loadPretrainedFile } from '../src/train/pretrained.js';
 import { noGrad } from '../src/torch/runtime.js';
 import { resnets } from './helpers/cli.js';
 import { LoopbackFileServer } from './helpers/file-server.js';
@@ -114,6 +116,18 @@ describe('downloads from a loopback server', () => {
     createModel('resnet20', { weights: 'TEST_V1' }).dispose();
     assert.equal((await server.requests()).length, requests, 'the second model comes from the cache');
     assert.throws(() => createModel('resnet20', { weights: 'TEST_V1', numClasses: 5 }), /has 10 classes, not numClasses 5/);
+  });
+
+  it('fine-tuning starts from a weights name: train.loadPretrainedFile re-initialises a classifier of another class count', () => {
+    const model = createModel('resnet20', { numClasses: 3 });
+    const lines = loadPretrainedFile(model, 'TEST_V1');
+    assert.match(lines.join('\n'), /resnet20 TEST_V1 .*re-initialised: the checkpoint's has 10 classes, this model 3/);
+    const sourceState = source.stateDict();
+    const loaded = model.stateDict();
+    assert.deepEqual(loaded['conv1.weight'].toTypedArray(), sourceState['conv1.weight'].toTypedArray(), 'the backbone is the served checkpoint');
+    dispose(sourceState);
+    dispose(loaded);
+    model.dispose();
   });
 
   it('resumes an interrupted download with a Range request', async () => {

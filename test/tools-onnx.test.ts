@@ -10,10 +10,12 @@ import * as io from '../src/io/index.js';
 import { createModel, getModelInfo, listModels } from '../src/models/index.js';
 import { randn } from '../src/torch/creation.js';
 import { manualSeed, memory, noGrad } from '../src/torch/runtime.js';
+import { tidy } from '../src/torch/scope.js';
 import type { Tensor } from '../src/torch/tensor.js';
 import { onnx } from '../src/tools/onnx/builder.js';
 import { exportOnnx } from '../src/tools/onnx/export.js';
 import { resnets } from './helpers/cli.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 import { tempDir } from './helpers/python.js';
 
 const temp = tempDir('resnets-onnx-');
@@ -36,12 +38,14 @@ function maxRelativeDifference(ours: Float32Array, theirs: Float32Array): number
 
 /** Makes BatchNorm statistics non-trivial, so folding and eval-mode normalisation are tested. */
 function randomizeStatistics(model: ReturnType<typeof createModel>): void {
-  noGrad(() => {
-    for (const [key, tensor] of Object.entries(model.stateDict())) {
-      if (key.endsWith('running_mean')) tensor.copy_(randn(tensor.shape).mul(0.1));
-      if (key.endsWith('running_var')) tensor.copy_(randn(tensor.shape).abs().add(0.5));
-    }
-  });
+  tidy(() =>
+    noGrad(() => {
+      for (const [key, tensor] of Object.entries(model.stateDict())) {
+        if (key.endsWith('running_mean')) tensor.copy_(randn(tensor.shape).mul(0.1));
+        if (key.endsWith('running_var')) tensor.copy_(randn(tensor.shape).abs().add(0.5));
+      }
+    }),
+  );
 }
 
 // One model of each family registered (`resnets list` groups them); the large ones
@@ -59,6 +63,9 @@ const cases: { name: string; size: number; options?: Record<string, unknown> }[]
   // Face embeddings: 112x112 in, a 512-d embedding out (PReLU, the E head's BatchNorm1d).
   { name: 'fresnet18', size: 112, options: { units: [1, 1, 1, 1] } },
   { name: 'iresnet18', size: 112, options: { layers: [1, 1, 1, 1] } },
+  // Concatenation (DenseNet) and mean joins (FractalNet).
+  { name: 'densenet121', size: 48, options: { blockConfig: [1, 2, 1, 1], numClasses: 10 } },
+  { name: 'fractalnet_cifar', size: 32, options: { columns: 3, blocks: 2, channels: [16, 32] } },
 ];
 
 it('covers every family registered', () => {
@@ -73,7 +80,9 @@ describe('exportOnnx in onnxruntime-node', () => {
       manualSeed(1);
       const model = (createModel as (name: string, options?: object) => ReturnType<typeof createModel>)(name, options).eval();
       randomizeStatistics(model);
-      const before = memory().liveTensors;
+      // Earlier garbage collected first; the count after is taken without a collection,
+      // so a handle the export made and dropped (a collector would free it later) counts.
+      const before = liveTensorsAfterCollection();
       const fixed = exportOnnx(model, { input: [2, 3, size, size] });
       const dynamic = exportOnnx(model, { input: [2, 3, size, size], dynamicBatch: true });
       const folded = exportOnnx(model, { input: [2, 3, size, size], dynamicBatch: true, foldBn: true });
@@ -95,6 +104,18 @@ describe('exportOnnx in onnxruntime-node', () => {
       model.dispose();
     });
   }
+
+  it('the copy --fold-bn folds leaves no handle behind, embedding models included', () => {
+    // Counted without a collection in between, so views stateDict() handed out and nobody
+    // disposed count even where a collection during an export would hide them.
+    for (const { name, options } of cases) {
+      const model = (createModel as (name: string, options?: object) => ReturnType<typeof createModel>)(name, options).eval();
+      const before = liveTensorsAfterCollection();
+      model.clone().dispose();
+      assert.equal(memory().liveTensors, before, `${name}: clone() frees the state-dict views it read`);
+      model.dispose();
+    }
+  });
 
   it('keeps state-dict names, names input and output, and marks the batch symbolic', () => {
     const model = createModel('resnet20').eval();

@@ -10,7 +10,7 @@ import { Module } from '../nn/module.js';
 import { tensor } from '../torch/creation.js';
 import { isFloatingPoint } from '../torch/dtype.js';
 import { noGrad } from '../torch/runtime.js';
-import { tidy } from '../torch/scope.js';
+import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 
 /** What every embedding model's resolved config holds: its family and name. */
@@ -50,6 +50,14 @@ export abstract class EmbeddingModel extends Module {
   protected abstract embedding(input: Tensor): Tensor;
   /** A new model with the same config and a copy of the parameters and buffers. */
   abstract clone(): EmbeddingModel;
+
+  /** `copy` (a fresh model of this config) given this model's parameters, buffers and mode. */
+  protected copyStateInto<M extends EmbeddingModel>(copy: M): M {
+    const dict = this.stateDict();
+    copy.loadStateDict(dict);
+    dispose(dict); // stateDict() hands out views
+    return copy.train(this.training);
+  }
 
   /** Throws unless `input` is a floating-point [N, C, H, W] tensor with this model's channels. */
   checkInput(input: Tensor): void {

@@ -32,7 +32,7 @@ export const headKinds = ['Z', 'E', 'FC', 'GAP', 'GNAP', 'GDC', 'F', 'G', 'H', '
 export type HeadKind = (typeof headKinds)[number];
 
 export interface HeadSpec {
-  /** Channels of the last feature map (512 in every seed configuration). */
+  /** Channels of the last feature map (512 in every fresnet.py configuration). */
   channels: number;
   /** Its height and width (7 x 7 for 112 x 112 input). */
   spatial: [number, number];

@@ -1,6 +1,6 @@
 // MXNet's operators as fresnet uses them, in torch terms: BatchNorm with MXNet's eps
 // and momentum, BatchNorm with `fix_gamma` (gamma stored but read as 1), FullyConnected
-// (which flattens its input), the `Act` switch between ReLU and PReLU, and the seed's
+// (which flattens its input), the `Act` switch between ReLU and PReLU, and fresnet.py's
 // squeeze-and-excitation on the shared SqueezeExcite. Module names follow MXNet's so the key map is mechanical.
 import { actFactory } from '../layers/factories.js';
 import { SqueezeExcite } from '../layers/squeeze-excite.js';
@@ -13,7 +13,7 @@ import { ones, zeros } from '../torch/creation.js';
 import { batchNorm } from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 
-/** fresnet's BatchNorm eps; MXNet's own default (1e-3) where the seed passes none. */
+/** fresnet's BatchNorm eps; MXNet's own default (1e-3) where fresnet.py passes none. */
 export const FRESNET_EPS = 2e-5;
 export const MXNET_DEFAULT_EPS = 1e-3;
 /** MXNet's momentum 0.9 keeps 90% of the running value: PyTorch's momentum 0.1. */
@@ -67,22 +67,22 @@ export class FullyConnected extends Linear {
   }
 }
 
-/** The seed's `Act`: PReLU (one slope per channel, 0.25 at first) or ReLU. */
+/** fresnet.py's `Act`: PReLU (one slope per channel, 0.25 at first) or ReLU. */
 export function act(kind: Activation, channels: number): Module {
   return actFactory(kind)(channels);
 }
 
 /**
- * The seed's SE block: global average pooling, a biased 1x1 convolution to C / 16,
+ * fresnet.py's SE block: global average pooling, a biased 1x1 convolution to C / 16,
  * `Act`, a biased 1x1 convolution back, sigmoid, the product with the input: the shared
- * SqueezeExcite with the seed's width (floor, no rounding) and activation. Its fc1 /
+ * SqueezeExcite with fresnet.py's width (floor, no rounding) and activation. Its fc1 /
  * act / fc2 are MXNet's _se_conv1 / _se_relu1 / _se_conv2 (see mxnet-names.ts).
  */
 export function squeezeExcite(channels: number, activation: Activation): SqueezeExcite {
   return new SqueezeExcite(channels, { width: Math.floor(channels / 16), act: activation });
 }
 
-/** A convolution without bias, as the seed's `Conv(..., no_bias=True)`. */
+/** A convolution without bias, as fresnet.py's `Conv(..., no_bias=True)`. */
 export function conv(inChannels: number, outChannels: number, kernel: number, stride: number, groups = 1): Conv2d {
   return new Conv2d(inChannels, outChannels, kernel, { stride, padding: (kernel - 1) / 2, groups, bias: false });
 }

@@ -35,7 +35,7 @@ function unitVersionOf(reader: SymbolIndex, input: InputVersion, bottleneck: boo
   const expected = input === 0;
   if (strided !== expected) {
     const unit = strided ? 'residual_unit_v1' : 'residual_unit_v1_L';
-    throw new CheckpointError(`${reader.source}: unit version 1 as ${unit} with input version ${input}; the seed's dispatcher builds ${expected ? 'residual_unit_v1' : 'residual_unit_v1_L'} there${bottleneck ? '' : ''}`);
+    throw new CheckpointError(`${reader.source}: unit version 1 as ${unit} with input version ${input}; the dispatcher of InsightFace's MXNet fresnet.py builds ${expected ? 'residual_unit_v1' : 'residual_unit_v1_L'} there${bottleneck ? '' : ''}`);
   }
   return 1;
 }

@@ -1,5 +1,5 @@
-// The residual units of InsightFace's fresnet.py (the seed), one class per unit family,
-// each child named as the seed names its operators (conv1, bn1, relu1, ..., conv1sc, sc).
+// The residual units of InsightFace's fresnet.py, one class per unit family,
+// each child named as fresnet.py names its operators (conv1, bn1, relu1, ..., conv1sc, sc).
 // `numFilter` is the unit's output width; bottleneck units narrow to numFilter / 4
 // inside (v3_x: numFilter / 2 in 32 groups). A unit that does not match dimensions
 // (every stage's first, stage 1 included) projects its shortcut.
@@ -153,7 +153,7 @@ export class ResidualUnitV3 extends Module {
 
   constructor(options: UnitOptions, grouped = false) {
     super();
-    if (grouped && !options.bottleneck) throw new Error("fresnet: unit '3_x' (residual_unit_v3_x) needs bottleneck units, as the seed asserts");
+    if (grouped && !options.bottleneck) throw new Error("fresnet: unit '3_x' (residual_unit_v3_x) needs bottleneck units, as InsightFace's MXNet fresnet.py asserts");
     const layout = branchLayout(options, options.bottleneck ? 2 : 1, grouped ? 0.5 : 0.25, grouped ? 32 : 1);
     this.bn1 = this.registerModule('bn1', batchNorm2d(options.inChannels));
     ({ convs: this.convs, norms: this.norms, acts: this.acts } = addPostActivationLayers(this, layout, options, 2));
@@ -168,8 +168,8 @@ export class ResidualUnitV3 extends Module {
 export type UnitVersion = 1 | 2 | 3 | '3_x';
 
 /**
- * The seed's dispatcher `residual_unit`: version 1 is v1 for input version 0 and v1_L
- * otherwise; '3_x' (never reached by the seed's dispatcher) is v3_x.
+ * fresnet.py's dispatcher `residual_unit`: version 1 is v1 for input version 0 and v1_L
+ * otherwise; '3_x' (never reached by that dispatcher) is v3_x.
  */
 export function residualUnit(version: UnitVersion, inputVersion: number, options: UnitOptions): Module {
   switch (version) {

@@ -1,5 +1,5 @@
-// InsightFace's MXNet ResNets for face recognition (fresnet.py, the seed's code), built
-// as the seed's `resnet()` builds them: an input stem chosen by the input version, four
+// InsightFace's MXNet ResNets for face recognition (fresnet.py), built
+// as its `resnet()` builds them: an input stem chosen by the input version, four
 // stages of residual units whose first unit always strides by 2 (stage 1 included) and
 // projects its shortcut, the `convd`/`bnd`/`relud` tail after bottleneck stages, and
 // one of get_fc1's embedding heads. Module names are MXNet's (conv0, bn0, relu0,
@@ -19,14 +19,14 @@ import { checkBoolean, checkChoice, checkInteger, checkIntegerList } from './opt
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../torch/tensor.js';
 
-/** The seed's resnet_spec (units per stage by depth), plus 50 = [3, 4, 14, 3] from upstream InsightFace. */
+/** The units per stage by depth of InsightFace's MXNet fresnet.py (get_symbol's table; see docs/insightface.md for 90). */
 export const fresnetDepths: Readonly<Record<number, readonly number[]>> = {
   18: [2, 2, 2, 2],
   34: [3, 4, 6, 3],
   49: [3, 4, 14, 3],
   50: [3, 4, 14, 3],
   74: [3, 6, 24, 3],
-  90: [3, 8, 35, 3],
+  90: [3, 8, 30, 3],
   98: [3, 4, 38, 3],
   99: [3, 8, 35, 3],
   100: [3, 13, 30, 3],
@@ -43,7 +43,7 @@ export const fresnetDepths: Readonly<Record<number, readonly number[]>> = {
 
 export type InputVersion = 0 | 1 | 2;
 
-/** A fresnet as plain data: the options of the seed's config (net_unit, net_input, ...). */
+/** A fresnet as plain data: the options of fresnet.py's config (net_unit, net_input, ...). */
 export interface FResNetConfig {
   family?: 'fresnet';
   name?: string;
@@ -63,7 +63,7 @@ export interface FResNetConfig {
   head?: HeadKind;
   /** config.emb_size. */
   embeddingSize?: number;
-  /** Bottleneck units with widths 256..2048 and the convd tail; the seed uses them from 500 layers. */
+  /** Bottleneck units with widths 256..2048 and the convd tail; fresnet.py uses them from 500 layers. */
   bottleneck?: boolean;
   /** [height, width] of the input; decides the size of the heads' FullyConnected layers. */
   inputSize?: [number, number];
@@ -75,7 +75,7 @@ const unitVersions: readonly UnitVersion[] = [1, 2, 3, '3_x'];
 
 export function resolveFResNetConfig(config: FResNetConfig): ResolvedFResNetConfig {
   const name = config.name ?? 'fresnet';
-  if (config.unit === (4 as unknown)) throw new Error(`${name}: unit 4 calls residual_unit_v4, which the seed's fresnet.py does not define; use 1, 2, 3 or '3_x'`);
+  if (config.unit === (4 as unknown)) throw new Error(`${name}: unit 4 calls residual_unit_v4, which InsightFace's MXNet fresnet.py does not define; use 1, 2, 3 or '3_x'`);
   if (!unitVersions.includes(config.unit ?? 3)) throw new Error(`${name}: unit must be one of 1, 2, 3, '3_x', got ${JSON.stringify(config.unit)}`);
   const depth = checkInteger(name, 'depth', config.depth ?? 50, 1);
   let units: number[];
@@ -83,7 +83,7 @@ export function resolveFResNetConfig(config: FResNetConfig): ResolvedFResNetConf
     units = checkIntegerList(name, 'units', config.units, 1, 4);
   } else {
     const known = fresnetDepths[depth];
-    if (!known) throw new Error(`${name}: no experiments done on depth ${depth} (the seed's table has ${Object.keys(fresnetDepths).join(', ')}); give units: [a, b, c, d]`);
+    if (!known) throw new Error(`${name}: no experiments done on depth ${depth} (InsightFace's MXNet fresnet.py has ${Object.keys(fresnetDepths).join(', ')}); give units: [a, b, c, d]`);
     units = [...known];
   }
   const inputSize = config.inputSize ?? [112, 112];
@@ -181,9 +181,7 @@ export class FResNet extends EmbeddingModel {
   }
 
   clone(): FResNet {
-    const copy = new FResNet(this.config, { init: false });
-    copy.loadStateDict(this.stateDict());
-    return copy.train(this.training);
+    return this.copyStateInto(new FResNet(this.config, { init: false }));
   }
 
   override describe(): string {
@@ -211,7 +209,7 @@ export const fresnetFamily = defineFamily({
   paper,
   options: {
     name: 'string',
-    depth: `a depth of the seed's table: ${Object.keys(fresnetDepths).join(', ')}`,
+    depth: `a depth of InsightFace's MXNet fresnet.py's table: ${Object.keys(fresnetDepths).join(', ')}`,
     units: 'list of 4 integers >= 1 (units per stage; overrides depth)',
     unit: "1 | 2 | 3 | '3_x'",
     input: '0 | 1 | 2',

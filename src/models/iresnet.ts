@@ -139,9 +139,7 @@ export class IResNet extends EmbeddingModel {
   }
 
   clone(): IResNet {
-    const copy = new IResNet(this.config, { init: false });
-    copy.loadStateDict(this.stateDict());
-    return copy.train(this.training);
+    return this.copyStateInto(new IResNet(this.config, { init: false }));
   }
 
   override describe(): string {

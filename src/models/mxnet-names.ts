@@ -3,7 +3,7 @@
 // `arg:stage1_unit1_conv1sc_weight`, `aux:bn0_moving_var`, `arg:relu0_gamma`,
 // `arg:fc1_gamma`: module paths joined by '_', BatchNorm weight/bias/running statistics
 // as gamma/beta/moving_mean/moving_var (the moving ones 'aux:'), PReLU's weight as
-// gamma, the shared SqueezeExcite's fc1 / act / fc2 as the seed's se_conv1 / se_relu1 /
+// gamma, the shared SqueezeExcite's fc1 / act / fc2 as fresnet.py's se_conv1 / se_relu1 /
 // se_conv2. PyTorch's num_batches_tracked has no MXNet counterpart.
 import { CheckpointError } from '../io/errors.js';
 import type { StateDict } from '../io/types.js';
@@ -11,6 +11,7 @@ import { PReLU } from '../nn/activation.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Module } from '../nn/module.js';
 import { SqueezeExcite } from '../layers/squeeze-excite.js';
+import { dispose } from '../torch/scope.js';
 import { FixedGammaBatchNorm } from './fresnet-layers.js';
 
 type AnyModule = Module<never, unknown> & { describe?(): string };
@@ -25,7 +26,7 @@ export interface MxnetName {
 }
 
 /** Every state-dict key of `model` with its MXNet name; num_batches_tracked has none and is left out. */
-/** The seed's names for the children of its SE block. */
+/** fresnet.py's names for the children of its SE block. */
 const squeezeExciteNames: Record<string, string> = { fc1: 'conv1', act: 'relu1', fc2: 'conv2' };
 
 /** A module path in MXNet's spelling: segments joined by '_', SE children renamed. */
@@ -39,7 +40,10 @@ function mxnetPath(path: string, modules: Map<string, Module<unknown, unknown>>)
 export function mxnetNames(model: AnyModule): MxnetName[] {
   const modules = new Map(model.namedModules());
   const names: MxnetName[] = [];
-  for (const key of Object.keys(model.stateDict())) {
+  const views = model.stateDict();
+  const keys = Object.keys(views);
+  dispose(views);
+  for (const key of keys) {
     const dot = key.lastIndexOf('.');
     const [path, tensor] = [key.slice(0, dot), key.slice(dot + 1)];
     const module = modules.get(path);
@@ -59,6 +63,8 @@ export function toMxnetParams(model: AnyModule): StateDict {
   const own = model.stateDict();
   const out: StateDict = {};
   for (const { key, mxnet } of names) Object.defineProperty(out, mxnet, { value: own[key], enumerable: true });
+  const kept = new Set(names.map(({ key }) => key));
+  dispose(Object.entries(own).filter(([key]) => !kept.has(key)).map(([, view]) => view));
   return out;
 }
 
@@ -95,6 +101,7 @@ export function fromMxnetParams(model: AnyModule, params: StateDict, source: str
   // PyTorch's batch counters have no MXNet counterpart: the model keeps its own.
   for (const [key, tensor] of Object.entries(model.stateDict())) {
     if (key.endsWith('.num_batches_tracked')) Object.defineProperty(dict, key, { value: tensor, enumerable: true });
+    else tensor.dispose();
   }
   return { dict, ignored };
 }

@@ -1,4 +1,4 @@
-// The MXNet ResNeXt of tornadomeet's symbol_resnext.py (the first seed), which MXNet's
+// The MXNet ResNeXt of tornadomeet's symbol_resnext.py, which MXNet's
 // model zoo checkpoints were trained from, built as its `resnext()` builds it: a
 // fixed-gamma BatchNorm `bn_data` on the raw input, a 7x7 stride-2 conv0, bn0, ReLU and
 // a 3x3 stride-2 max-pool, stages of units `stage{i}_unit{j}` (stage 1 at stride 1, the
@@ -6,7 +6,7 @@
 // `sc_bn`), even in stage 1; global average pooling and `fc1` (the logits: the
 // SoftmaxOutput the symbol ends with is left to the loss). Bottleneck units are
 // numFilter / 2 wide with the grouped 3x3 carrying the stride; basic units ignore
-// numGroup (so the seed's "ResNeXt 34" is not grouped). BatchNorm eps 2e-5, MXNet's
+// numGroup (so symbol_resnext.py's "ResNeXt 34" is not grouped). BatchNorm eps 2e-5, MXNet's
 // momentum 0.9. Module names are MXNet's, so the MXNet key map is mechanical.
 import { CheckpointError } from '../io/errors.js';
 import { attrNumbers, readMxnetCheckpoint, SymbolIndex, type MxnetSymbol } from '../io/mxnet-symbol.js';
@@ -32,7 +32,7 @@ export interface MxnetResNeXtConfig extends CommonConfig {
   family?: 'resnext';
   /** Units per stage (default [3, 4, 6, 3]). */
   units?: number[];
-  /** The stem's width, then each stage's (default [64, 64, 128, 256, 512], the seed's ResNeXt 34). */
+  /** The stem's width, then each stage's (default [64, 64, 128, 256, 512], symbol_resnext.py's ResNeXt 34). */
   filterList?: number[];
   /** Groups of the bottleneck's 3x3 convolution (default 32; basic units have none). */
   numGroup?: number;
@@ -57,7 +57,7 @@ export function resolveMxnetResNeXtConfig(config: MxnetResNeXtConfig): ResolvedM
   return { ...common, family: 'resnext', units, filterList, numGroup, bottleneck };
 }
 
-/** The seed's residual_unit: post-activation units with a ReLU after the sum (`_relu`). */
+/** symbol_resnext.py's residual_unit: post-activation units with a ReLU after the sum (`_relu`). */
 export class ResNeXtUnit extends Module {
   readonly branch: Module[] = [];
   readonly sc: Conv2d | null;
@@ -155,7 +155,7 @@ export const mxnetResNeXtFamily = defineFamily({
   pretrained: () => ({ inputSize: [3, 224, 224], cropPct: 0.875, interpolation: 'bilinear', mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255], numClasses: 1000, firstConv: 'conv0', classifier: 'fc1' }),
   filterStateDict: mxnetKeyFilter,
   variants: {
-    mxnet_resnext34: { config: { units: [3, 4, 6, 3] }, description: "The seed's default: basic units 3-4-6-3, widths 64-128-256-512 (numGroup unused)" },
+    mxnet_resnext34: { config: { units: [3, 4, 6, 3] }, description: "The default of the MXNet ResNeXt symbol (symbol_resnext.py): basic units 3-4-6-3, widths 64-128-256-512 (numGroup unused)" },
     mxnet_resnext50_32x4d: { config: { units: [3, 4, 6, 3], ...bottleneck50 }, description: 'MXNet model zoo ResNeXt-50 32x4d: bottleneck units 3-4-6-3, 32 groups' },
     mxnet_resnext101_32x4d: { config: { units: [3, 4, 23, 3], ...bottleneck50 }, description: 'MXNet model zoo ResNeXt-101 32x4d: bottleneck units 3-4-23-3, 32 groups' },
   },

@@ -8,6 +8,8 @@ import * as io from '../io/index.js';
 import type { StateDict } from '../io/types.js';
 import type { ImageClassifier } from '../models/classifier.js';
 import { createClassifierByName, getModelInfo, loadCheckpoint } from '../models/index.js';
+import { isWeightsTag } from '../models/pretrained.js';
+import { loadPretrainedStateDict } from '../models/weights-cache.js';
 import { loadInto } from './trained-model.js';
 import { dispose } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
@@ -98,12 +100,22 @@ export function freezeAllButClassifier(model: ImageClassifier): number {
   return frozen;
 }
 
-/** readCheckpoint + loadPretrained, freeing the file's tensors. */
+/**
+ * readCheckpoint + loadPretrained, freeing the file's tensors. `file` may also name one
+ * of the model's published checkpoints ('IMAGENET1K_V1'), taken from the weights cache
+ * (downloaded into it when missing).
+ */
 export function loadPretrainedFile(model: ImageClassifier, file: string): string[] {
-  const dict = readCheckpoint(file);
+  const named = isWeightsTag(file) && !existsSync(file);
+  const { dict, source } = named ? fromRegistry(model.name, file) : { dict: readCheckpoint(file), source: file };
   try {
-    return loadPretrained(model, dict, file);
+    return loadPretrained(model, dict, source);
   } finally {
     dispose(dict);
   }
+}
+
+function fromRegistry(model: string, tag: string): { dict: StateDict; source: string } {
+  const { weights, dict } = loadPretrainedStateDict(model, tag);
+  return { dict, source: `${model} ${tag} (${weights.file})` };
 }
