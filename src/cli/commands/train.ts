@@ -316,7 +316,7 @@ export function register(program: Command): void {
     .option('--val-split <fraction>', 'folder data without a test split: hold out this share of every class (stratified, seeded by --seed) as the test set', parseOpenFraction)
     .option('--out <dir>', 'run folder (default: runs/<model>-<data>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint, with its saved settings')
-    .option('--weights <file>', 'fine-tune: start from this checkpoint (.pth, .pt or .safetensors; torchvision keys); the classifier is re-initialised when the class count differs')
+    .option('--weights <file|name>', 'fine-tune: start from this checkpoint (.pth, .pt or .safetensors; torchvision keys), or a published one by name (IMAGENET1K_V1; see resnets weights list); the classifier is re-initialised when the class count differs')
     .option('--freeze', 'train only the classifier; every other layer keeps its (loaded) weights')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
