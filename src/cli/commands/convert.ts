@@ -3,31 +3,38 @@
 // dicts keep their names. fresnet and MXNet ResNeXt checkpoints also change naming: MXNet's names
 // (arg:conv0_weight) become ours (conv0.weight) and back, through the family's key map,
 // the configuration coming from --model (and --model-options) or from the
-// prefix-symbol.json beside an MXNet input.
+// prefix-symbol.json beside an MXNet input. --to converts between an MXNet ResNeXt and
+// torchvision's layout, either way, where the architectures coincide.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import * as io from '../../io/index.js';
 import { loadMxnetSymbol, symbolPathFor } from '../../io/mxnet-symbol.js';
 import type { StateDict } from '../../io/types.js';
 import { fresnetConfigFromSymbol } from '../../models/fresnet-mxnet.js';
-import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymbol, toTorchvisionLayout } from '../../models/index.js';
+import { createModelFromConfigByName, loadCheckpoint, loadTorchvisionIntoMxnetResNeXt, MxnetResNeXt, mxnetResNeXtConfigFromSymbol, saveMxnetResNeXtCheckpoint, saveMxnetResNeXtSymbol, toTorchvisionLayout } from '../../models/index.js';
+import { imagenetStats } from '../../data/normalize.js';
 import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
 import { dispose } from '../../torch/scope.js';
 import { readCheckpoint } from '../../train/pretrained.js';
 import { withDefaultDevice } from '../../torch/creation.js';
-import { buildModel, checkModelName } from '../model-loading.js';
+import { buildModel, checkModelName, isFamilyName, modelInfo } from '../model-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface ConvertOptions {
   output: string;
   model?: string;
-  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for. */
+  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for, or an MXNet ResNeXt to fill from a torchvision checkpoint. */
   to?: string;
   modelOptions?: Record<string, unknown>;
+  /** With --to an MXNet ResNeXt: bn_data applies ImageNet's normalisation to 0..255 pixels. */
+  rawPixels?: boolean;
 }
 
 const isParams = (path: string) => /\.params$/i.test(path);
+
+/** Whether `name` builds symbol_resnext.py's MXNet ResNeXt (the resnext family). */
+const isMxnetResNeXt = (name: string) => (isFamilyName(name) ? name === 'resnext' : modelInfo(name).architecture === 'resnext');
 
 /** The families built with MXNet's names, whose key map renames checkpoints to and from MXNet. */
 const mxnetFamilies = ['fresnet', 'resnext'];
@@ -73,6 +80,8 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
       return copies(options.to ? inTorchvisionLayout(ours, options.to, notes) : ours);
     }
     loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: input });
+    // MXNet ResNeXt checkpoints are read with their symbol (run/summary/convert configure from it).
+    if (model instanceof MxnetResNeXt) notes.push(`wrote ${saveMxnetResNeXtSymbol(model, symbolPathFor(options.output))}`);
     return copies(toMxnetParams(model));
   } finally {
     model.dispose();
@@ -94,6 +103,24 @@ function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): St
   }
 }
 
+/**
+ * A torchvision-layout checkpoint as the MXNet ResNeXt `options.to`, written as
+ * prefix-symbol.json + prefix-0000.params; what was filled in goes to `notes`.
+ */
+function toMxnetResNeXt(input: string, dict: StateDict, options: ConvertOptions, notes: string[]): { symbolPath: string; paramsPath: string } {
+  const { output, to } = options;
+  if (/\.(pth|pt|bin|safetensors|npy)$/i.test(output)) throw new Error(`-o ${output}: --to ${to} writes MXNet's prefix-symbol.json + prefix-0000.params: give the prefix or the .params path`);
+  const numClasses = dict['fc.weight']?.shape[0];
+  const model = buildModel(to!, { init: false, numClasses, modelOptions: options.modelOptions }) as unknown as MxnetResNeXt;
+  try {
+    const normalization = options.rawPixels ? { mean: imagenetStats.mean.map((m) => m * 255), std: imagenetStats.std.map((s) => s * 255) } : undefined;
+    notes.push(...loadTorchvisionIntoMxnetResNeXt(model, dict, { inputNormalization: normalization }, input).notes);
+    return saveMxnetResNeXtCheckpoint(model, output);
+  } finally {
+    model.dispose();
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('convert')
@@ -101,18 +128,34 @@ export function register(program: Command): void {
     .argument('<input>', 'checkpoint to read (.pth/.pt/.bin, .safetensors, .params)')
     .requiredOption('-o, --output <file>', 'checkpoint to write; its extension picks the format')
     .option('--model <name>', 'the model the weights belong to (fresnet* maps names to and from MXNet); default: read from prefix-symbol.json beside an MXNet input')
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
-    .option('--to <name>', "with an MXNet ResNeXt input: rename for this torchvision-layout model (resnext50_32x4d), saying what cannot be carried over")
+    .option('--model-options <json>', `${modelOptionsHelp}; with --to an MXNet ResNeXt they configure that model`, parseModelOptions)
+    .option('--to <name>', "convert between an MXNet ResNeXt and torchvision's layout where the architectures coincide, saying what cannot be carried over or is filled in: with an MXNet input, the torchvision model to rename for (resnext50_32x4d); with a torchvision checkpoint, the MXNet ResNeXt to write (mxnet_resnext50_32x4d; -o takes the prefix)")
+    .option('--raw-pixels', "with --to an MXNet ResNeXt: bn_data applies ImageNet's mean and std to 0..255 pixels, as MXNet's model zoo nets take them (default: bn_data is the identity)")
     .action((input: string, options: ConvertOptions) => {
-      if (options.to && isParams(options.output)) throw new Error('--to renames for a torchvision layout: write a .pth or .safetensors file');
       if (options.model) checkModelName(options.model);
       if (options.to) checkModelName(options.to);
+      const toMxnet = options.to !== undefined && isMxnetResNeXt(options.to);
+      if (toMxnet && options.model) throw new Error(`--model ${options.model}: not used with --to ${options.to}, which reads a torchvision-layout checkpoint; --model-options configure the --to model`);
+      if (options.rawPixels && !toMxnet) throw new Error('--raw-pixels fills in the input BatchNorm of an MXNet ResNeXt: give --to mxnet_resnext50_32x4d (or another of the resnext family)');
+      if (options.to && !toMxnet && isParams(options.output)) throw new Error(`--to ${options.to} renames for a torchvision layout: write a .pth or .safetensors file`);
       const dict = readCheckpoint(input);
-      if (options.to && !looksLikeMxnetParams(dict)) {
-        dispose(dict);
-        throw new Error(`--to renames an MXNet ResNeXt's .params (arg:/aux: names); ${input} has none`);
-      }
       const notes: string[] = [];
+      if (options.to && looksLikeMxnetParams(dict) === toMxnet) {
+        dispose(dict);
+        throw new Error(toMxnet
+          ? `--to ${options.to} fills an MXNet ResNeXt from a torchvision-layout checkpoint; ${input} has MXNet names (arg:/aux:)`
+          : `--to ${options.to} renames an MXNet ResNeXt's .params (arg:/aux: names) for torchvision's layout; ${input} has none (to write an MXNet ResNeXt, give --to mxnet_resnext50_32x4d)`);
+      }
+      if (toMxnet) {
+        try {
+          const { symbolPath, paramsPath } = toMxnetResNeXt(input, dict, options, notes);
+          console.log(`wrote ${symbolPath} and ${paramsPath}`);
+        } finally {
+          dispose(dict);
+        }
+        for (const note of notes) console.log(`note: ${note}`);
+        return;
+      }
       let out: StateDict | undefined;
       try {
         out = converted(input, dict, options, notes);
