@@ -143,6 +143,46 @@ function batchNormTensor(key: string, channels: number, eps: number, mean: numbe
   throw new Error(`internal: ${key} is not a BatchNorm tensor`);
 }
 
+// ---- and back: the MXNet ResNeXt in torchvision's layout ----------------------------
+
+/**
+ * An MXNet ResNeXt's state dict (our keys) renamed for torchvision's `target` (a state
+ * dict of the torchvision model's keys), every tensor a new one the caller owns. Each
+ * running_var is raised by the eps difference (unless `compensateEps` is false), so the
+ * torchvision model computes what the MXNet net computed after bn_data; the notes say
+ * what has no place in torchvision's layout, and bn_data's normalisation as the
+ * preprocessing the torchvision model then needs.
+ */
+export function mxnetResNeXtToTorchvision(dict: StateDict, target: StateDict, options: { compensateEps?: boolean } = {}): { dict: StateDict; notes: string[] } {
+  const { dict: renamed, left } = toTorchvisionLayout(dict, target);
+  const compensate = options.compensateEps ?? true;
+  const out: StateDict = {};
+  for (const [key, tensor] of Object.entries(renamed)) {
+    const value = compensate && key.endsWith('.running_var') ? tensor.add(FRESNET_EPS - TORCHVISION_EPS) : tensor.clone();
+    Object.defineProperty(out, key, { value, enumerable: true });
+  }
+  const notes: string[] = [];
+  const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
+  if (kept.length > 0) notes.push(`not carried over: ${kept.join(', ')} (no place in torchvision's layout${kept.some((key) => key.startsWith('stage')) ? "; without the stage-1 projection the torchvision model computes another function" : ''})`);
+  notes.push(compensate
+    ? `BatchNorm eps: ${pyFloat(TORCHVISION_EPS)} in torchvision, ${pyFloat(FRESNET_EPS)} in MXNet; every running_var was raised by the difference so var + eps, and the outputs, stay the same (to float32 rounding)`
+    : `BatchNorm eps: ${pyFloat(TORCHVISION_EPS)} in torchvision, ${pyFloat(FRESNET_EPS)} in MXNet; the variances were copied as they are, so outputs differ slightly`);
+  const norm = bnDataNormalization(dict);
+  if (norm) notes.push(`bn_data normalised the input as (x - mean) / std with mean [${norm.mean.map(digits).join(', ')}], std [${norm.std.map(digits).join(', ')}] in the input's units: give the torchvision model input normalised so`);
+  return { dict: out, notes };
+}
+
+const digits = (value: number) => Number(value.toPrecision(6)).toString();
+
+/** bn_data's (x - m) / sqrt(v + eps) + beta as (x - mean) / std, per channel. */
+function bnDataNormalization(dict: StateDict): { mean: number[]; std: number[] } | undefined {
+  const [mean, variance, beta] = ['running_mean', 'running_var', 'bias'].map((name) => dict[`bn_data.${name}`]);
+  if (!mean || !variance || !beta) return undefined;
+  const [m, v, b] = [mean, variance, beta].map((tensor) => Array.from(tensor.toTypedArray() as Float32Array, Number));
+  const std = v.map((value) => Math.sqrt(value + FRESNET_EPS));
+  return { mean: m.map((value, i) => value - b[i] * std[i]), std };
+}
+
 // ---- MXNet's two files ---------------------------------------------------------------
 
 /** symbol_resnext.py's `resnext()` graph for `config`, as Symbol.tojson writes it (ending in SoftmaxOutput 'softmax'). */

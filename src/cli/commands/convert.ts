@@ -11,7 +11,7 @@ import * as io from '../../io/index.js';
 import { loadMxnetSymbol, symbolPathFor } from '../../io/mxnet-symbol.js';
 import type { StateDict } from '../../io/types.js';
 import { fresnetConfigFromSymbol } from '../../models/fresnet-mxnet.js';
-import { createModelFromConfigByName, loadCheckpoint, loadTorchvisionIntoMxnetResNeXt, MxnetResNeXt, mxnetResNeXtConfigFromSymbol, saveMxnetResNeXtCheckpoint, saveMxnetResNeXtSymbol, toTorchvisionLayout } from '../../models/index.js';
+import { createModelFromConfigByName, loadCheckpoint, loadTorchvisionIntoMxnetResNeXt, MxnetResNeXt, mxnetResNeXtConfigFromSymbol, saveMxnetResNeXtCheckpoint, saveMxnetResNeXtSymbol, mxnetResNeXtToTorchvision } from '../../models/index.js';
 import { imagenetStats } from '../../data/normalize.js';
 import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
@@ -77,7 +77,7 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
     if (mxnetIn) {
       const { dict: ours, ignored } = fromMxnetParams(model, dict, input);
       if (ignored.length > 0) notes.push(`left out ${ignored.join(', ')} (the margin loss's class centres, not part of the embedding network)`);
-      return copies(options.to ? inTorchvisionLayout(ours, options.to, notes) : ours);
+      return options.to ? inTorchvisionLayout(ours, options.to, notes) : copies(ours);
     }
     loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: input });
     // MXNet ResNeXt checkpoints are read with their symbol (run/summary/convert configure from it).
@@ -88,17 +88,17 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
   }
 }
 
-/** An MXNet ResNeXt's weights (our keys) renamed for torchvision's `name`, saying what cannot be carried over. */
+/** An MXNet ResNeXt's weights (our keys) as new tensors in torchvision's layout for `name`, saying what cannot be carried over. */
 function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): StateDict {
   // On the meta device: only the names and shapes are needed.
   const target = withDefaultDevice('meta', () => buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] }));
+  const shapes = target.stateDict();
   try {
-    const { dict: renamed, left } = toTorchvisionLayout(dict, target.stateDict());
-    const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
-    if (kept.length > 0) notes.push(`not carried over to ${name}: ${kept.join(', ')} (no place in torchvision's layout: the input BatchNorm bn_data, and a basic net's stage-1 projection)`);
-    notes.push(`${name}'s BatchNorm eps is 1e-5, MXNet's 2e-5; and it expects normalised input, where the MXNet net normalised raw pixels with bn_data`);
-    return renamed;
+    const converted = mxnetResNeXtToTorchvision(dict, shapes);
+    notes.push(...converted.notes);
+    return converted.dict;
   } finally {
+    dispose(shapes);
     target.dispose();
   }
 }
