@@ -124,7 +124,7 @@ function toMxnetResNeXt(input: string, dict: StateDict, options: ConvertOptions,
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('Convert a checkpoint between .pth/.pt, .safetensors and MXNet .params (fresnet names mapped both ways)')
+    .description("Convert a checkpoint between .pth/.pt, .safetensors and MXNet .params (fresnet and MXNet ResNeXt names mapped both ways), or an MXNet ResNeXt to and from torchvision's layout (--to)")
     .argument('<input>', 'checkpoint to read (.pth/.pt/.bin, .safetensors, .params)')
     .requiredOption('-o, --output <file>', 'checkpoint to write; its extension picks the format')
     .option('--model <name>', 'the model the weights belong to (fresnet* maps names to and from MXNet); default: read from prefix-symbol.json beside an MXNet input')
