@@ -78,6 +78,30 @@ describe("torchvision's layout into the MXNet ResNeXt", () => {
     assert.ok(uncompensated.notes.some((note) => /copied as they are/.test(note)));
   });
 
+  it("and back to torchvision's layout: the checkpoint's own tensors", () => {
+    const model = new models.MxnetResNeXt(RESNEXT, { init: false });
+    const dict = io.load(path('tv_resnext.pth'));
+    const own = model.stateDict();
+    try {
+      models.loadTorchvisionIntoMxnetResNeXt(model, dict);
+      const back = models.mxnetResNeXtToTorchvision(own, dict);
+      try {
+        assert.deepEqual(Object.keys(back.dict).sort(), Object.keys(dict).sort());
+        for (const [key, tensor] of Object.entries(dict)) {
+          if (key.endsWith('num_batches_tracked')) continue;
+          const error = torch.tidy(() => back.dict[key].sub(tensor).abs().max().item() / Math.max(1e-12, tensor.abs().max().item()));
+          assert.ok(error < 1e-6, `${key}: ${error}`);
+        }
+        assert.ok(back.notes.some((note) => /bn_data was the identity/.test(note)), back.notes.join('\n'));
+      } finally {
+        torch.dispose(Object.values(back.dict));
+      }
+    } finally {
+      torch.dispose([...Object.values(own), ...Object.values(dict)]);
+      model.dispose();
+    }
+  });
+
   it("a basic net's missing stage-1 projection is filled in as the identity", () => {
     const { error, notes } = convertedOutputError('tv_basic', BASIC);
     assert.ok(error < 1e-4, `relative error ${error}`);

@@ -126,6 +126,27 @@ describe('MXNet ResNeXt (symbol_resnext.py)', () => {
     }
   });
 
+  it('resnets summary and convert configure the net from prefix-symbol.json too', async () => {
+    const counts = JSON.parse(readFileSync(`${prefix('bottleneck')}.json`, 'utf8')) as { params: number };
+    let result = await resnets('summary', 'resnext', '--weights', `${prefix('bottleneck')}-0000.params`, '--input', '1x3x64x64', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { totalParams: number }).totalParams, counts.params);
+    const converted = join(dir.path, 'bottleneck.safetensors');
+    result = await resnets('convert', `${prefix('bottleneck')}-0000.params`, '-o', converted);
+    assert.equal(result.code, 0, result.stderr);
+    const config = models.mxnetResNeXtConfigFromSymbol(io.loadMxnetSymbol(`${prefix('bottleneck')}-symbol.json`), 'bottleneck');
+    const model = new models.MxnetResNeXt(config, { init: false });
+    const [weights, input, expected] = [io.load(converted), io.loadNpy(`${prefix('bottleneck')}-input.npy`), io.loadNpy(`${prefix('bottleneck')}-output.npy`)];
+    try {
+      models.loadCheckpoint(model, weights);
+      model.eval();
+      torch.tidy(() => assert.ok(relativeError(torch.noGrad(() => model.call(input)), expected) < 1e-4));
+    } finally {
+      torch.dispose([...Object.values(weights), input, expected]);
+      model.dispose();
+    }
+  });
+
   it('resnets run resnext --weights prefix-0000.params needs nothing else', async () => {
     const out = join(dir.path, 'out.npy');
     const result = await resnets('run', 'resnext', '--weights', `${prefix('basic')}-0000.params`, '--input', `${prefix('basic')}-input.npy`, '--output', out);

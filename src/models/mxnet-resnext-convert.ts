@@ -168,7 +168,9 @@ export function mxnetResNeXtToTorchvision(dict: StateDict, target: StateDict, op
     ? `BatchNorm eps: ${pyFloat(TORCHVISION_EPS)} in torchvision, ${pyFloat(FRESNET_EPS)} in MXNet; every running_var was raised by the difference so var + eps, and the outputs, stay the same (to float32 rounding)`
     : `BatchNorm eps: ${pyFloat(TORCHVISION_EPS)} in torchvision, ${pyFloat(FRESNET_EPS)} in MXNet; the variances were copied as they are, so outputs differ slightly`);
   const norm = bnDataNormalization(dict);
-  if (norm) notes.push(`bn_data normalised the input as (x - mean) / std with mean [${norm.mean.map(digits).join(', ')}], std [${norm.std.map(digits).join(', ')}] in the input's units: give the torchvision model input normalised so`);
+  const identity = norm && norm.mean.every((m) => Math.abs(m) < 1e-6) && norm.std.every((s) => Math.abs(s - 1) < 1e-6);
+  if (identity) notes.push("bn_data was the identity (mean 0, std 1): the torchvision model takes the MXNet net's input as it is");
+  else if (norm) notes.push(`bn_data normalised the input as (x - mean) / std with mean [${norm.mean.map(digits).join(', ')}], std [${norm.std.map(digits).join(', ')}] in the input's units: give the torchvision model input normalised so`);
   return { dict: out, notes };
 }
 
