@@ -78,12 +78,13 @@ describe("torchvision's layout into the MXNet ResNeXt", () => {
     assert.ok(uncompensated.notes.some((note) => /copied as they are/.test(note)));
   });
 
-  it("and back to torchvision's layout: the checkpoint's own tensors", () => {
+  it("and back to torchvision's layout: the checkpoint's own tensors (a DataParallel checkpoint too)", () => {
     const model = new models.MxnetResNeXt(RESNEXT, { init: false });
     const dict = io.load(path('tv_resnext.pth'));
     const own = model.stateDict();
     try {
-      models.loadTorchvisionIntoMxnetResNeXt(model, dict);
+      // Saved from nn.DataParallel: 'module.' before every key.
+      models.loadTorchvisionIntoMxnetResNeXt(model, Object.fromEntries(Object.entries(dict).map(([key, tensor]) => [`module.${key}`, tensor])));
       const back = models.mxnetResNeXtToTorchvision(own, dict);
       try {
         assert.deepEqual(Object.keys(back.dict).sort(), Object.keys(dict).sort());

@@ -82,12 +82,7 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
   const strict = options.strict ?? true;
   const made: Tensor[] = [];
   try {
-    let prepared = dict;
-    const keys = Object.keys(prepared);
-    // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
-    if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
-      prepared = Object.fromEntries(keys.map((key) => [key.slice('module.'.length), prepared[key]]));
-    }
+    let prepared = withoutDataParallelPrefix(dict);
     const classifier = model instanceof FeatureListNet ? model : null;
     const full = classifier ? null : (model as ImageClassifier | EmbeddingModel);
     const family = full ? familyDefinition(full.config.family) : null;
@@ -108,6 +103,13 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
   } finally {
     dispose(made);
   }
+}
+
+/** `dict` without the 'module.' that checkpoints saved from nn.DataParallel put before every key (the same tensors). */
+export function withoutDataParallelPrefix(dict: StateDict): StateDict {
+  const keys = Object.keys(dict);
+  if (keys.length === 0 || !keys.every((key) => key.startsWith('module.'))) return dict;
+  return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
 }
 
 /**

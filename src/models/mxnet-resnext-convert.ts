@@ -22,7 +22,7 @@ import { eye, full, ones, tensor as tensorOf, zeros } from '../torch/creation.js
 import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { FixedGammaBatchNorm, FRESNET_EPS } from './fresnet-layers.js';
-import { loadCheckpoint } from './load.js';
+import { loadCheckpoint, withoutDataParallelPrefix } from './load.js';
 import { toMxnetParams } from './mxnet-names.js';
 import { toTorchvisionLayout, torchvisionKeyOf, type MxnetResNeXt, type ResolvedMxnetResNeXtConfig } from './mxnet-resnext.js';
 
@@ -49,7 +49,8 @@ export interface FromTorchvisionResult {
  * shapes, a checkpoint whose architecture does not coincide with the model's. `dict` is
  * left to the caller.
  */
-export function loadTorchvisionIntoMxnetResNeXt(model: MxnetResNeXt, dict: StateDict, options: FromTorchvisionOptions = {}, source = 'the torchvision checkpoint'): FromTorchvisionResult {
+export function loadTorchvisionIntoMxnetResNeXt(model: MxnetResNeXt, checkpoint: StateDict, options: FromTorchvisionOptions = {}, source = 'the torchvision checkpoint'): FromTorchvisionResult {
+  const dict = withoutDataParallelPrefix(checkpoint);
   const sourceEps = options.sourceEps ?? TORCHVISION_EPS;
   const compensate = options.compensateEps ?? true;
   const own = model.stateDict();
