@@ -46,8 +46,8 @@ export interface FromTorchvisionResult {
 /**
  * Loads a torchvision-layout state dict (`resnext50_32x4d`'s keys) into `model`,
  * filling in and adjusting as the file's comment says. Refuses, naming the keys or
- * shapes, a checkpoint whose architecture does not coincide with the model's. `dict` is
- * left to the caller.
+ * shapes, a checkpoint whose architecture does not coincide with the model's (its
+ * tensors are copied; `checkpoint` stays the caller's).
  */
 export function loadTorchvisionIntoMxnetResNeXt(model: MxnetResNeXt, checkpoint: StateDict, options: FromTorchvisionOptions = {}, source = 'the torchvision checkpoint'): FromTorchvisionResult {
   const dict = withoutDataParallelPrefix(checkpoint);
@@ -95,7 +95,7 @@ export function loadTorchvisionIntoMxnetResNeXt(model: MxnetResNeXt, checkpoint:
         negative += tidy(() => adjusted.lt(0).sum().item());
         put(`${path}.running_var`, adjusted);
       }
-      notes.push(`BatchNorm eps: ${pyFloat(FRESNET_EPS)} in MXNet, ${pyFloat(sourceEps)} in the checkpoint; every running_var was lowered by the difference so var + eps, and the outputs, stay the same (to float32 rounding)` +
+      notes.push(`BatchNorm eps: ${pyFloat(FRESNET_EPS)} in MXNet, ${pyFloat(sourceEps)} in the checkpoint; every running_var was ${FRESNET_EPS > sourceEps ? 'lowered' : 'raised'} by the difference so var + eps, and the outputs, stay the same (to float32 rounding)` +
         (negative > 0 ? `; ${negative} channel(s) whose variance was below ${pyFloat(FRESNET_EPS - sourceEps)} now store a negative running_var (var + eps stays positive)` : ''));
     } else {
       notes.push(`BatchNorm eps: ${pyFloat(FRESNET_EPS)} in MXNet, ${pyFloat(sourceEps)} in the checkpoint; the variances were copied as they are, so outputs differ slightly from the checkpoint's model`);
