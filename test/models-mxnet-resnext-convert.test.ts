@@ -129,6 +129,7 @@ describe("torchvision's layout into the MXNet ResNeXt", () => {
     assert.match(result.stdout, /wrote .*converted-symbol\.json and .*converted-0000\.params/);
     assert.match(result.stdout, /note: bn_data .* identity/);
     assert.match(result.stdout, /note: BatchNorm eps: 2e-05 in MXNet, 1e-05 in the checkpoint/);
+    assert.match(result.stdout, /note: resnets predict feeds the resnext family 0\.\.255 pixels.*--raw-pixels/);
     result = await resnets('run', 'resnext', '--weights', `${prefix}-0000.params`, '--input', path('tv_resnext-input.npy'), '--output', path('ours.npy'));
     assert.equal(result.code, 0, result.stderr);
     assert.ok(errorAgainst(path('ours.npy'), 'tv_resnext') < 1e-4);

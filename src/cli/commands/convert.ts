@@ -115,6 +115,7 @@ function toMxnetResNeXt(input: string, dict: StateDict, options: ConvertOptions,
   try {
     const normalization = options.rawPixels ? { mean: imagenetStats.mean.map((m) => m * 255), std: imagenetStats.std.map((s) => s * 255) } : undefined;
     notes.push(...loadTorchvisionIntoMxnetResNeXt(model, dict, { inputNormalization: normalization }, input).notes);
+    if (!normalization) notes.push("resnets predict feeds the resnext family 0..255 pixels, as MXNet's model zoo nets take them: convert with --raw-pixels for a net to use there");
     return saveMxnetResNeXtCheckpoint(model, output);
   } finally {
     model.dispose();
