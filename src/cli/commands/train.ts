@@ -178,7 +178,8 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     optimizer: options.optimizer,
     lr: options.lr,
     momentum: options.momentum,
-    nesterov: options.nesterov,
+    // Only --no-nesterov is a choice: left out, the model family's default or the library's applies.
+    nesterov: options.nesterov === false ? false : undefined,
     weightDecay: options.weightDecay,
     noDecayNormBias: !options.decayNormBias,
     schedule: options.schedule,
