@@ -16,7 +16,6 @@ One JSON line per epoch on stdout: train loss and accuracy (train mode), test ac
 with every column (eval mode, mean joins) and with each column alone.
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -28,24 +27,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
+from data_reference import read_idx  # noqa: E402
 from fractalnet_reference import FractalNet  # noqa: E402
 
 DATA = '/usr/share/datasets/fashion-mnist'
 MEAN, STD = 0.286, 0.353
 
 
-def read_idx(name):
-    with gzip.open(os.path.join(DATA, name)) as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def load(split, limit):
     prefix = 'train' if split == 'train' else 't10k'
-    images = torch.from_numpy(read_idx(f'{prefix}-images-idx3-ubyte.gz')[:limit].copy()).float().div(255)
-    labels = torch.from_numpy(read_idx(f'{prefix}-labels-idx1-ubyte.gz')[:limit].astype(np.int64))
+    images = torch.from_numpy(read_idx(os.path.join(DATA, f'{prefix}-images-idx3-ubyte.gz'), 16, (28, 28))[:limit].copy()).float().div(255)
+    labels = torch.from_numpy(read_idx(os.path.join(DATA, f'{prefix}-labels-idx1-ubyte.gz'), 8, ())[:limit].astype(np.int64))
     return images.sub(MEAN).div(STD).unsqueeze(1), labels
 
 
