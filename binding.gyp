@@ -14,7 +14,9 @@
         "native/nn_ops.cc",
         "native/autograd.cc",
         "native/checkpoint.cc",
-        "native/trace.cc"
+        "native/trace.cc",
+        "native/dnnl_plan.cc",
+        "native/dnnl_build.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],
@@ -24,12 +26,12 @@
       "conditions": [
         ["libtorch==''", {
           "include_dirs": ["/usr/include/torch/csrc/api/include"],
-          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
+          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-ldnnl"]
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
           "libraries": [
             "-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib",
-            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed"
+            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed", "-ldnnl"
           ]
         }]
       ]
