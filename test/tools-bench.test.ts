@@ -23,21 +23,7 @@ import { assertComparedRuns } from './helpers/bench.js';
 import { TorchPeer } from '../src/tools/torch-peer.js';
 import { liveTensorsAfterCollection } from './helpers/gc.js';
 
-type ImageModel = Parameters<typeof prepareForInference>[0];
-
-/** A resnet with BatchNorm statistics that are not the identity, so folding is exercised. */
-function trainedLookingModel(name: string): ImageModel {
-  manualSeed(3);
-  const model = createModel(name, { numClasses: 7, init: false }) as unknown as ImageModel;
-  noGrad(() => {
-    for (const [key, tensor] of Object.entries(model.stateDict())) {
-      if (key.endsWith('running_mean')) tensor.copy_(tidy(() => randn(tensor.shape).mul(0.1)));
-      if (key.endsWith('running_var')) tensor.copy_(tidy(() => randn(tensor.shape).abs().add(0.5)));
-      if (key.endsWith('bn2.weight') || key.endsWith('bn3.weight')) tensor.copy_(tidy(() => randn(tensor.shape).mul(0.2).add(1)));
-    }
-  });
-  return model;
-}
+import { trainedLookingModel, type ImageModel } from './helpers/trained-looking.js';
 
 describe('inference modes', () => {
   const modes: InferenceMode[] = [
