@@ -81,9 +81,17 @@ void finalize(DnnlPlan& plan) {
   }
 }
 
+// Plans carry their own Node-API type tag, so another External (a tensor handle, another
+// addon's object) is refused rather than read as a plan.
+constexpr napi_type_tag kPlanTag = {0x7265736e6574732dULL, 0x646e6e6c2d706c31ULL};
+
 DnnlPlan& planOf(const Napi::Value& value) {
-  if (!value.IsExternal()) throw std::invalid_argument("expected a dnnl plan (from dnnlPlanCreate)");
-  return *value.As<Napi::External<DnnlPlan>>().Data();
+  bool tagged = false;
+  if (value.IsExternal()) napi_check_object_type_tag(value.Env(), value, &kPlanTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(value.Env(), "expected a dnnl plan (from dnnlPlanCreate)");
+  DnnlPlan& plan = *value.As<Napi::External<DnnlPlan>>().Data();
+  if (plan.steps.empty()) throw std::invalid_argument("this dnnl plan was freed (dnnlPlanFree)");
+  return plan;
 }
 
 }  // namespace
@@ -183,7 +191,10 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
       plan->denseOutputIds.push_back(dense);
     }
     finalize(*plan);
-    return Napi::External<DnnlPlan>::New(info.Env(), plan.release(), [](Napi::Env, DnnlPlan* p) { delete p; });
+    auto handle = Napi::External<DnnlPlan>::New(info.Env(), plan.release(), [](Napi::Env, DnnlPlan* p) { delete p; });
+    napi_type_tag_object(info.Env(), handle, &kPlanTag);
+    syncExternalMemory(info.Env());
+    return handle;
   });
   RN_FN(exports, env, "dnnlPlanRun", {
     // (plan, input) -> outputs[]: dense float32 tensors, in the shapes of the plan's values
@@ -211,6 +222,13 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
     }
     plan.stream.wait();
     return wrapList(info.Env(), outputs);
+  });
+  RN_FN(exports, env, "dnnlPlanFree", {
+    // (plan): its weights and buffers go now, not when the handle is collected
+    DnnlPlan& plan = planOf(info[0]);
+    plan = DnnlPlan();
+    syncExternalMemory(info.Env());
+    return info.Env().Undefined();
   });
   RN_FN(exports, env, "dnnlPlanInfo", {
     // (plan) -> { steps: [{ name, impl }], activationBytes, constantBytes, scratchpadBytes }

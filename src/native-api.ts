@@ -281,6 +281,8 @@ export interface NativeAddon {
   /** Dense float32 outputs in the shapes of the plan's output values. */
   dnnlPlanRun(plan: DnnlPlanHandle, input: NativeHandle): NativeHandle[];
   dnnlPlanInfo(plan: DnnlPlanHandle): DnnlPlanInfo;
+  /** Frees the plan's weights and buffers now; the handle is unusable afterwards. */
+  dnnlPlanFree(plan: DnnlPlanHandle): void;
   /** The instruction set oneDNN dispatches to on this CPU, and oneDNN's version. */
   dnnlCpuInfo(): { isa: string; version: string };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Conv2d, Module, Sequential } from '../src/nn/index.js';
 import { randn } from '../src/torch/creation.js';
-import { noGrad } from '../src/torch/runtime.js';
+import { memory, noGrad } from '../src/torch/runtime.js';
 import { tidy } from '../src/torch/scope.js';
 import type { Tensor } from '../src/torch/tensor.js';
 import { relativeDifference } from '../src/tools/bench.js';
@@ -93,6 +93,23 @@ describe('the oneDNN plan', () => {
     // Winograd's transforms round more than direct convolution: the check measures by how much.
     assert.ok(Number.isFinite(checked.difference) && checked.difference < 1e-2, String(checked.difference));
     checked.model.dispose();
+  });
+
+  it('frees the plans\' weights and buffers at once, not at garbage collection', () => {
+    const compiled = new DnnlInference(trainedLookingModel('resnet18'));
+    const input = randn([2, 3, 32, 32]);
+    const before = memory().nativeBytes;
+    const forward = () => tidy(() => noGrad(() => compiled.call(input)).keep());
+    const first = forward();
+    const planBytes = compiled.describe([2, 3, 32, 32]).constantBytes;
+    assert.ok(planBytes > 40e6, 'resnet18\'s weights, reordered');
+    assert.ok(memory().nativeBytes - before >= planBytes, 'the plan\'s weights are counted');
+    compiled.releasePlans();
+    assert.ok(memory().nativeBytes - before < planBytes / 10, `${memory().nativeBytes - before} bytes left of ${planBytes}`);
+    const second = forward();
+    assert.ok(second.allclose(first, 0, 0), 'the model compiles again, to the same outputs');
+    for (const t of [input, first, second]) t.dispose();
+    compiled.dispose();
   });
 
   it('refuses non-finite inputs as the oneDNN-layout mode does', () => {

@@ -62,7 +62,11 @@ export class DnnlInference extends Module<Tensor, Tensor> {
     let plan = this.#plans.get(key);
     if (!plan) {
       plan = compile(this.model, shape, this.options);
-      if (this.#plans.size >= MAX_PLANS) this.#plans.delete(this.#plans.keys().next().value!);
+      if (this.#plans.size >= MAX_PLANS) {
+        const [oldest, compiled] = this.#plans.entries().next().value!;
+        native.dnnlPlanFree(compiled.handle);
+        this.#plans.delete(oldest);
+      }
       this.#plans.set(key, plan);
     }
     return plan;
@@ -90,8 +94,14 @@ export class DnnlInference extends Module<Tensor, Tensor> {
     });
   }
 
-  override dispose(): void {
+  /** Frees every compiled plan's weights and buffers now; the next forward compiles again. */
+  releasePlans(): void {
+    for (const compiled of this.#plans.values()) native.dnnlPlanFree(compiled.handle);
     this.#plans.clear();
+  }
+
+  override dispose(): void {
+    this.releasePlans();
     super.dispose();
   }
 }
