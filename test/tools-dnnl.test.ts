@@ -73,7 +73,7 @@ describe('the oneDNN plan', () => {
     const compiled = prepareForInference(model, { precision: 'fp32' });
     assert.ok(compiled instanceof DnnlInference);
     for (const batch of [1, 3]) {
-      const y = tidy(() => noGrad(() => compiled.call(randn([batch, 3, 32, 32]))).keep());
+      const y: Tensor = tidy(() => noGrad(() => compiled.call(randn([batch, 3, 32, 32]))).keep());
       assert.deepEqual(y.shape, [batch, 7]);
       y.dispose();
     }
