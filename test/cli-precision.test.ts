@@ -3,6 +3,7 @@
 // to the float32 ones.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { after, before, describe, it } from 'node:test';
 import * as io from '../src/io/index.js';
 import { createModel } from '../src/models/index.js';
@@ -21,8 +22,12 @@ const file = (name: string) => join(temp.path, name);
 describe('--precision bf16', () => {
   const weights = file('resnet18.safetensors');
   const input = file('x.npy');
+  const image = file('picture.png');
 
-  before(() => {
+  before(async () => {
+    const pixels = Buffer.alloc(40 * 30 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + (i >> 5)) % 256;
+    await sharp(pixels, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(image);
     manualSeed(11);
     const model = createModel('resnet18', { numClasses: 5 });
     io.save(model.stateDict(), weights);
@@ -58,5 +63,20 @@ describe('--precision bf16', () => {
     }
     const difference = tidy(() => relativeDifference(io.loadNpy(bf16), io.loadNpy(fp32)));
     assert.ok(difference > 0 && difference <= BF16_TOLERANCE, String(difference));
+  });
+
+  it('predict classifies with the bf16 plan; probabilities close to float32', async () => {
+    const answers = [];
+    for (const precision of ['fp32', 'bf16']) {
+      const { code, stdout, stderr } = await resnets('predict', 'resnet18', '--weights', weights, '--size', '32', '--top', '5', '--json', '--precision', precision, image);
+      assert.equal(code, 0, stderr);
+      answers.push((JSON.parse(stdout) as { predictions: { index: number; probability: number }[] }[])[0].predictions);
+    }
+    const [fp32, bf16] = answers;
+    assert.equal(bf16.length, 5);
+    for (const { index, probability } of bf16) {
+      const match = fp32.find((p) => p.index === index);
+      if (match) assert.ok(Math.abs(match.probability - probability) < 0.05, `class ${index}: ${probability} vs ${match.probability}`);
+    }
   });
 });
