@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dnnlCpuInfo } from './dnnl/inference.js';
+import { cpuModel } from './roofline.js';
 
 /** The /proc/cpuinfo flags that decide which kernels oneDNN can use. */
 const KERNEL_FLAGS = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8'];
@@ -34,7 +35,7 @@ function cpuFlags(): string[] {
 export function cpuReport(): CpuReport {
   const { isa, version } = dnnlCpuInfo();
   return {
-    model: cpus()[0]?.model ?? 'unknown',
+    model: cpuModel(),
     cores: cpus().length,
     flags: cpuFlags(),
     dnnlIsa: isa,

@@ -6,6 +6,7 @@ import { bf16Warning, cpuReport, formatCpuReport } from '../../tools/cpu-info.js
 import { DnnlInference } from '../../tools/dnnl/inference.js';
 import type { ConvAlgorithm } from '../../tools/dnnl/lower.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
+import { peakFractionLine, resolvePeak } from '../../tools/roofline.js';
 import {
   checkedInferenceModel,
   DEFAULT_TOLERANCE,
@@ -43,6 +44,8 @@ interface BenchOptions {
   torchMode: TorchMode;
   engine: Engine;
   json?: boolean;
+  /** GFLOP/s, or a roofline file (bench/roofline.ts --save), to print the fraction of the CPU's peak reached. */
+  peak?: string;
 }
 
 const ENGINES = ['libtorch', 'onnxruntime'] as const;
@@ -132,6 +135,7 @@ export function register(program: Command): void {
     .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').choices(TORCH_MODES).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
     .option('--json', 'print the results as JSON')
+    .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its float32 peak at these threads)")
     .addHelpText(
       'after',
       `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
@@ -145,6 +149,8 @@ export function register(program: Command): void {
       const size = options.size ?? height;
       if (options.threads !== undefined) setNumThreads(options.threads);
       const threads = getNumThreads();
+      // The peak of the precision asked for, resolved before any model is built so a bad --peak fails at once.
+      const peak = options.peak === undefined ? undefined : resolvePeak(options.peak, { threads, dtype: options.precision === 'bf16' ? 'bfloat16' : 'float32' });
       const cpu = cpuReport();
       const { model, mode, difference, rejected, top1Agreement } = chooseModel(name, options, [1, channels, size, size]);
       for (const { mode: skipped, reason } of rejected) process.stderr.write(`resnets: bench: mode ${modeName(skipped)} passed over: ${reason}\n`);
@@ -204,5 +210,6 @@ export function register(program: Command): void {
       console.log(formatTable(header, table, { alignRight: [0, 1, 2, 3, 4, 5] }));
       const peerNote = peer ? `; ${peer.description}, its runs alternating with ours` : '';
       console.log(`median of ${options.runs} runs after ${options.warmup} warm-up runs${peerNote}`);
+      if (peak) console.log(peakFractionLine(() => buildModel(name, { init: false, modelOptions: options.modelOptions }), [channels, size, size], rows.map((row) => ({ batchSize: row.batchSize, imagesPerSecond: row.resnets.imagesPerSecond })), peak));
     });
 }
