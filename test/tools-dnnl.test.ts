@@ -131,6 +131,15 @@ describe('the oneDNN plan', () => {
     const compiled = new DnnlInference(model);
     assert.throws(() => noGrad(() => compiled.call(randn([1, 3, 8, 8]))), /dnnl plan: op 'aten::sub' in module '1' \(Centering\) is not supported/);
     compiled.dispose();
+    // A flattened [N, C*H*W] view of a blocked activation is read by a linear layer only.
+    class FlattenThenScale extends Module {
+      forward(input: Tensor): Tensor {
+        return input.flatten(1).relu();
+      }
+    }
+    const flat = new DnnlInference(new Sequential(new Conv2d(3, 4, 3), new FlattenThenScale()) as unknown as ImageModel);
+    assert.throws(() => noGrad(() => flat.call(randn([1, 3, 8, 8]))), /op 'aten::relu' in module '1' \(FlattenThenScale\) is not supported \(it reads a flattened view of a 4-D activation\)/);
+    flat.dispose();
   });
 });
 

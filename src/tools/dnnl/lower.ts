@@ -109,7 +109,7 @@ class Lowering {
     const id = this.resolve(arg.ref);
     if (this.graph.weights.has(id)) throw this.unsupported(op, `its '${key}' is a weight, not an activation`);
     if (!this.#shape.has(id)) throw this.unsupported(op, `its '${key}' was not computed by a supported op`);
-    if (this.#flattened.has(id) && !options.flattenedAllowed) throw this.unsupported(op, `it reads a flattened view of a 4-D activation`);
+    if (this.#flattened.has(arg.ref) && !options.flattenedAllowed) throw this.unsupported(op, `it reads a flattened view of a 4-D activation`);
     return id;
   }
 
@@ -162,11 +162,17 @@ class Lowering {
     this.nodes.push(node);
   }
 
-  /** Graph value `id` is the data of plan value `source`. */
-  alias(id: number, source: number, flattened = false): void {
+  /**
+   * The output of `op` is the data of its argument `key` (a view, a copy, eval-mode
+   * dropout); `flattened`: a 4-D value seen as [N, C*H*W], which only a linear layer may read.
+   */
+  alias(op: GraphOp, key: string, flattened = false): void {
+    const ref = (op.args[key] as { ref: number }).ref;
+    const source = this.value(op, key, { flattenedAllowed: true });
+    const id = op.outputs[0].id;
     this.#alias.set(id, source);
     this.#uses.set(source, (this.#uses.get(source) ?? 0) - 1 + (this.#uses.get(id) ?? 0));
-    if (flattened || this.#flattened.has(source)) this.#flattened.add(id), this.#flattened.add(source);
+    if (flattened || this.#flattened.has(ref)) this.#flattened.add(id);
   }
 }
 
@@ -356,11 +362,10 @@ function lowerLinear(l: Lowering, op: GraphOp): void {
 
 /** Reshapes that keep the bytes in place: adding or dropping unit dimensions, or flattening for a linear layer. */
 function lowerReshape(l: Lowering, op: GraphOp): void {
-  const input = l.value(op, 'self', { flattenedAllowed: true });
-  const from = l.shapeOf(input);
+  const from = l.shapeOf(l.value(op, 'self', { flattenedAllowed: true }));
   const to = op.outputs[0].shape;
-  if (sameShape(withoutUnitDims(from), withoutUnitDims(to))) return l.alias(op.outputs[0].id, input);
-  if (from.length === 4 && to.length === 2 && to[0] === from[0]) return l.alias(op.outputs[0].id, input, true);
+  if (sameShape(withoutUnitDims(from), withoutUnitDims(to))) return l.alias(op, 'self');
+  if (from.length === 4 && to.length === 2 && to[0] === from[0]) return l.alias(op, 'self', true);
   throw l.unsupported(op, `a reshape from [${from.join(', ')}] to [${to.join(', ')}] in oneDNN's blocked layout`);
 }
 
@@ -405,7 +410,7 @@ function lowerPad(l: Lowering, op: GraphOp): void {
 }
 
 function lowerOp(l: Lowering, op: GraphOp): void {
-  if (IDENTITY_OPS.test(op.op)) return l.alias(op.outputs[0].id, l.value(op, Object.keys(op.args)[0], { flattenedAllowed: true }));
+  if (IDENTITY_OPS.test(op.op)) return l.alias(op, Object.keys(op.args)[0]);
   if (RESHAPE_OPS.test(op.op)) return lowerReshape(l, op);
   const chain = eltwiseChain(op);
   if (chain) return lowerActivation(l, op, chain);
