@@ -127,6 +127,6 @@ export const registeredModelOptionsHelp =
 /** --precision for the commands that run a model (run, predict; bench has its own help). */
 export function precisionOption(): Option {
   return new Option('--precision <p>', 'fp32 (the eval model as it is), or bf16: the model compiled to a oneDNN plan with bfloat16 weights and activations (fast with AVX512-BF16 or AMX)')
-    .choices(PRECISIONS)
+    .argParser(parseChoice(PRECISIONS))
     .default('fp32');
 }
