@@ -14,7 +14,8 @@
         "native/nn_ops.cc",
         "native/autograd.cc",
         "native/checkpoint.cc",
-        "native/trace.cc"
+        "native/trace.cc",
+        "native/distributed.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],
@@ -23,7 +24,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "conditions": [
         ["libtorch==''", {
-          "include_dirs": ["/usr/include/torch/csrc/api/include"],
+          "include_dirs": ["/usr/include/torch/csrc/api/include", "native/compat"],
           "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
