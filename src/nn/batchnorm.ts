@@ -16,7 +16,7 @@ export interface BatchNormOptions {
 }
 
 /** Batch normalisation over dimension 1, with PyTorch's buffers and defaults. */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   readonly weight: Parameter | null;
   readonly bias: Parameter | null;
   readonly runningMean: Tensor | null;
@@ -67,8 +67,29 @@ abstract class BatchNorm extends Module {
       noGrad(() => this.numBatchesTracked!.add_(1));
       if (this.momentum === null) momentum = 1 / this.numBatchesTracked!.item();
     }
-    // Training uses batch statistics and updates the running ones; eval uses the running
-    // ones unless the module keeps none.
+    return this.normalize(input, momentum);
+  }
+
+  /**
+   * Takes over `other`'s parameters and buffers (the same tensors, so an optimizer made
+   * over them still updates this module) and frees the ones this module made: for
+   * converting a module to another kind of batch normalisation (SyncBatchNorm).
+   */
+  protected adoptState(other: BatchNorm): void {
+    for (const name of ['weight', 'bias']) {
+      this.getParameter(name)?.dispose();
+      this.registerParameter(name, other.getParameter(name) ?? null);
+    }
+    for (const name of ['running_mean', 'running_var', 'num_batches_tracked']) {
+      this.getBuffer(name)?.dispose();
+      this.registerBuffer(name, other.getBuffer(name) ?? null);
+    }
+    Object.assign(this, { weight: other.weight, bias: other.bias, runningMean: other.runningMean, runningVar: other.runningVar, numBatchesTracked: other.numBatchesTracked });
+    this.training = other.training;
+  }
+
+  /** Training uses batch statistics and updates the running ones; eval uses the running ones unless the module keeps none. */
+  protected normalize(input: Tensor, momentum: number): Tensor {
     return batchNorm(input, this.runningMean, this.runningVar, {
       weight: this.weight,
       bias: this.bias,
