@@ -2,7 +2,8 @@ import { ones, zeros, tensor } from '../torch/creation.js';
 import { isRecomputing } from '../torch/checkpoint.js';
 import { batchNorm } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
-import type { Tensor } from '../torch/tensor.js';
+import { native } from '../native.js';
+import { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
 import { pyBool, pyFloat } from './repr.js';
 import type { Parameter } from './parameter.js';
@@ -24,6 +25,8 @@ export abstract class BatchNorm extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
+  /** Synchronise the batch statistics over the ranks of a data-parallel run (SyncBatchNorm; convertSyncBatchNorm sets it). */
+  syncStatistics = false;
 
   constructor(
     readonly numFeatures: number,
@@ -71,25 +74,14 @@ export abstract class BatchNorm extends Module {
   }
 
   /**
-   * Takes over `other`'s parameters and buffers (the same tensors, so an optimizer made
-   * over them still updates this module) and frees the ones this module made: for
-   * converting a module to another kind of batch normalisation (SyncBatchNorm).
+   * Training uses batch statistics and updates the running ones; eval uses the running ones
+   * unless the module keeps none. With syncStatistics, training's batch statistics are
+   * those of the global batch of the distributed process group (native/distributed.cc).
    */
-  protected adoptState(other: BatchNorm): void {
-    for (const name of ['weight', 'bias']) {
-      this.getParameter(name)?.dispose();
-      this.registerParameter(name, other.getParameter(name) ?? null);
-    }
-    for (const name of ['running_mean', 'running_var', 'num_batches_tracked']) {
-      this.getBuffer(name)?.dispose();
-      this.registerBuffer(name, other.getBuffer(name) ?? null);
-    }
-    Object.assign(this, { weight: other.weight, bias: other.bias, runningMean: other.runningMean, runningVar: other.runningVar, numBatchesTracked: other.numBatchesTracked });
-    this.training = other.training;
-  }
-
-  /** Training uses batch statistics and updates the running ones; eval uses the running ones unless the module keeps none. */
   protected normalize(input: Tensor, momentum: number): Tensor {
+    if (this.syncStatistics && this.training && (native.distInfo()?.worldSize ?? 1) > 1) {
+      return new Tensor(native.syncBatchNorm(input.handle, this.weight?.handle, this.bias?.handle, this.runningMean?.handle, this.runningVar?.handle, momentum, this.eps));
+    }
     return batchNorm(input, this.runningMean, this.runningVar, {
       weight: this.weight,
       bias: this.bias,

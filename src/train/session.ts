@@ -109,6 +109,8 @@ export interface RunConfig {
   weights?: string;
   /** Train only the classifier: every other parameter stays as built or loaded. */
   freeze?: boolean;
+  /** Data-parallel runs: batch-norm statistics over the global batch (SyncBatchNorm). */
+  syncBatchNorm?: boolean;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -257,7 +259,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
   const buildModel = (): TrainableModel => (config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions));
   const model = buildModel();
-  const parallel = options.dataParallel ? new DataParallelRun(options.dataParallel) : undefined;
+  const parallel = options.dataParallel ? new DataParallelRun({ ...options.dataParallel, syncBatchNorm: config.syncBatchNorm }) : undefined;
   let head: EmbeddingHead | undefined;
   let optimizer: Optimizer;
   let ema: ModelEma | undefined;

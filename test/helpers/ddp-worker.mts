@@ -3,7 +3,7 @@
 // with global batch 8 (each rank takes its interleaved share, as DistributedSampler), then
 // the weights, buffers and timings as JSON on stdout. WORLD_SIZE=1 without RANK trains
 // the same run in one process with no process group at all.
-import { nn, torch, train } from '../../src/index.js';
+import { models, nn, torch, train } from '../../src/index.js';
 
 const worldSize = Number(process.env.WORLD_SIZE ?? 1);
 const single = process.env.RANK === undefined;
@@ -25,15 +25,15 @@ const group = single ? undefined : await train.distributed.init({ timeoutMs: 10_
 const rank = group?.rank ?? 0;
 // Every rank builds the same model from the seed; DDP broadcasts rank 0's anyway.
 torch.manualSeed(rank === 0 ? 7 : 1000 + rank);
-const model = new Tiny();
+const model: nn.Module = process.env.MODEL ? models.createClassifierByName(process.env.MODEL, { numClasses: 3, inChans: 3 }) : new Tiny();
 if (syncBn) nn.convertSyncBatchNorm(model);
 const ddp = group ? new train.distributed.DistributedDataParallel(model, { bucketCapMb: Number(process.env.BUCKET_MB ?? 25) }) : undefined;
-const optimizer = new train.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+const optimizer = new train.SGD(model.parameters(), { lr: Number(process.env.LR ?? 0.1), momentum: 0.9 });
 const mine = Array.from({ length: globalBatch }, (_, i) => i).filter((i) => i % worldSize === rank);
 let backwardMs = 0;
 for (let step = 0; step < steps; step++) {
   torch.manualSeed(100 + step);
-  const images = torch.randn([globalBatch, 3, 6, 6]);
+  const images = torch.randn([globalBatch, 3, Number(process.env.SIZE ?? 6), Number(process.env.SIZE ?? 6)]);
   const labels = torch.tensor(Array.from({ length: globalBatch }, (_, i) => (i + step) % 3), { dtype: 'int64' });
   const index = torch.tensor(mine, { dtype: 'int64' });
   torch.tidy(() => {
@@ -44,6 +44,7 @@ for (let step = 0; step < steps; step++) {
     loss.backward();
     backwardMs += performance.now() - started;
     optimizer.step();
+    if (process.env.LOSSES) process.stderr.write(`rank ${rank} step ${step} loss ${loss.item()}\n`);
   });
   torch.dispose([images, labels, index]);
 }
