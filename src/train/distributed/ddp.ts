@@ -11,13 +11,13 @@ import { Tensor } from '../../torch/tensor.js';
 import { processGroup } from './process-group.js';
 
 export interface DistributedDataParallelOptions {
-  /** Bucket size in MiB (PyTorch's bucket_cap_mb, default 25); the first bucket is 1 MiB so the first all-reduce starts early. */
+  /** Bucket size in MiB (PyTorch's bucket_cap_mb, default 25); the first bucket is at most 1 MiB so the first all-reduce starts early. */
   bucketCapMb?: number;
   /** Broadcast rank 0's buffers (BatchNorm's running statistics) before every forward, as PyTorch's default. */
   broadcastBuffers?: boolean;
 }
 
-/** torch.distributed's buffer size for broadcasting module states (_DEFAULT_BUFFER_SIZE... 250 MiB). */
+/** The message size DistributedDataParallel broadcasts module states in (its broadcast_bucket_size, 250 MiB). */
 const BROADCAST_BUCKET_BYTES = 250 * 1024 * 1024;
 const FIRST_BUCKET_BYTES = 1024 * 1024;
 
@@ -47,7 +47,8 @@ export class DistributedDataParallel<In = Tensor, Out = Tensor> extends Module<I
     const states = [...module.parameters(), ...module.buffers()].map((t) => t.handle);
     if (states.length > 0) native.ddpBroadcastCoalesced(states, BROADCAST_BUCKET_BYTES, 0);
     const trained = [...module.namedParameters()].filter(([, p]) => p.requiresGrad);
-    const created = native.ddpCreate(trained.map(([, p]) => p.handle), trained.map(([name]) => name), Math.round(bucketCapMb * 1024 * 1024), FIRST_BUCKET_BYTES);
+    const capBytes = Math.max(1, Math.round(bucketCapMb * 1024 * 1024));
+    const created = native.ddpCreate(trained.map(([, p]) => p.handle), trained.map(([name]) => name), capBytes, Math.min(FIRST_BUCKET_BYTES, capBytes));
     this.#reducer = created.handle;
     this.buckets = created.buckets;
   }
