@@ -28,7 +28,7 @@ import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from 
 import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
-import { DataParallelRun, type DataParallelOptions } from './distributed/run.js';
+import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
 export type TrainableModel = ImageClassifier | EmbeddingModel;
@@ -350,7 +350,7 @@ async function trainModel(
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer, ema?.module);
-    parallel?.checkResume(resumeFrom, run.path);
+    checkResumeWorldSize(resumeFrom, parallel?.worldSize ?? 1, run.path);
     const batches = trainData.numBatches();
     if (resumeFrom.batch >= batches || resumeFrom.iteration !== resumeFrom.epoch * batches + resumeFrom.batch) {
       throw new Error(

@@ -20,7 +20,7 @@ export {
 } from './process-group.js';
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
 export { describeFailure, isCommunicationFailure, RankFailureError } from './failure.js';
-export { DataParallelRun, type DataParallelOptions } from './run.js';
+export { DataParallelRun, checkResumeWorldSize, type DataParallelOptions } from './run.js';
 export { sumOverRanks, combineEvaluation } from './rank-sync.js';
 export { SyncBatchNorm, convertSyncBatchNorm } from '../../nn/sync-batchnorm.js';
 export { shardIndices, shardLength, type Shard } from '../../data/distributed-sampler.js';

@@ -62,11 +62,14 @@ export class DataParallelRun {
     return new DistributedDataParallel(model, { bucketCapMb: this.options.bucketCapMb });
   }
 
-  /** A state file of this run must have been written at this world size (the data order and step count depend on it). */
-  checkResume(state: TrainingState, runPath: string): void {
-    const saved = state.worldSize ?? 1;
-    if (saved !== this.worldSize) {
-      throw new Error(`${runPath} was trained by ${saved} process${saved === 1 ? '' : 'es'}; resume it at the same world size (--nproc ${saved}), not ${this.worldSize}`);
-    }
+}
+
+/** A run resumes at the world size it was trained at (1 for a single process): its step count and data shards depend on it. */
+export function checkResumeWorldSize(state: TrainingState, worldSize: number, runPath: string): void {
+  const saved = state.worldSize ?? 1;
+  if (saved !== worldSize) {
+    const how = saved === 1 ? 'without --nproc' : `--nproc ${saved}`;
+    throw new Error(`${runPath} was trained by ${saved} process${saved === 1 ? '' : 'es'}; resume it at the same world size (${how}), not ${worldSize}`);
   }
 }
+
