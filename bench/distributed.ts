@@ -1,5 +1,5 @@
 // Data-parallel scaling on one machine: 1 process x 2 threads against 2 processes x 1
-// thread (DistributedDataParallel over Gloo on loopback), alternating so a change in the
+// thread (DistributedDataParallel over Gloo on loopback), and 1 x 1 for scale, alternating so a change in the
 // machine's load hits both, for ResNet-20 on Fashion-MNIST (the training loader, crops
 // and flips, each rank its shard) and resnet18 at 64x64 (synthetic batches); the
 // all-reduce time per step against the backward time; and the bucket size's effect.
@@ -57,9 +57,11 @@ const report: Record<string, unknown>[] = [];
 for (const c of cases) {
   const single: Result[] = [];
   const pair: Result[] = [];
+  const alone: Result[] = [];
   for (let r = 0; r < Number(args.repeats); r++) {
     single.push(await run(c, 1, 2));
     pair.push(await run(c, 2, 1));
+    alone.push(await run(c, 1, 1));
   }
   const ips1 = median(single.map((x) => x.imagesPerSecond as number));
   const ips2 = median(pair.map((x) => x.imagesPerSecond as number));
@@ -77,13 +79,14 @@ for (const c of cases) {
     '1x2 images/s': ips1,
     '2x1 images/s': ips2,
     ratio: ips2 / ips1,
+    '1x1 images/s': median(alone.map((x) => x.imagesPerSecond as number)),
     'backward ms (DDP, overlapped)': pick('backwardMs'),
     'backward ms (noSync, compute only)': pick('backwardNoSyncMs'),
     'all-reduce ms alone': pick('allReduceMs'),
     'forward ms': pick('forwardMs'),
     'gradient MiB': pair[0].gradientMiB,
     'DDP buckets': pair[0].buckets,
-    runs: { single: single.map((x) => x.imagesPerSecond), pair: pair.map((x) => x.imagesPerSecond) },
+    runs: { '1x2': single.map((x) => x.imagesPerSecond), '2x1': pair.map((x) => x.imagesPerSecond), '1x1': alone.map((x) => x.imagesPerSecond) },
     ...(buckets.length ? { bucketSweep: buckets } : {}),
   });
 }
