@@ -203,8 +203,23 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
 };
 
 struct ReducerHolder {
-  std::unique_ptr<c10d::Reducer> reducer;
+  // A raw pointer: ~Reducer is noexcept(false), and a throw from a unique_ptr's
+  // (noexcept) reset would end the process.
+  c10d::Reducer* reducer = nullptr;
   std::shared_ptr<Group> group;  // the group outlives the reducer that uses it
+
+  // Returns the destructor's message, if it threw.
+  std::string release() noexcept {
+    std::string failure;
+    try {
+      delete reducer;
+    } catch (const std::exception& error) {
+      failure = messageOf(error);
+    }
+    reducer = nullptr;
+    return failure;
+  }
+  ~ReducerHolder() { release(); }
 };
 
 ReducerHolder& reducerArg(const Napi::Value& value) {
@@ -375,7 +390,7 @@ void registerDistributedOps(Napi::Env env, Exports exports) {
     auto* holder = new ReducerHolder();
     holder->group = group;
     try {
-      holder->reducer = std::make_unique<c10d::Reducer>(params, buckets, limits, group->processGroup, expectSparse, bucketCap,
+      holder->reducer = new c10d::Reducer(params, buckets, limits, group->processGroup, expectSparse, bucketCap,
                                                         /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false,
                                                         paramNames, firstBucketCap);
     } catch (...) {
@@ -403,7 +418,8 @@ void registerDistributedOps(Napi::Env env, Exports exports) {
   });
   RN_FN(exports, env, "ddpDestroy", {
     if (!info[0].IsExternal()) throw std::invalid_argument("expected a DistributedDataParallel reducer handle");
-    info[0].As<Napi::External<ReducerHolder>>().Data()->reducer.reset();
+    auto failure = info[0].As<Napi::External<ReducerHolder>>().Data()->release();
+    if (!failure.empty()) throw std::runtime_error("DistributedDataParallel: freeing the reducer failed: " + failure);
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "ddpBroadcastCoalesced", {
