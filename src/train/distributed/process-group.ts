@@ -41,6 +41,7 @@ export interface ProcessGroupInfo {
 }
 
 let current: ProcessGroupInfo | undefined;
+let joining = false;
 
 function integerFrom(name: string, given: number | undefined, env: string | undefined, fallback?: number): number {
   const value = given ?? (env !== undefined && env !== '' ? Number(env) : fallback);
@@ -119,16 +120,22 @@ const firstLine = (message: string) => message.split('\n')[0];
 /** Joins the process group; resolves when every rank has joined. */
 export async function init(options: InitOptions = {}): Promise<ProcessGroupInfo> {
   if (current) throw new Error(`distributed.init: already initialised as rank ${current.rank} of ${current.worldSize}; call destroy() first`);
+  if (joining) throw new Error('distributed.init: a rendezvous is already in progress in this process');
   const resolved = resolveInitOptions(options);
-  await checkMasterAddress(resolved.masterAddr, resolved.rank);
-  const info: ProcessGroupInfo = { rank: resolved.rank, worldSize: resolved.worldSize, masterAddr: resolved.masterAddr, masterPort: resolved.masterPort, timeoutMs: resolved.timeoutMs };
+  joining = true;
   try {
-    await native.distInit({ ...info, interface: resolved.interface });
-  } catch (error) {
-    throw rendezvousError((error as Error).message, info);
+    await checkMasterAddress(resolved.masterAddr, resolved.rank);
+    const info: ProcessGroupInfo = { rank: resolved.rank, worldSize: resolved.worldSize, masterAddr: resolved.masterAddr, masterPort: resolved.masterPort, timeoutMs: resolved.timeoutMs };
+    try {
+      await native.distInit({ ...info, interface: resolved.interface });
+    } catch (error) {
+      throw rendezvousError((error as Error).message, info);
+    }
+    current = info;
+    return info;
+  } finally {
+    joining = false;
   }
-  current = info;
-  return info;
 }
 
 /** Leaves the process group (and, on rank 0, stops serving the store). */
