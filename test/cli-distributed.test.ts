@@ -104,7 +104,7 @@ describe('resnets train --nproc', () => {
     const dir = tempDir('resnets-ddp-');
     try {
       const out = join(dir.path, 'run');
-      const args = trainArgs(out, '--limit-train', '256', '--batch-size', '8', '--epochs', '2', '--nproc', '2', '--dist-timeout', '3');
+      const args = trainArgs(out, '--limit-train', '256', '--batch-size', '8', '--epochs', '2', '--nproc', '2', '--dist-timeout', '10');
       let killedAt = 0;
       const run = await cli(args, (stdout, stderr) => {
         const pid = /rank 1 pid (\d+)/.exec(stderr);
@@ -119,7 +119,7 @@ describe('resnets train --nproc', () => {
       assert.match(run.stderr, /rank 1 was killed by SIGKILL/);
       assert.match(run.stderr, /rank 0: rank 1 stopped responding/);
       assert.match(run.stderr, /the last checkpoint in \S+ is intact: resume with resnets train --resume/);
-      assert.ok(seconds < 3 + 10, `stopped ${seconds.toFixed(1)} s after the kill`);
+      assert.ok(seconds < 10, `stopped ${seconds.toFixed(1)} s after the kill, within the 10 s timeout`);
       const resumed = await cli(['train', '--resume', out, '--threads', '1', '--no-progress', '--nproc', '2']);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stdout, /resuming \S+ at epoch 2, batch 0/);

@@ -8,7 +8,7 @@ import { torch, train } from '../../src/index.js';
 
 const dist = train.distributed;
 const started = performance.now();
-const group = await dist.init({ timeoutMs: Number(process.env.TIMEOUT_MS ?? 10_000) });
+const group = await dist.init({ timeoutMs: Number(process.env.TIMEOUT_MS ?? 60_000) });
 const initMs = performance.now() - started;
 const values = (t: torch.Tensor) => Array.from(t.toTypedArray() as Float32Array);
 

@@ -21,7 +21,7 @@ class Tiny extends nn.Module {
 }
 
 torch.setNumThreads(1);
-const group = single ? undefined : await train.distributed.init({ timeoutMs: 10_000 });
+const group = single ? undefined : await train.distributed.init({ timeoutMs: 60_000 });
 const rank = group?.rank ?? 0;
 // Every rank builds the same model from the seed; DDP broadcasts rank 0's anyway.
 torch.manualSeed(rank === 0 ? 7 : 1000 + rank);

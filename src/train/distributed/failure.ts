@@ -27,13 +27,13 @@ const listRanks = (ranks: number[]) => (ranks.length === 1 ? `rank ${ranks[0]}` 
 
 /**
  * Turns a failed collective into a RankFailureError naming the ranks that left; other
- * errors come back as they are. Waits up to `windowMs` (default the smaller of 5 s and the
+ * errors come back as they are. Waits up to `windowMs` (default the smaller of 3 s and the
  * group's timeout) for the surviving ranks to check in.
  */
 export async function describeFailure(error: unknown, options: { windowMs?: number } = {}): Promise<unknown> {
   if (!isInitialized() || !isCommunicationFailure(error)) return error;
   const group = processGroup();
-  const windowMs = options.windowMs ?? Math.min(5000, group.timeoutMs);
+  const windowMs = options.windowMs ?? Math.min(3000, group.timeoutMs);
   const detail = (error as Error).message.split('\n')[0];
   // The roll call blocks this thread for at most windowMs: the run is stopping anyway.
   const answer = native.distRollCall('failure', windowMs);
