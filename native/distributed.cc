@@ -222,11 +222,22 @@ struct ReducerHolder {
   ~ReducerHolder() { release(); }
 };
 
+// Reducer handles carry a Node-API type tag of their own, so an External made elsewhere
+// (another addon, a tensor handle) is refused instead of being dereferenced.
+constexpr napi_type_tag kReducerHandleTag = {0x7265736e6574732dULL, 0x7265647563657231ULL};
+
+ReducerHolder& holderArg(const Napi::Value& value) {
+  bool tagged = false;
+  if (!value.IsExternal() || napi_check_object_type_tag(value.Env(), value, &kReducerHandleTag, &tagged) != napi_ok || !tagged) {
+    throw std::invalid_argument("expected a DistributedDataParallel reducer handle");
+  }
+  return *value.As<Napi::External<ReducerHolder>>().Data();
+}
+
 ReducerHolder& reducerArg(const Napi::Value& value) {
-  if (!value.IsExternal()) throw std::invalid_argument("expected a DistributedDataParallel reducer handle");
-  auto* holder = value.As<Napi::External<ReducerHolder>>().Data();
-  if (!holder->reducer) throw std::runtime_error("this DistributedDataParallel wrapper was destroyed");
-  return *holder;
+  auto& holder = holderArg(value);
+  if (!holder.reducer) throw std::runtime_error("this DistributedDataParallel wrapper was destroyed");
+  return holder;
 }
 
 }  // namespace
@@ -234,6 +245,7 @@ ReducerHolder& reducerArg(const Napi::Value& value) {
 void registerDistributedOps(Napi::Env env, Exports exports) {
   RN_FN(exports, env, "distInit", {
     // ({ rank, worldSize, masterAddr, masterPort, timeoutMs, interface?, threads? }) -> Promise<void>
+    if (!info[0].IsObject()) throw std::invalid_argument("distInit: expected an options object");
     auto options = info[0].As<Napi::Object>();
     const int rank = static_cast<int>(intArg(options.Get("rank")));
     const int worldSize = static_cast<int>(intArg(options.Get("worldSize")));
@@ -371,13 +383,16 @@ void registerDistributedOps(Napi::Env env, Exports exports) {
     // (params[], names[], bucketCapBytes, firstBucketCapBytes) -> reducer handle
     auto group = currentGroup();
     auto params = tensorList(info[0]);
+    if (!info[1].IsArray()) throw std::invalid_argument("ddpCreate: expected an array of parameter names");
     auto names = info[1].As<Napi::Array>();
     const int64_t bucketCap = intArg(info[2]);
     const int64_t firstBucketCap = intArg(info[3]);
     if (params.empty()) throw std::invalid_argument("DistributedDataParallel: the module has no parameters that require grad");
     if (bucketCap <= 0 || firstBucketCap <= 0) throw std::invalid_argument("DistributedDataParallel: bucket sizes must be positive");
     std::unordered_map<size_t, std::string> paramNames;
-    for (uint32_t i = 0; i < names.Length() && i < params.size(); i++) paramNames[i] = names.Get(i).As<Napi::String>().Utf8Value();
+    for (uint32_t i = 0; i < names.Length() && i < params.size(); i++) {
+      if (names.Get(i).IsString()) paramNames[i] = names.Get(i).As<Napi::String>().Utf8Value();
+    }
     std::vector<bool> expectSparse(params.size(), false);
     // As torch.nn.parallel.DistributedDataParallel: a small first bucket, then bucketCap,
     // assigned in parameter order and reduced in reverse (gradients of the last layers
@@ -398,6 +413,7 @@ void registerDistributedOps(Napi::Env env, Exports exports) {
       throw;
     }
     auto handle = Napi::External<ReducerHolder>::New(info.Env(), holder, [](Napi::Env, ReducerHolder* h) { delete h; });
+    if (napi_type_tag_object(info.Env(), handle, &kReducerHandleTag) != napi_ok) throw std::runtime_error("DistributedDataParallel: could not tag the reducer handle");
     auto result = Napi::Object::New(info.Env());
     result.Set("handle", handle);
     result.Set("buckets", Napi::Number::New(info.Env(), static_cast<double>(buckets.size())));
@@ -417,8 +433,7 @@ void registerDistributedOps(Napi::Env env, Exports exports) {
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "ddpDestroy", {
-    if (!info[0].IsExternal()) throw std::invalid_argument("expected a DistributedDataParallel reducer handle");
-    auto failure = info[0].As<Napi::External<ReducerHolder>>().Data()->release();
+    auto failure = holderArg(info[0]).release();
     if (!failure.empty()) throw std::runtime_error("DistributedDataParallel: freeing the reducer failed: " + failure);
     return info.Env().Undefined();
   });

@@ -161,6 +161,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   model.train();
   const combine = (values: number[]) => options.ranks?.sum(values) ?? values;
+  // One decision for every rank: any rank asked to stop.
+  const stopRequested = () => combine([options.shouldStop?.() ? 1 : 0])[0] > 0;
   const evaluateAll = async (module: Module) => {
     const result = await evaluate(module, options.testData!, { numClasses: options.numClasses, loss: options.loss });
     return options.ranks ? options.ranks.combineEvaluation(result) : result;
@@ -200,11 +202,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(outcome.loss)) {
         throw new NonFiniteLossError(state.iteration, epoch, lr, outcome.loss, run?.hasLast() ? run.lastPath : undefined);
       }
-      // A turn of the event loop, so a Ctrl-C that arrived during the step is seen now
-      // rather than when the epoch's batches run out (they are often all read ahead).
-      await yieldToEventLoop();
-      // The figures of the global batch, and one decision to stop for every rank.
-      const [lossSum, correct, seen, stopVotes] = combine([outcome.loss * size, outcome.correct, size, options.shouldStop?.() ? 1 : 0]);
+      // The figures of the global batch (a data-parallel run's ranks add theirs up).
+      const [lossSum, correct, seen] = combine([outcome.loss * size, outcome.correct, size]);
       state.iteration++;
       state.batch++;
       state.partial.lossSum += lossSum;
@@ -231,7 +230,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           etaSeconds: remainingBatches * secondsPerBatch + evalShare,
         });
       }
-      if (stopVotes > 0 && state.batch < batches) {
+      // A turn of the event loop, so a Ctrl-C that arrived during the step is seen now
+      // rather than when the epoch's batches run out (they are often all read ahead).
+      await yieldToEventLoop();
+      if (stopRequested() && state.batch < batches) {
         if (run) run.saveState(model, optimizer, state, ema?.module);
         return { status: 'stopped', records, state };
       }
@@ -286,7 +288,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.partial = next.partial;
     options.onEpoch?.(record, evaluation, isBest);
     if (stopEarly) return { status: 'early-stopped', records, state: { ...next } };
-    if (combine([options.shouldStop?.() ? 1 : 0])[0] > 0 && epoch + 1 < epochs) {
+    if (stopRequested() && epoch + 1 < epochs) {
       return { status: 'stopped', records, state: { ...next } };
     }
   }

@@ -32,7 +32,7 @@ import { modelInfo } from '../model-loading.js';
 import { addDistributedOptions, distributedRole, distributedRuntimeOptions, joinFromCommandLine, launchFromCommandLine, type DistributedCommandOptions } from '../distributed-options.js';
 import { destroy as leaveProcessGroup } from '../../train/distributed/process-group.js';
 import { describeFailure, RankFailureError } from '../../train/distributed/failure.js';
-import type { DataParallelOptions } from '../../train/distributed/run.js';
+import { perRankBatchSize, type DataParallelOptions } from '../../train/distributed/run.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -438,6 +438,7 @@ export function register(program: Command): void {
       out = options.out ?? defaultOut(model, config.data.data);
     }
     if (role === 'launcher') {
+      perRankBatchSize(config.batchSize, options.nproc!); // refused here rather than by every rank
       const launched = await launchFromCommandLine(options);
       if (launched.code === 130) throw new Interrupted();
       if (launched.code !== 0) throw new Error(`${launched.failure ?? 'a rank failed'} (the data-parallel run of ${options.nproc} ranks stopped)`);

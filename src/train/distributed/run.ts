@@ -36,10 +36,7 @@ export class DataParallelRun {
 
   /** Each rank's share of the global batch. */
   perRankBatchSize(globalBatch: number): number {
-    if (globalBatch % this.worldSize !== 0) {
-      throw new Error(`the batch size ${globalBatch} is the global batch and must divide evenly over the ${this.worldSize} ranks; pick a multiple of ${this.worldSize}`);
-    }
-    return globalBatch / this.worldSize;
+    return perRankBatchSize(globalBatch, this.worldSize);
   }
 
   /** The training shard: padded to equal lengths (every rank takes as many steps). */
@@ -73,3 +70,10 @@ export function checkResumeWorldSize(state: TrainingState, worldSize: number, ru
   }
 }
 
+/** Each of `worldSize` ranks' share of the global batch; the batch must divide evenly. */
+export function perRankBatchSize(globalBatch: number, worldSize: number): number {
+  if (globalBatch % worldSize !== 0) {
+    throw new Error(`--batch-size ${globalBatch} is the global batch and must divide evenly over the ${worldSize} ranks; pick a multiple of ${worldSize}`);
+  }
+  return globalBatch / worldSize;
+}
