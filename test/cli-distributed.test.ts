@@ -150,6 +150,10 @@ describe('resnets train --nproc', () => {
     const clash = await resnets(...base, '--nproc', '2', '--rank', '1');
     assert.equal(clash.code, 1);
     assert.match(clash.stderr, /--nproc starts the ranks itself; leave out --rank/);
+    const uneven = await resnets(...base, '--nproc', '2', '--batch-size', '15');
+    assert.equal(uneven.code, 1);
+    assert.match(uneven.stderr, /--batch-size 15 is the global batch and must divide evenly over the 2 ranks/);
+    assert.doesNotMatch(uneven.stderr, /started 2 ranks/, 'refused before any rank starts');
     const alone = await resnets(...base, '--sync-bn');
     assert.match(alone.stderr, /--sync-bn applies to data-parallel training; add --nproc N/);
   });
