@@ -274,6 +274,10 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
       if (!(model instanceof ImageClassifier)) throw new Error(`${config.model}: activation checkpointing (--checkpoint-activations) applies to image classifiers only`);
       model.setGradCheckpointing(options.gradCheckpointing);
     }
+    if (parallel && config.syncBatchNorm && options.gradCheckpointing) {
+      // A checkpointed segment recomputes its batch norm with the per-rank statistics (nn/batchnorm.ts), which would not match the forward pass.
+      throw new Error('--sync-bn does not combine with --checkpoint-activations: the recomputed segments would normalise with per-rank statistics');
+    }
     if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
