@@ -16,7 +16,8 @@
         "native/checkpoint.cc",
         "native/trace.cc",
         "native/dnnl_plan.cc",
-        "native/dnnl_build.cc"
+        "native/dnnl_build.cc",
+        "native/distributed.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],
@@ -25,7 +26,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "conditions": [
         ["libtorch==''", {
-          "include_dirs": ["/usr/include/torch/csrc/api/include"],
+          "include_dirs": ["/usr/include/torch/csrc/api/include", "native/compat"],
           "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-ldnnl"]
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],

@@ -15,6 +15,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerAllocatorStatsOps(env, exports);
   registerTraceOps(env, exports);
   registerDnnlOps(env, exports);
+  registerDistributedOps(env, exports);
   return exports;
 }
 

@@ -285,4 +285,20 @@ export interface NativeAddon {
   dnnlPlanFree(plan: DnnlPlanHandle): void;
   /** The instruction set oneDNN dispatches to on this CPU, and oneDNN's version. */
   dnnlCpuInfo(): { isa: string; version: string };
+
+  // native/distributed.cc
+  /** Rendezvous at masterAddr:masterPort (a TCPStore, served by rank 0) and the Gloo process group. */
+  distInit(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; interface?: string; threads?: number }): Promise<void>;
+  distDestroy(): void;
+  distInfo(): { rank: number; worldSize: number; timeoutMs: number } | null;
+  distAllReduce(tensors: NativeHandle[], op: 'sum' | 'avg' | 'max' | 'min' | 'product', async: boolean): Promise<void> | undefined;
+  distBroadcast(tensors: NativeHandle[], root: number, async: boolean): Promise<void> | undefined;
+  distBarrier(async: boolean): Promise<void> | undefined;
+  distRollCall(tag: string, windowMs: number): { missing: number[] } | { storeError: string };
+  ddpCreate(params: NativeHandle[], names: string[], bucketCapBytes: number, firstBucketCapBytes: number): { handle: object; buckets: number };
+  ddpPrepareForward(reducer: object): void;
+  ddpPrepareBackward(reducer: object, outputs: NativeHandle[]): void;
+  ddpDestroy(reducer: object): void;
+  ddpBroadcastCoalesced(tensors: NativeHandle[], bufferBytes: number, root: number): void;
+  syncBatchNorm(input: NativeHandle, weight: NativeHandle | undefined, bias: NativeHandle | undefined, runningMean: NativeHandle | undefined, runningVar: NativeHandle | undefined, momentum: number, eps: number): NativeHandle;
 }
