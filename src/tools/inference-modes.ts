@@ -9,7 +9,7 @@ import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { relativeDifference } from './bench.js';
 import { DnnlInference } from './dnnl/inference.js';
-import type { ConvAlgorithm, DnnlPrecision } from './dnnl/lower.js';
+import { CONV_ALGORITHMS, type ConvAlgorithm, type DnnlPrecision } from './dnnl/lower.js';
 import { MkldnnInference, packConvWeightsForMkldnn_, supportsMkldnn } from './mkldnn.js';
 
 type ImageModel = Module<Tensor, Tensor>;
@@ -72,6 +72,13 @@ export function completeMode(mode: Partial<InferenceMode>): InferenceMode {
     throw new Error(`precision '${full.precision}' runs in the compiled oneDNN plan only (layout 'dnnl'), not layout '${full.layout}'`);
   }
   if (full.layout !== 'dnnl' && full.convAlgorithm !== undefined) throw new Error(`convAlgorithm applies to layout 'dnnl' only, not '${full.layout}'`);
+  if (full.convAlgorithm !== undefined && !CONV_ALGORITHMS.includes(full.convAlgorithm)) {
+    throw new Error(`convAlgorithm must be one of ${CONV_ALGORITHMS.join(', ')}, got '${String(full.convAlgorithm)}'`);
+  }
+  // The plan lowers every bf16 convolution as direct (oneDNN 2.6 has no bf16 Winograd): a mode named bf16+winograd would not be what ran.
+  if (full.precision === 'bf16' && (full.convAlgorithm ?? 'direct') !== 'direct') {
+    throw new Error(`convAlgorithm '${full.convAlgorithm}' applies to precision 'fp32' only; bf16 convolutions run direct`);
+  }
   return full;
 }
 

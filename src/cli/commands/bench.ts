@@ -4,7 +4,7 @@ import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
 import { bf16Warning, cpuReport, formatCpuReport } from '../../tools/cpu-info.js';
 import { DnnlInference } from '../../tools/dnnl/inference.js';
-import type { ConvAlgorithm } from '../../tools/dnnl/lower.js';
+import { CONV_ALGORITHMS, type ConvAlgorithm } from '../../tools/dnnl/lower.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
 import { peakFractionLine, resolvePeak } from '../../tools/roofline.js';
 import {
@@ -87,6 +87,9 @@ function requestedMode(options: BenchOptions): InferenceMode | undefined {
   if (planOnly && (options.plain || options.mkldnn || options.channelsLast)) {
     throw new Error(`--precision ${options.precision}${options.convAlgorithm ? ` and --conv-algorithm` : ''} run in the oneDNN plan (--dnnl) only`);
   }
+  if (options.precision === 'bf16' && (options.convAlgorithm ?? 'direct') !== 'direct') {
+    throw new Error(`--conv-algorithm ${options.convAlgorithm} applies to --precision fp32 only: bf16 convolutions run direct`);
+  }
   if (planOnly || options.dnnl) return { fuse: true, layout: 'dnnl', precision: options.precision, ...(options.convAlgorithm ? { convAlgorithm: options.convAlgorithm } : {}) };
   if (!options.plain && !options.fuse && !options.channelsLast && !options.mkldnn) return undefined;
   const layout: Layout = options.mkldnn ? 'mkldnn' : options.channelsLast ? 'channels-last' : 'dense';
@@ -130,12 +133,12 @@ export function register(program: Command): void {
     .option('--dnnl', 'the model compiled to a oneDNN plan: convolutions fused with their BatchNorm, residual sum and activation')
     .option('--plain', 'the plain eval model: no folding, dense layout')
     .addOption(new Option('--precision <p>', `fp32, or bf16: bfloat16 weights and activations in the oneDNN plan (fast with AVX512-BF16 or AMX)`).argParser(parseChoice(PRECISIONS)).default('fp32'))
-    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's 3x3 stride-1 convolutions: direct, winograd or auto (fp32 only; default direct)").argParser(parseChoice(['direct', 'winograd', 'auto'] as const)))
+    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's 3x3 stride-1 convolutions: direct, winograd or auto (fp32 only; default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
     .option('--compare-torch', 'also time torchvision in Debian python3-torch (see --torch-mode), alternating runs with ours')
     .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').argParser(parseChoice(TORCH_MODES)).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
     .option('--json', 'print the results as JSON')
-    .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its float32 peak at these threads)")
+    .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its peak for --precision at these threads)")
     .addHelpText(
       'after',
       `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +

@@ -13,7 +13,8 @@ import type { ArgValue, GraphOp, ModelGraph } from '../graph/capture.js';
 
 export type DnnlPrecision = 'fp32' | 'bf16';
 /** Convolution algorithm for 3x3 stride-1 convolutions (others always run direct). */
-export type ConvAlgorithm = 'direct' | 'winograd' | 'auto';
+export const CONV_ALGORITHMS = ['direct', 'winograd', 'auto'] as const;
+export type ConvAlgorithm = (typeof CONV_ALGORITHMS)[number];
 
 export interface LowerOptions {
   precision: DnnlPrecision;
