@@ -46,9 +46,15 @@ export function distributedRole(options: DistributedCommandOptions, env: NodeJS.
   if (options.nproc !== undefined) {
     const clash = (['worldSize', 'rank'] as const).find((key) => options[key] !== undefined);
     if (clash) throw new Error(`--nproc starts the ranks itself; leave out --${clash === 'worldSize' ? 'world-size' : 'rank'}`);
+    // The launcher's ranks meet at 127.0.0.1; a --master-addr passed on to them would override it.
+    if (options.masterAddr !== undefined) throw new Error(`--nproc runs every rank on this machine, meeting at 127.0.0.1; leave out --master-addr ${options.masterAddr} (it is for --world-size and --rank)`);
     return 'launcher';
   }
-  if (options.worldSize !== undefined || options.rank !== undefined || (env.WORLD_SIZE ?? '') !== '') return 'rank';
+  const worldSizeGiven = options.worldSize !== undefined || (env.WORLD_SIZE ?? '') !== '';
+  const rankGiven = options.rank !== undefined || (env.RANK ?? '') !== '';
+  if (worldSizeGiven && !rankGiven) throw new Error(`--world-size needs --rank R (0 to world size - 1), or the RANK variable`);
+  if (options.rank !== undefined && !worldSizeGiven) throw new Error(`--rank ${options.rank} needs --world-size N, or the WORLD_SIZE variable`);
+  if (worldSizeGiven) return 'rank';
   if (options.syncBn || options.bucketCapMb !== undefined) {
     throw new Error(`--${options.syncBn ? 'sync-bn' : 'bucket-cap-mb'} applies to data-parallel training; add --nproc N (or --world-size and --rank)`);
   }
