@@ -23,4 +23,10 @@ describe('inference mode options', () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /--conv-algorithm winograd applies to --precision fp32 only/);
   });
+
+  it('bench --torch-mode without --compare-torch is refused, not ignored', async () => {
+    const result = await resnets('bench', 'resnet20', '--torch-mode', 'jit-optimized', '--batch-size', '1', '--runs', '1', '--warmup', '0');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--torch-mode jit-optimized applies with --compare-torch/);
+  });
 });

@@ -146,7 +146,10 @@ export function register(program: Command): void {
         '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch --torch-mode jit-optimized\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime' +
         '\n          resnets bench resnet50 --batch-size 8 --threads 2 --precision bf16 --compare-torch --torch-mode autocast-bf16',
     )
-    .action(async (name: string, options: BenchOptions) => {
+    .action(async (name: string, options: BenchOptions, cmd: Command) => {
+      if (cmd.getOptionValueSource('torchMode') === 'cli' && !options.compareTorch) {
+        throw new Error(`--torch-mode ${options.torchMode} applies with --compare-torch; add it or leave out --torch-mode`);
+      }
       const info = modelInfo(name);
       const [channels, height] = info.defaultInputSize;
       const size = options.size ?? height;
