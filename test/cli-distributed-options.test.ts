@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { distributedRole } from '../src/cli/distributed-options.js';
+import { resnets } from './helpers/cli.js';
 
 describe('distributed command options', () => {
   it('--nproc refuses --master-addr, which would override the launcher\'s 127.0.0.1', () => {
@@ -17,5 +18,12 @@ describe('distributed command options', () => {
     assert.equal(distributedRole({ rank: 1 }, { WORLD_SIZE: '2' }), 'rank');
     assert.equal(distributedRole({ worldSize: 2, rank: 0 }, {}), 'rank');
     assert.equal(distributedRole({}, { RANK: '0' }), 'single');
+  });
+
+  it('--dist-timeout below init\'s minimum is refused by the option parser, before any rank starts', async () => {
+    const result = await resnets('train', 'resnet20', '--data', 'fashion-mnist', '--nproc', '2', '--dist-timeout', '0.05');
+    assert.equal(result.code, 2, 'a usage error');
+    assert.match(result.stderr, /--dist-timeout <s>' argument '0\.05' is invalid\. expected at least 0\.1 seconds/);
+    assert.doesNotMatch(result.stderr, /started 2 ranks/);
   });
 });

@@ -2,9 +2,9 @@
 // this machine; `--world-size --rank --master-addr --master-port` (or torchrun's
 // WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT) make this process one rank of a group that
 // may span machines. The CLI only parses: train/distributed/ does the work.
-import type { Command } from 'commander';
-import { DEFAULT_TIMEOUT_MS, init, type ProcessGroupInfo } from '../train/distributed/process-group.js';
+import { DEFAULT_TIMEOUT_MS, init, MIN_TIMEOUT_MS, type ProcessGroupInfo } from '../train/distributed/process-group.js';
 import { launchRanks } from '../train/distributed/launch.js';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from './options.js';
 
 export interface DistributedCommandOptions {
@@ -27,6 +27,12 @@ function parsePort(text: string): number {
   return port;
 }
 
+function parseDistTimeout(text: string): number {
+  const seconds = parsePositiveNumber(text);
+  if (seconds * 1000 < MIN_TIMEOUT_MS) throw new InvalidArgumentError(`expected at least ${MIN_TIMEOUT_MS / 1000} seconds, got '${text}'`);
+  return seconds;
+}
+
 export function addDistributedOptions(command: Command): Command {
   return command
     .option('--nproc <n>', 'data-parallel training on this machine: start and supervise N ranks (--threads is per rank; by default the cores are shared out); --batch-size stays the global batch', parsePositiveInt)
@@ -34,7 +40,7 @@ export function addDistributedOptions(command: Command): Command {
     .option('--rank <r>', "this process's rank, 0 to world size - 1 (default: RANK); rank 0 serves the rendezvous and writes the run", parseNonNegativeInt)
     .option('--master-addr <host>', "rank 0's address (default: MASTER_ADDR, else 127.0.0.1)")
     .option('--master-port <port>', 'the rendezvous port on rank 0 (default: MASTER_PORT, else 29500; with --nproc a free port)', parsePort)
-    .option('--dist-timeout <s>', `seconds a rank waits for the others (rendezvous and each collective) before the run stops naming the missing rank (default ${DEFAULT_TIMEOUT_MS / 1000})`, parsePositiveNumber)
+    .option('--dist-timeout <s>', `seconds a rank waits for the others (rendezvous and each collective) before the run stops naming the missing rank (default ${DEFAULT_TIMEOUT_MS / 1000}, at least ${MIN_TIMEOUT_MS / 1000})`, parseDistTimeout)
     .option('--sync-bn', 'data-parallel: batch-norm statistics over the global batch (SyncBatchNorm) instead of each rank\'s share')
     .option('--bucket-cap-mb <mb>', 'data-parallel: gradient bucket size of DistributedDataParallel in MiB (default 25)', parsePositiveNumber);
 }

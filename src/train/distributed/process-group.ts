@@ -12,6 +12,8 @@ export type Backend = 'gloo';
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
 
 /** How long a collective or the rendezvous may wait for another rank (default 30 s). */
+/** The shortest wait init accepts: below it a loaded machine's rendezvous would fail at random. */
+export const MIN_TIMEOUT_MS = 100;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MASTER_PORT = 29500;
 
@@ -65,7 +67,7 @@ export function resolveInitOptions(options: InitOptions = {}, env: NodeJS.Proces
   const masterAddr = options.masterAddr ?? (env.MASTER_ADDR || '127.0.0.1');
   if (masterAddr.trim() === '') throw new Error('distributed.init: masterAddr is empty');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 100) throw new Error(`distributed.init: timeoutMs must be an integer of at least 100, got ${timeoutMs}`);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < MIN_TIMEOUT_MS) throw new Error(`distributed.init: timeoutMs must be an integer of at least ${MIN_TIMEOUT_MS}, got ${timeoutMs}`);
   const iface = options.interface ?? (env.GLOO_SOCKET_IFNAME || undefined);
   if (iface !== undefined && !networkInterfaces()[iface]) {
     throw new Error(`distributed.init: network interface '${iface}' does not exist here; this machine has ${Object.keys(networkInterfaces()).join(', ')}`);
