@@ -157,5 +157,10 @@ describe("torchvision's layout into the MXNet ResNeXt", () => {
     result = await resnets('convert', path('converted-0000.params'), '--to', 'mxnet_resnext50_32x4d', '-o', path('x'));
     assert.match(result.stderr, /fills an MXNet ResNeXt from a torchvision-layout checkpoint; .* has MXNet names/);
     assert.ok(!existsSync(path('x-0000.params')) && !existsSync(path('x-symbol.json')));
+    // --model-options' class count is not overridden by the checkpoint's: the mismatch is named.
+    result = await resnets('convert', path('tv_resnext.pth'), '--to', 'resnext', '--model-options', JSON.stringify({ ...RESNEXT, family: undefined, numClasses: 5 }), '-o', path('y'));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /fc\.weight: MXNet ResNeXt \[5, 2048\], torchvision \[10, 2048\].*the architectures differ/);
+    assert.ok(!existsSync(path('y-0000.params')));
   });
 });

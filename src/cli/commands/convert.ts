@@ -110,7 +110,8 @@ function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): St
 function toMxnetResNeXt(input: string, dict: StateDict, options: ConvertOptions, notes: string[]): { symbolPath: string; paramsPath: string } {
   const { output, to } = options;
   if (/\.(pth|pt|bin|safetensors|npy)$/i.test(output)) throw new Error(`-o ${output}: --to ${to} writes MXNet's prefix-symbol.json + prefix-0000.params: give the prefix or the .params path`);
-  const numClasses = dict['fc.weight']?.shape[0];
+  // The checkpoint's class count unless --model-options names one (a mismatch is then refused by the load, not overridden).
+  const numClasses = options.modelOptions?.numClasses === undefined ? dict['fc.weight']?.shape[0] : undefined;
   const model = buildModel(to!, { init: false, numClasses, modelOptions: options.modelOptions }) as unknown as MxnetResNeXt;
   try {
     const normalization = options.rawPixels ? { mean: imagenetStats.mean.map((m) => m * 255), std: imagenetStats.std.map((s) => s * 255) } : undefined;
