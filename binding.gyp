@@ -14,7 +14,8 @@
         "native/nn_ops.cc",
         "native/autograd.cc",
         "native/checkpoint.cc",
-        "native/trace.cc"
+        "native/trace.cc",
+        "native/autocast.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],

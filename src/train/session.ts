@@ -28,6 +28,8 @@ import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from 
 import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
+import { cpuFeatures } from '../torch/cpu-features.js';
+import { checkPrecision, type TrainingPrecision } from './step.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
 export type TrainableModel = ImageClassifier | EmbeddingModel;
@@ -108,6 +110,8 @@ export interface RunConfig {
   weights?: string;
   /** Train only the classifier: every other parameter stays as built or loaded. */
   freeze?: boolean;
+  /** 'bf16': mixed-precision forward passes as PyTorch's CPU autocast (absent in older runs: 'fp32'). */
+  precision?: TrainingPrecision;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -228,6 +232,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   const log = options.log ?? (() => {});
   if (!options.resume) checkFreshRunDir(options.out);
   getModelInfo(config.model); // an unknown name fails before the data is read
+  if (config.precision !== undefined) checkPrecision(config.precision);
   if (config.loss && (config.mixup || config.cutmix)) {
     // Mixed batches train on soft targets over class logits; a loss head takes one identity per image.
     throw new Error(`--mixup and --cutmix train a classifier on soft targets; they do not apply with --loss ${config.loss}, which needs one identity per image`);
@@ -358,6 +363,11 @@ async function trainModel(
   }
   if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${count(trainData.numBatches(), 'step')} per epoch; ${schedule.description}`);
+  if (config.precision === 'bf16') {
+    const cpu = cpuFeatures();
+    log(`precision: bf16 (convolutions and matmuls in bfloat16 under autocast; weights, optimizer state, norms and the loss in float32)`);
+    if (!cpu.bf16) log(`warning: this CPU (${cpu.model}) has no AVX512-BF16 or AMX: bfloat16 convolutions are emulated and will be slower than fp32`);
+  }
   const trainImages = data.train!.length;
   const batchSize = Math.min(config.batchSize, trainImages);
   const leftOver = trainImages % batchSize;
@@ -381,6 +391,7 @@ async function trainModel(
     monitor: config.monitor,
     loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
+    precision: config.precision,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),
     shouldStop: options.shouldStop,

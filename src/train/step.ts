@@ -4,6 +4,7 @@
 // in here.
 import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
+import { autocast } from '../torch/autocast.js';
 import { crossEntropy } from '../torch/functional.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
@@ -29,6 +30,29 @@ export function crossEntropyLoss(options: { labelSmoothing?: number } = {}): Los
   return (logits, labels) => crossEntropy(logits, labels, { labelSmoothing });
 }
 
+/**
+ * The arithmetic of the forward pass. 'bf16' is mixed precision as PyTorch's CPU
+ * autocast: convolutions and matmuls in bfloat16, while the weights the optimizer
+ * updates, its state, the norms' parameters and statistics, and the loss stay float32.
+ */
+export type TrainingPrecision = 'fp32' | 'bf16';
+export const trainingPrecisions: TrainingPrecision[] = ['fp32', 'bf16'];
+
+/** Refuses anything but 'fp32' and 'bf16', naming `option`. */
+export function checkPrecision(value: unknown, option = 'precision'): TrainingPrecision {
+  if (!trainingPrecisions.includes(value as TrainingPrecision)) {
+    throw new Error(`${option} must be one of ${trainingPrecisions.join(', ')}, got '${String(value)}'`);
+  }
+  return value as TrainingPrecision;
+}
+
+/** The model's output and the loss under `precision`: a bf16 forward under autocast, the loss on its float32 output. */
+export function forwardAndLoss(model: Module, images: Tensor, labels: Tensor, loss: LossFunction, precision: TrainingPrecision = 'fp32'): { loss: Tensor; scores: Tensor } {
+  if (precision === 'fp32') return lossAndScores(loss, model.call(images), labels);
+  const output = autocast('bfloat16', () => model.call(images));
+  return lossAndScores(loss, output.dtype === 'float32' ? output : output.float(), labels);
+}
+
 export interface TrainingStepOptions {
   model: Module;
   optimizer: Optimizer;
@@ -39,6 +63,8 @@ export interface TrainingStepOptions {
   clipGradNorm?: number;
   /** The parameters clipping sees; default every parameter the optimizer updates. */
   params?: Parameter[];
+  /** 'bf16': mixed precision (see TrainingPrecision); default 'fp32'. */
+  precision?: TrainingPrecision;
 }
 
 export interface TrainingStepResult {
@@ -52,7 +78,7 @@ export interface TrainingStepResult {
 export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
   const { model, optimizer, images, labels } = options;
   return tidy(() => {
-    const { loss: lossTensor, scores } = lossAndScores(options.loss, model.call(images), labels);
+    const { loss: lossTensor, scores } = forwardAndLoss(model, images, labels, options.loss, options.precision);
     const loss = lossTensor.item();
     if (!Number.isFinite(loss)) return { loss, correct: 0 };
     optimizer.zeroGrad();

@@ -20,6 +20,7 @@ import {
   type SessionResult,
 } from '../../train/session.js';
 import type { GradCheckpointingOptions } from '../../models/classifier.js';
+import { trainingPrecisions, type TrainingPrecision } from '../../train/step.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
 import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
@@ -64,6 +65,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   minLr: number;
   labelSmoothing: number;
   clipGradNorm?: number;
+  precision: TrainingPrecision;
   augment: boolean;
   seed: number;
   optEps?: number;
@@ -189,6 +191,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     minLr: options.minLr,
     labelSmoothing: options.labelSmoothing,
     clipGradNorm: options.clipGradNorm,
+    precision: options.precision,
     augment: options.augment,
     seed: options.seed,
     rmspropAlpha: options.rmspropAlpha,
@@ -351,6 +354,7 @@ export function register(program: Command): void {
     .option('--early-stopping-delta <d>', 'early stopping: the smallest change that counts as an improvement (default 0)', parseNonNegativeNumber)
     .option('--label-smoothing <e>', 'label smoothing of the training loss (with --mixup/--cutmix, folded into the mixed targets)', parseUnitInterval, trainingDefaults.labelSmoothing)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
+    .option('--precision <p>', 'fp32, or bf16: mixed precision as PyTorch\'s CPU autocast (convolutions and matmuls in bfloat16; weights, optimizer state, norms and the loss in float32); fast on CPUs with AVX512-BF16 or AMX', parseChoice(trainingPrecisions), 'fp32')
     .option('--no-augment', 'no crops or flips (default: random resized crops and flips for folders; pad-4 random crops, and flips except for MNIST, for the built-in sets)')
     .option('--auto-augment <policy>', "torchvision's randaugment or trivialaugment (TrivialAugment Wide), after the crop and flip", parseChoice(['randaugment', 'trivialaugment'] as const))
     .option('--ra-ops <n>', 'randaugment: ops per image (default 2)', parseNonNegativeInt)
