@@ -23,7 +23,7 @@ const tinyResNet = (seed: number) => {
 function gradients(model: nn.Module, images: Tensor, labels: Tensor, precision: train.TrainingPrecision): Tensor[] {
   model.zeroGrad();
   return torch.tidy(() => {
-    train.forwardAndLoss(model, images, labels, train.crossEntropyLoss(), precision).loss.backward();
+    train.forwardAndLoss(model, images, labels, train.crossEntropyLoss(), { precision }).loss.backward();
     return model.parameters().map((p) => torch.keep(p.grad!.clone()));
   });
 }

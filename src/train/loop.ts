@@ -79,6 +79,8 @@ export interface TrainOptions {
   clipGradNorm?: number;
   /** 'bf16': mixed-precision forward passes (weights, optimizer state and norms stay float32); default 'fp32'. */
   precision?: TrainingPrecision;
+  /** Channels-last batches, for a model whose convolution weights are channels-last (convWeightsToChannelsLast_). */
+  channelsLast?: boolean;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
   run?: RunDirectory;
   /** Continue from this point (the model and optimizer already hold its tensors). */
@@ -162,7 +164,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        const step = { model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision };
+        const step = { model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast };
         if (mixup) {
           // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
           const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));

@@ -29,6 +29,9 @@ import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
 import { cpuFeatures } from '../torch/cpu-features.js';
+import { getNumThreads, setNumThreads } from '../torch/runtime.js';
+import { convWeightsToChannelsLast_ } from '../models/index.js';
+import { chooseTrainingThreads } from './threads.js';
 import { checkPrecision, type TrainingPrecision } from './step.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
@@ -177,6 +180,10 @@ export interface SessionOptions {
   log?: (line: string) => void;
   /** Activation checkpointing (model.setGradCheckpointing): less memory, the same result, more compute. */
   gradCheckpointing?: boolean | GradCheckpointingOptions;
+  /** Train with channels-last convolution weights and batches (faster where oneDNN's NHWC kernels are: bench/README.md). */
+  channelsLast?: boolean;
+  /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
+  autoThreads?: boolean;
 }
 
 export interface SessionResult {
@@ -251,6 +258,12 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     log(`warning: batch size ${config.batchSize} is larger than the ${trainSize} training images; using batches of ${trainSize}`);
   }
 
+  if (options.autoThreads) {
+    const [, height, width] = data.inputShape;
+    const choice = chooseTrainingThreads({ batchSize: Math.min(config.batchSize, trainSize), height, width });
+    setNumThreads(choice.threads);
+    log(`threads: ${getNumThreads()} (${choice.reason}; --threads sets it)`);
+  }
   manualSeed(config.seed);
   const [channels] = data.inputShape;
   const modelOptions = config.loss
@@ -273,6 +286,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
       if (!(model instanceof ImageClassifier)) throw new Error(`${config.model}: activation checkpointing (--checkpoint-activations) applies to image classifiers only`);
       model.setGradCheckpointing(options.gradCheckpointing);
     }
+    if (options.channelsLast) convWeightsToChannelsLast_(model);
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
@@ -392,6 +406,7 @@ async function trainModel(
     loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
     precision: config.precision,
+    channelsLast: options.channelsLast,
     run,
     resumeFrom: resumeFrom ?? initialState(config.seed),
     shouldStop: options.shouldStop,

@@ -46,10 +46,23 @@ export function checkPrecision(value: unknown, option = 'precision'): TrainingPr
   return value as TrainingPrecision;
 }
 
-/** The model's output and the loss under `precision`: a bf16 forward under autocast, the loss on its float32 output. */
-export function forwardAndLoss(model: Module, images: Tensor, labels: Tensor, loss: LossFunction, precision: TrainingPrecision = 'fp32'): { loss: Tensor; scores: Tensor } {
-  if (precision === 'fp32') return lossAndScores(loss, model.call(images), labels);
-  const output = autocast('bfloat16', () => model.call(images));
+/** How the forward pass runs; neither changes what is learnt beyond float rounding. */
+export interface ForwardSettings {
+  /** Default 'fp32'. */
+  precision?: TrainingPrecision;
+  /**
+   * Feed the batch in channels-last memory (NHWC strides); with the convolution weights
+   * converted once (convWeightsToChannelsLast_), oneDNN's convolutions and libtorch's
+   * BatchNorm then run without reordering every activation.
+   */
+  channelsLast?: boolean;
+}
+
+/** The model's output and the loss: a bf16 forward runs under autocast, the loss on its float32 output. */
+export function forwardAndLoss(model: Module, images: Tensor, labels: Tensor, loss: LossFunction, settings: ForwardSettings = {}): { loss: Tensor; scores: Tensor } {
+  const input = settings.channelsLast ? images.contiguous('channelsLast') : images;
+  if ((settings.precision ?? 'fp32') === 'fp32') return lossAndScores(loss, model.call(input), labels);
+  const output = autocast('bfloat16', () => model.call(input));
   return lossAndScores(loss, output.dtype === 'float32' ? output : output.float(), labels);
 }
 
@@ -65,6 +78,8 @@ export interface TrainingStepOptions {
   params?: Parameter[];
   /** 'bf16': mixed precision (see TrainingPrecision); default 'fp32'. */
   precision?: TrainingPrecision;
+  /** Channels-last batches (see ForwardSettings). */
+  channelsLast?: boolean;
 }
 
 export interface TrainingStepResult {
@@ -78,7 +93,7 @@ export interface TrainingStepResult {
 export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
   const { model, optimizer, images, labels } = options;
   return tidy(() => {
-    const { loss: lossTensor, scores } = forwardAndLoss(model, images, labels, options.loss, options.precision);
+    const { loss: lossTensor, scores } = forwardAndLoss(model, images, labels, options.loss, options);
     const loss = lossTensor.item();
     if (!Number.isFinite(loss)) return { loss, correct: 0 };
     optimizer.zeroGrad();

@@ -96,6 +96,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
   progress: boolean;
   checkpointActivations: boolean;
   segments?: number;
+  channelsLast?: boolean;
   loss?: EmbeddingLossName;
   embeddingSize?: number;
   scale?: number;
@@ -250,7 +251,7 @@ export function addRuntimeOptions(command: Command): Command {
  */
 export async function trainWithConsole(
   config: RunConfig,
-  options: { out: string; resume: boolean; workers: number; progress: boolean; gradCheckpointing?: boolean | GradCheckpointingOptions },
+  options: { out: string; resume: boolean; workers: number; progress: boolean; gradCheckpointing?: boolean | GradCheckpointingOptions; channelsLast?: boolean; autoThreads?: boolean },
 ): Promise<SessionResult> {
   const view = createProgressView({ interactive: options.progress && Boolean(process.stderr.isTTY) });
   let stopRequested = false;
@@ -276,6 +277,8 @@ export async function trainWithConsole(
       onEpoch: (record, isBest) => view.epoch(record, config.epochs, isBest),
       log: (line) => view.message(line),
       gradCheckpointing: options.gradCheckpointing,
+      channelsLast: options.channelsLast,
+      autoThreads: options.autoThreads,
     });
     const { result, run } = session;
     view.stop();
@@ -375,6 +378,7 @@ export function register(program: Command): void {
     .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
     .option('--checkpoint-activations', 'keep only segment inputs in the forward pass and recompute the rest in backward: less memory, the same result, about a third more compute')
     .option('--segments <n>', 'with --checkpoint-activations: group the blocks into N checkpointed segments (default: every block its own)', parsePositiveInt)
+    .option('--channels-last', 'train with channels-last (NHWC) convolution weights and batches: faster on CPUs for larger models and bf16 (see bench/README.md)')
     .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
     .option('--embedding-size <n>', 'with --loss: length of the embedding the model outputs (default 512)', parsePositiveInt)
     .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
@@ -392,7 +396,7 @@ export function register(program: Command): void {
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
       // Every setting that shapes the result comes from the run; only these may change.
-      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments']);
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast']);
       const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
@@ -410,7 +414,11 @@ export function register(program: Command): void {
       }
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    const { model: trained, head, result } = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing });
+    // Without --threads or RESNETS_NUM_THREADS the session picks the count from the batch and the machine's load.
+    const autoThreads = options.threads === undefined && !process.env.RESNETS_NUM_THREADS;
+    const { model: trained, head, result } = await trainWithConsole(config, {
+      out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, channelsLast: options.channelsLast, autoThreads,
+    });
     trained.dispose();
     head?.dispose();
     if (result.status === 'stopped') throw new Interrupted();
