@@ -65,7 +65,7 @@ const cases: Case[] = [
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Our training step (forward, cross entropy, backward, SGD, in a tidy scope), warmed up; `measure` times `steps` of it. */
-function ours(c: Case): { measure: () => number; parameters: number; dispose: () => void } {
+function ours(c: Case): { measure: () => { wall: number; cpu: number }; parameters: number; dispose: () => void } {
   torch.manualSeed(0);
   const model = createClassifierByName(c.model, { numClasses: c.classes, inChans: c.channels });
   model.train();
@@ -84,10 +84,13 @@ function ours(c: Case): { measure: () => number; parameters: number; dispose: ()
       return loss.item();
     });
   for (let i = 0; i < warmup; i++) step();
+  /** Images per second of wall time, and per second of this process's CPU time. */
   const measure = () => {
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     for (let i = 0; i < steps; i++) step();
-    return (steps * c.batchSize) / ((performance.now() - started) / 1000);
+    const cpu = process.cpuUsage(cpuStarted);
+    return { wall: (steps * c.batchSize) / ((performance.now() - started) / 1000), cpu: (steps * c.batchSize) / ((cpu.user + cpu.system) / 1e6) };
   };
   const dispose = () => {
     optimizer.disposeState();
@@ -98,7 +101,7 @@ function ours(c: Case): { measure: () => number; parameters: number; dispose: ()
 }
 
 /** One timed run of the PyTorch script (its own warm-up first), in `mode`, autocast when we train in bf16. */
-function pytorch(c: Case, mode: string): { imagesPerSecond: number; parameters: number; peer: string } {
+function pytorch(c: Case, mode: string): { imagesPerSecond: number; cpuImagesPerSecond: number; parameters: number; peer: string } {
   const output = execFileSync(
     '/usr/bin/python3',
     ['bench/train_torch.py', '--model', c.model, '--batch-size', String(c.batchSize), '--image-size', String(c.imageSize), '--channels', String(c.channels),
@@ -106,8 +109,8 @@ function pytorch(c: Case, mode: string): { imagesPerSecond: number; parameters: 
       ...(mode === 'channels-last' ? ['--channels-last'] : []), ...(precision === 'bf16' ? ['--autocast', 'bf16'] : [])],
     { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
   );
-  const parsed = JSON.parse(output) as { images_per_second: number; runs: number[]; parameters: number; peer: string };
-  return { imagesPerSecond: parsed.images_per_second, parameters: parsed.parameters, peer: parsed.peer };
+  const parsed = JSON.parse(output) as { images_per_second: number; cpu_images_per_second: number; parameters: number; peer: string };
+  return { imagesPerSecond: parsed.images_per_second, cpuImagesPerSecond: parsed.cpu_images_per_second, parameters: parsed.parameters, peer: parsed.peer };
 }
 
 /** Images per second the Fashion-MNIST loader delivers with training augmentation, nothing else running. */
@@ -140,17 +143,23 @@ interface PeerResult {
   mode: string;
   peer?: string;
   runs: number[];
+  cpuRuns: number[];
   imagesPerSecond?: number;
   ratio?: number;
+  /** Ours over theirs in images per second of process CPU time. */
+  cpuRatio?: number;
 }
 const results = [];
 // Rounds alternate between ours and each peer mode, so that a change in the machine's load hits all alike.
 for (const c of cases) {
   const mine = ours(c);
   const oursRuns: number[] = [];
-  const peers: PeerResult[] = peerModes.map((mode) => ({ mode, runs: [] }));
+  const oursCpuRuns: number[] = [];
+  const peers: PeerResult[] = peerModes.map((mode) => ({ mode, runs: [], cpuRuns: [] }));
   for (let round = 0; round < repeats; round++) {
-    oursRuns.push(mine.measure());
+    const rate = mine.measure();
+    oursRuns.push(rate.wall);
+    oursCpuRuns.push(rate.cpu);
     if (args['skip-torch']) continue;
     for (const peer of peers) {
       const theirs = pytorch(c, peer.mode);
@@ -158,16 +167,19 @@ for (const c of cases) {
         throw new Error(`${c.model}: the PyTorch network has ${theirs.parameters} parameters, ours ${mine.parameters}; the comparison would be unfair`);
       }
       peer.runs.push(theirs.imagesPerSecond);
+      peer.cpuRuns.push(theirs.cpuImagesPerSecond);
       peer.peer = theirs.peer;
     }
   }
   mine.dispose();
   const resnets = median(oursRuns);
+  const resnetsCpu = median(oursCpuRuns);
   for (const peer of peers) {
     peer.imagesPerSecond = peer.runs.length > 0 ? median(peer.runs) : undefined;
     peer.ratio = peer.imagesPerSecond ? resnets / peer.imagesPerSecond : undefined;
+    peer.cpuRatio = peer.cpuRuns.length > 0 ? resnetsCpu / median(peer.cpuRuns) : undefined;
   }
-  results.push({ ...c, threads, precision, channelsLast, resnets, runs: oursRuns, peers, parameters: mine.parameters });
+  results.push({ ...c, threads, precision, channelsLast, resnets, resnetsCpu, runs: oursRuns, cpuRuns: oursCpuRuns, peers, parameters: mine.parameters });
 }
 const loaderRate = args['skip-loader'] ? undefined : await loader(128, 2);
 const machine = { cpu: describeCpu(), loadAverage: [loadBefore, loadavg()[0]] };
@@ -177,10 +189,11 @@ if (args.json) {
 } else {
   console.log(`${machine.cpu}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`);
   console.log(`training throughput, ${threads} threads, ${precision}${channelsLast ? ', ours channels-last' : ''}, synthetic batches (median of ${repeats} alternating rounds of ${steps} steps, after ${warmup} warm-up steps)`);
-  console.log(`model        batch  input      resnets img/s  ${peerModes.map((m) => `PyTorch ${m} img/s  ratio`).join('  ')}`);
+  console.log('(ratio: ours / theirs in images per second of wall time; cpu ratio: per second of process CPU time)');
+  console.log(`model        batch  input      resnets img/s  ${peerModes.map((m) => `PyTorch ${m} img/s  ratio  cpu ratio`).join('  ')}`);
   for (const r of results) {
     const input = `${r.channels}x${r.imageSize}x${r.imageSize}`;
-    const peerColumns = r.peers.map((p) => `${(p.imagesPerSecond?.toFixed(1) ?? '-').padStart(8 + p.mode.length + 6)}  ${p.ratio?.toFixed(3) ?? '-'}`).join('  ');
+    const peerColumns = r.peers.map((p) => `${(p.imagesPerSecond?.toFixed(1) ?? '-').padStart(8 + p.mode.length + 6)}  ${p.ratio?.toFixed(3) ?? '-'}  ${(p.cpuRatio?.toFixed(3) ?? '-').padStart(9)}`).join('  ');
     console.log(`${r.model.padEnd(12)} ${String(r.batchSize).padStart(5)}  ${input.padEnd(9)} ${r.resnets.toFixed(1).padStart(14)}  ${peerColumns}`);
   }
   if (loaderRate !== undefined) {
