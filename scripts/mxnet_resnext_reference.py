@@ -11,15 +11,24 @@ the counts.
       bottle_neck}, "input": [N, C, H, W], "seed"}. Writes OUT_DIR/ID-0000.params,
       ID-symbol.json, ID-input.npy (pixels in 0..255), ID-output.npy and ID.json
       ({"params": arg parameter count, "aux": aux count}).
+
+  mxnet_resnext_reference.py run PREFIX INPUT.npy OUTPUT.npy
+      Evaluates the graph of PREFIX-symbol.json with the weights of PREFIX-0000.params,
+      operator by operator as MXNet's executor does in inference (the operators
+      symbol_resnext.py uses), on INPUT.npy: OUTPUT.npy holds what the SoftmaxOutput
+      reads (fc1's logits).
 """
 import json
 import os
 import sys
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fresnet_reference as mx  # noqa: E402  (the eager MXNet operators)
+import mxnet_params  # noqa: E402
 
 
 def BatchNorm(data, name, fix_gamma=False):
@@ -82,11 +91,66 @@ def fixtures(out_dir, spec):
         mx.write_checkpoint(os.path.join(out_dir, item['id']), graph, out, image, counts)
 
 
+def _numbers(text, default):
+    return tuple(int(v) for v in text.strip('()').split(',') if v.strip()) if text else default
+
+
+def _flag(text, default):
+    return default if text is None else text == 'True'
+
+
+def run_symbol(symbol, params, data):
+    """The symbol's head in inference, each operator with MXNet's defaults for what its attributes leave out."""
+    def param(name):
+        for kind in ('arg', 'aux'):
+            if f'{kind}:{name}' in params:
+                return torch.from_numpy(params[f'{kind}:{name}'])
+        raise SystemExit(f'the .params file has no {name}')
+    values = []
+    for node in symbol['nodes']:
+        op, name = node['op'], node['name']
+        attrs = node.get('attrs', node.get('param', {}))
+        x = [values[entry[0]] for entry in node['inputs']]
+        if op == 'null':
+            value = data if name == 'data' else None if name.endswith('_label') else param(name)
+        elif op == 'Convolution':
+            bias = None if _flag(attrs.get('no_bias'), False) else x[2]
+            value = F.conv2d(x[0], x[1], bias, stride=_numbers(attrs.get('stride'), (1, 1)), padding=_numbers(attrs.get('pad'), (0, 0)), groups=int(attrs.get('num_group', 1)))
+        elif op == 'BatchNorm':
+            gamma = torch.ones_like(x[1]) if _flag(attrs.get('fix_gamma'), True) else x[1]
+            value = F.batch_norm(x[0], x[3], x[4], gamma, x[2], training=False, eps=float(attrs.get('eps', 1e-3)))
+        elif op == 'Activation' and attrs['act_type'] == 'relu':
+            value = F.relu(x[0])
+        elif op == 'Pooling' and _flag(attrs.get('global_pool'), False):
+            value = x[0].mean(dim=(2, 3), keepdim=True) if attrs['pool_type'] == 'avg' else x[0].amax(dim=(2, 3), keepdim=True)
+        elif op == 'Pooling' and attrs['pool_type'] == 'max' and attrs.get('pooling_convention', 'valid') == 'valid':
+            value = F.max_pool2d(x[0], _numbers(attrs['kernel'], None), _numbers(attrs.get('stride'), (1, 1)), _numbers(attrs.get('pad'), (0, 0)))
+        elif op == 'elemwise_add':
+            value = x[0] + x[1]
+        elif op == 'Flatten':
+            value = x[0].flatten(1)
+        elif op == 'FullyConnected':
+            value = F.linear(x[0].flatten(1), x[1], None if _flag(attrs.get('no_bias'), False) else x[2])
+        elif op == 'SoftmaxOutput':
+            value = x[0]
+        else:
+            raise SystemExit(f'{name}: operator {op} {attrs} is not one symbol_resnext.py uses')
+        values.append(value)
+    return values[symbol['heads'][0][0]]
+
+
 def main():
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
     if len(sys.argv) == 4 and sys.argv[1] == 'fixtures':
         with torch.no_grad():
             fixtures(sys.argv[2], json.loads(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == 'run':
+        with open(f'{sys.argv[2]}-symbol.json') as f:
+            symbol = json.load(f)
+        params = mxnet_params.load(f'{sys.argv[2]}-0000.params')
+        with torch.no_grad():
+            out = run_symbol(symbol, params, torch.from_numpy(np.load(sys.argv[3])))
+        np.save(sys.argv[4], out.numpy())
     else:
         raise SystemExit(__doc__)
 

@@ -12,7 +12,10 @@
       statistics and affine parameters, the state dict written as OUT_DIR/NAME.pth
       (torch.save) or OUT_DIR/NAME.safetensors, and OUT_DIR/NAME-io.safetensors holding
       "input" and "output" (torchvision's eval-mode output on that input), plus one
-      output per variant, computed with the same weights:
+      output per variant, computed with the same weights. An "architecture" of
+      {"block": "Bottleneck" | "BasicBlock", "layers", and torchvision.models.resnet.ResNet's
+      other arguments (groups, width_per_group, num_classes)} builds that ResNet instead,
+      NAME naming its files:
         "v1"      -> "output_v1": the stride of each downsampling bottleneck moved from
                      its 3x3 to its first 1x1 convolution (the original ResNet v1)
         "dilated" -> "output_dilated": replace_stride_with_dilation=[False, True, True]
@@ -37,7 +40,11 @@ NAMES = [
 SAFETENSORS_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.int64: 'I64'}
 
 
-def build(name):
+def build(name, architecture=None):
+    if architecture is not None:
+        options = dict(architecture)
+        block = getattr(tvm.resnet, options.pop('block'))
+        return tvm.resnet.ResNet(block, options.pop('layers'), **options)
     if name not in NAMES:
         raise SystemExit(f'unknown model {name}; expected one of {", ".join(NAMES)}')
     return getattr(tvm, name)(weights=None)
@@ -175,7 +182,7 @@ def fixtures(out_dir, spec):
     for item in spec:
         name = item['name']
         torch.manual_seed(item.get('seed', 0))
-        model = build(name)
+        model = build(name, item.get('architecture'))
         randomise_batchnorm(model)
         model.eval()
         x = torch.randn(*item['input'])

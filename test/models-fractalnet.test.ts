@@ -109,6 +109,31 @@ describe('cross-family options', () => {
   });
 });
 
+describe('input channels', () => {
+  it('a 3-channel checkpoint loads into inChans 1: every column\'s first convolution is summed over its channels', () => {
+    torch.manualSeed(11);
+    const rgb = new models.FractalNet({ ...tiny, inChans: 3 }).eval();
+    const grey = new models.FractalNet(tiny, { init: false }).eval();
+    const backbone = models.FeatureListNet.fromModel(new models.FractalNet({ ...tiny, numClasses: 0 }, { init: false }));
+    const weights = rgb.stateDict();
+    try {
+      assert.deepEqual(grey.pretrainedConfig.firstConv, ['block1.shallow.conv', 'block1.deep1.shallow.conv', 'block1.deep1.deep1.shallow.conv']);
+      models.loadCheckpoint(grey, weights);
+      models.loadCheckpoint(backbone, weights);
+      const x = torch.randn([2, 1, 12, 12]);
+      // A grey image gives what the RGB model gives on it repeated in every channel.
+      const error = torch.tidy(() => torch.noGrad(() => relativeError(grey.call(x), rgb.call(torch.cat([x, x, x], 1)))));
+      assert.ok(error < 1e-5, `relative error ${error}`);
+      const features = torch.tidy(() => torch.noGrad(() => relativeError(backbone.eval().call(x).at(-1)!, rgb.forwardFeatures(torch.cat([x, x, x], 1)))));
+      assert.ok(features < 1e-5, `features: relative error ${features}`);
+      x.dispose();
+    } finally {
+      torch.dispose(Object.values(weights));
+      for (const model of [rgb, grey, backbone]) model.dispose();
+    }
+  });
+});
+
 describe('drop-path', () => {
   it('local: every join keeps at least one input, even with drop probability 1', () => {
     torch.manualSeed(1);

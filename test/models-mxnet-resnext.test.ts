@@ -89,6 +89,64 @@ describe('MXNet ResNeXt (symbol_resnext.py)', () => {
     }, /the architectures differ/);
   });
 
+  it("in torchvision's layout (eps compensated), fed bn_data's normalisation, the reference's logits", () => {
+    const tvConfigs: Record<string, object> = {
+      bottleneck: { block: 'bottleneck', depths: [1, 2, 1, 1], groups: 32, widthPerGroup: 4, numClasses: 10 },
+      basic: { block: 'basic', depths: [2, 1, 1, 1], numClasses: 7 },
+    };
+    for (const item of FIXTURES) {
+      const source = models.loadMxnetResNeXtCheckpoint(`${prefix(item.id)}-0000.params`);
+      const target = models.createModelFromConfigByName({ family: 'resnet', ...tvConfigs[item.id] }, { init: false });
+      const [input, expected] = [io.loadNpy(`${prefix(item.id)}-input.npy`), io.loadNpy(`${prefix(item.id)}-output.npy`)];
+      const [ours, shapes] = [source.stateDict(), target.stateDict()];
+      try {
+        const { dict, notes } = models.mxnetResNeXtToTorchvision(ours, shapes);
+        assert.ok(notes.some((note) => /every running_var was raised by the difference/.test(note)), notes.join('\n'));
+        const norm = /bn_data normalised the input as \(x - mean\) \/ std with mean \[([^\]]+)\], std \[([^\]]+)\]/.exec(notes.join('\n'));
+        assert.ok(norm, notes.join('\n'));
+        if (item.id === 'basic') assert.ok(notes.some((note) => /not carried over: .*stage1\.unit1\.sc\.weight/.test(note)), notes.join('\n'));
+        models.loadCheckpoint(target, dict);
+        torch.dispose(Object.values(dict));
+        if (item.id === 'basic') continue; // without its stage-1 projection it is another function
+        source.eval();
+        target.eval();
+        torch.tidy(() => {
+          // torchvision's model fed the input normalised as the note says gives the MXNet net's logits.
+          const [mean, std] = [norm[1], norm[2]].map((list) => torch.tensor(list.split(', ').map(Number)).reshape([1, 3, 1, 1]));
+          const output = torch.noGrad(() => target.call(input.sub(mean).div(std)));
+          assert.ok(relativeError(output, expected) < 1e-4, `relative error ${relativeError(output, expected)}`);
+        });
+      } finally {
+        torch.dispose([...Object.values(ours), ...Object.values(shapes)]);
+        source.dispose();
+        target.dispose();
+        input.dispose();
+        expected.dispose();
+      }
+    }
+  });
+
+  it('resnets summary and convert configure the net from prefix-symbol.json too', async () => {
+    const counts = JSON.parse(readFileSync(`${prefix('bottleneck')}.json`, 'utf8')) as { params: number };
+    let result = await resnets('summary', 'resnext', '--weights', `${prefix('bottleneck')}-0000.params`, '--input', '1x3x64x64', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { totalParams: number }).totalParams, counts.params);
+    const converted = join(dir.path, 'bottleneck.safetensors');
+    result = await resnets('convert', `${prefix('bottleneck')}-0000.params`, '-o', converted);
+    assert.equal(result.code, 0, result.stderr);
+    const config = models.mxnetResNeXtConfigFromSymbol(io.loadMxnetSymbol(`${prefix('bottleneck')}-symbol.json`), 'bottleneck');
+    const model = new models.MxnetResNeXt(config, { init: false });
+    const [weights, input, expected] = [io.load(converted), io.loadNpy(`${prefix('bottleneck')}-input.npy`), io.loadNpy(`${prefix('bottleneck')}-output.npy`)];
+    try {
+      models.loadCheckpoint(model, weights);
+      model.eval();
+      torch.tidy(() => assert.ok(relativeError(torch.noGrad(() => model.call(input)), expected) < 1e-4));
+    } finally {
+      torch.dispose([...Object.values(weights), input, expected]);
+      model.dispose();
+    }
+  });
+
   it('resnets run resnext --weights prefix-0000.params needs nothing else', async () => {
     const out = join(dir.path, 'out.npy');
     const result = await resnets('run', 'resnext', '--weights', `${prefix('basic')}-0000.params`, '--input', `${prefix('basic')}-input.npy`, '--output', out);

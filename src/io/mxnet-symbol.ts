@@ -147,3 +147,51 @@ export function readMxnetCheckpoint(paramsPath: string, example: string): { symb
   const symbol = loadMxnetSymbol(symbolPath);
   return { symbol, symbolPath, params: loadMxnetParams(paramsPath) };
 }
+
+/**
+ * Builds a symbol file's graph node by node, as Symbol.tojson writes it: variables are
+ * 'null' nodes, an operator's inputs are [node, output, version] entries, `arg_nodes`
+ * lists the variables, `node_row_ptr` counts each node's outputs (BatchNorm has 3). The
+ * entries of auxiliary states (BatchNorm's moving statistics) have version 1, as the
+ * operator mutates them.
+ */
+export class MxnetSymbolWriter {
+  readonly nodes: { op: string; name: string; attrs?: Record<string, string>; inputs: [number, number, number][] }[] = [];
+  readonly #autoNames = new Map<string, number>();
+
+  variable(name: string): number {
+    this.nodes.push({ op: 'null', name, inputs: [] });
+    return this.nodes.length - 1;
+  }
+
+  /** `hint` + a counter, as MXNet names an unnamed operator ('pooling0', '_plus3'). */
+  autoName(hint: string): string {
+    const index = this.#autoNames.get(hint) ?? 0;
+    this.#autoNames.set(hint, index + 1);
+    return `${hint}${index}`;
+  }
+
+  /** An operator reading `inputs` (node indices), then its own variables `name_<param>`, then its auxiliary states `name_<aux>`. */
+  op(op: string, name: string, inputs: number[], attrs: Record<string, string>, params: string[] = [], aux: string[] = []): number {
+    const entries: [number, number, number][] = [...inputs, ...params.map((param) => this.variable(`${name}_${param}`))].map((i) => [i, 0, 0]);
+    for (const state of aux) entries.push([this.variable(`${name}_${state}`), 0, 1]);
+    this.nodes.push({ op, name, attrs: Object.keys(attrs).length > 0 ? attrs : undefined, inputs: entries });
+    return this.nodes.length - 1;
+  }
+
+  toJSON(head: number): object {
+    const outputs: Record<string, number> = { BatchNorm: 3, Dropout: 2 };
+    const rowPtr = [0];
+    for (const node of this.nodes) rowPtr.push(rowPtr[rowPtr.length - 1] + (outputs[node.op] ?? 1));
+    return {
+      nodes: this.nodes.map(({ op, name, attrs, inputs }) => (attrs ? { op, name, attrs, inputs } : { op, name, inputs })),
+      arg_nodes: this.nodes.flatMap((node, i) => (node.op === 'null' ? [i] : [])),
+      node_row_ptr: rowPtr,
+      heads: [[head, 0, 0]],
+      attrs: { mxnet_version: ['int', 10600] },
+    };
+  }
+}
+
+/** "(3, 3)", as MXNet writes a shape attribute. */
+export const tupleAttr = (values: number[]) => `(${values.join(', ')})`;

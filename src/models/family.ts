@@ -19,10 +19,19 @@ export interface PretrainedConfig {
   mean: number[];
   std: number[];
   numClasses: number;
-  /** Module path of the first convolution (adapted for other input channels on load). */
-  firstConv: string;
+  /**
+   * Module path of the first convolution, or of every convolution that reads the input
+   * (timm's first_conv, which may be a tuple too: FractalNet's columns all read it); each
+   * is adapted for other input channels on load.
+   */
+  firstConv: string | string[];
   /** Module path of the classifier (its keys are dropped for features-only models and a new class count). */
   classifier: string;
+}
+
+/** The state-dict keys of the weights of `config.firstConv`'s convolutions. */
+export function firstConvKeys(config: Pick<PretrainedConfig, 'firstConv'>): string[] {
+  return (typeof config.firstConv === 'string' ? [config.firstConv] : config.firstConv).map((path) => `${path}.weight`);
 }
 
 /** Options every family takes (timm's cross-family arguments). */

@@ -7,12 +7,14 @@ import { Module, type LoadResult } from '../nn/module.js';
 import { tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import type { FeatureInfo, ImageClassifier, TrunkStep } from './classifier.js';
+import { firstConvKeys } from './family.js';
 
 export class FeatureListNet extends Module<Tensor, Tensor[]> {
   readonly featureInfo: readonly FeatureInfo[];
   readonly outIndices: readonly number[];
   /** State-dict key of the first convolution's weight (adapted to inChans on load). */
-  readonly firstConvKey: string;
+  /** The weights of the convolutions that read the input (PretrainedConfig.firstConv). */
+  readonly firstConvKeys: string[];
   readonly #model: ImageClassifier;
   readonly #steps: TrunkStep[];
   readonly #wanted: Set<string>;
@@ -44,7 +46,7 @@ export class FeatureListNet extends Module<Tensor, Tensor[]> {
       throw new Error(`${model.name}: featureInfo names a module that is not a trunk step`);
     }
     this.#steps = steps.slice(0, last + 1);
-    this.firstConvKey = `${model.pretrainedConfig.firstConv}.weight`;
+    this.firstConvKeys = firstConvKeys(model.pretrainedConfig);
     // The trunk's top-level children up to the last stage returned, under the model's
     // names: a full model's keys fit, its classifier and later layers left out.
     const roots = new Set(this.#steps.map(([path]) => path.split('.')[0]));

@@ -272,7 +272,8 @@ export const fractalNetFamily = defineFamily({
     cropPct: 1,
     interpolation: 'bilinear' as const,
     numClasses: 10,
-    firstConv: `block1${'.deep1'.repeat(c.columns - 1)}.shallow.conv`,
+    // Every column's first convolution reads the input: block1's, its deep1's, and so on down.
+    firstConv: Array.from({ length: c.columns }, (_, depth) => `block1${'.deep1'.repeat(depth)}.shallow.conv`),
     classifier: 'classifier',
   }),
   variants: {

@@ -80,3 +80,4 @@ export { fresnetConfigFromSymbol, loadMxnetCheckpoint, loadMxnetParamsInto, type
 export { fromMxnetParams, looksLikeMxnetParams, mxnetNames, toMxnetParams, type MxnetName } from './mxnet-names.js';
 export { IBasicBlock, IResNet, iresnetFamily, resolveIResNetConfig, type IResNetConfig, type ResolvedIResNetConfig } from './iresnet.js';
 export { MxnetResNeXt, ResNeXtUnit, loadMxnetResNeXtCheckpoint, toTorchvisionLayout, torchvisionKeyOf, mxnetResNeXtConfigFromSymbol, mxnetResNeXtFamily, resolveMxnetResNeXtConfig, type MxnetResNeXtConfig, type ResolvedMxnetResNeXtConfig } from './mxnet-resnext.js';
+export { loadTorchvisionIntoMxnetResNeXt, mxnetResNeXtSymbol, mxnetResNeXtToTorchvision, saveMxnetResNeXtCheckpoint, saveMxnetResNeXtSymbol, TORCHVISION_EPS, type FromTorchvisionOptions, type FromTorchvisionResult } from './mxnet-resnext-convert.js';

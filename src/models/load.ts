@@ -10,6 +10,7 @@ import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { ImageClassifier } from './classifier.js';
 import { EmbeddingModel } from './embedding.js';
+import { firstConvKeys } from './family.js';
 import { FeatureListNet } from './features.js';
 import { familyDefinition } from './registry.js';
 
@@ -81,12 +82,7 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
   const strict = options.strict ?? true;
   const made: Tensor[] = [];
   try {
-    let prepared = dict;
-    const keys = Object.keys(prepared);
-    // Checkpoints saved from nn.DataParallel prefix every key with 'module.'.
-    if (keys.length > 0 && keys.every((key) => key.startsWith('module.'))) {
-      prepared = Object.fromEntries(keys.map((key) => [key.slice('module.'.length), prepared[key]]));
-    }
+    let prepared = withoutDataParallelPrefix(dict);
     const classifier = model instanceof FeatureListNet ? model : null;
     const full = classifier ? null : (model as ImageClassifier | EmbeddingModel);
     const family = full ? familyDefinition(full.config.family) : null;
@@ -109,15 +105,30 @@ export function loadCheckpoint(model: LoadTarget, dict: StateDict, options: Load
   }
 }
 
-/** Swaps in an adapted first convolution when the checkpoint's takes 3 channels and the model another count. */
+/** `dict` without the 'module.' that checkpoints saved from nn.DataParallel put before every key (the same tensors). */
+export function withoutDataParallelPrefix(dict: StateDict): StateDict {
+  const keys = Object.keys(dict);
+  if (keys.length === 0 || !keys.every((key) => key.startsWith('module.'))) return dict;
+  return Object.fromEntries(keys.map((key) => [key.slice('module.'.length), dict[key]]));
+}
+
+/**
+ * Swaps in adapted weights for each convolution that reads the input (the pretrained
+ * config's firstConv, one or several) where the checkpoint's takes another channel count.
+ */
 function adaptFirstConv(model: LoadTarget, dict: StateDict, made: Tensor[]): StateDict {
   // Embedding models take 3-channel face crops only.
   if (model instanceof EmbeddingModel) return dict;
-  const firstConv = model instanceof FeatureListNet ? model.firstConvKey : `${model.pretrainedConfig.firstConv}.weight`;
-  const source = Object.hasOwn(dict, firstConv) ? dict[firstConv] : undefined;
-  const target = shapesOf(model)[firstConv];
-  if (!source || !target || source.ndim !== 4 || source.shape[1] === target[1]) return dict;
-  const adapted = adaptInputConv(source, model.inChans);
-  made.push(adapted);
-  return { ...dict, [firstConv]: adapted };
+  const keys = model instanceof FeatureListNet ? model.firstConvKeys : firstConvKeys(model.pretrainedConfig);
+  const shapes = shapesOf(model);
+  let adaptedDict = dict;
+  for (const key of keys) {
+    const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
+    const target = shapes[key];
+    if (!source || !target || source.ndim !== 4 || source.shape[1] === target[1]) continue;
+    const adapted = adaptInputConv(source, model.inChans);
+    made.push(adapted);
+    adaptedDict = { ...adaptedDict, [key]: adapted };
+  }
+  return adaptedDict;
 }

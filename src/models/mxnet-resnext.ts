@@ -218,7 +218,8 @@ export function torchvisionKeyOf(key: string): string | undefined {
 
 /**
  * An MXNet ResNeXt state dict (our keys) in torchvision's layout for `target` (a state
- * dict of the torchvision model's keys): what has no place there is listed in `left`
+ * dict of the torchvision model's keys; the checks serve the other direction too, with
+ * the MXNet model's own state dict as `dict`): what has no place there is listed in `left`
  * (bn_data; the stage-1 projection of basic nets, which torchvision's stage 1 lacks), and
  * a key torchvision needs that the checkpoint cannot give, or a tensor of another shape, is an error.
  */
@@ -233,10 +234,10 @@ export function toTorchvisionLayout(dict: StateDict, target: StateDict): { dict:
   }
   const misfits = Object.keys(out).filter((key) => out[key].shape.join('x') !== target[key].shape.join('x'));
   if (misfits.length > 0) {
-    const shown = misfits.slice(0, 2).map((key) => `${key} [${out[key].shape.join(', ')}], needs [${target[key].shape.join(', ')}]`);
-    throw new CheckpointError(`the MXNet ResNeXt does not fit the torchvision model: ${misfits.length} tensor(s) of the wrong shape (${shown.join('; ')}${misfits.length > 2 ? '; ...' : ''}): the architectures differ`);
+    const shown = misfits.slice(0, 2).map((key) => `${key}: MXNet ResNeXt [${out[key].shape.join(', ')}], torchvision [${target[key].shape.join(', ')}]`);
+    throw new CheckpointError(`the MXNet ResNeXt and the torchvision model differ in ${misfits.length} tensor shape(s) (${shown.join('; ')}${misfits.length > 2 ? '; ...' : ''}): the architectures differ`);
   }
   const missing = Object.keys(target).filter((key) => !Object.hasOwn(out, key));
-  if (missing.length > 0) throw new CheckpointError(`the MXNet ResNeXt has nothing for torchvision's ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}: the architectures differ`);
+  if (missing.length > 0) throw new CheckpointError(`the MXNet ResNeXt has no counterpart of torchvision's ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}: the architectures differ`);
   return { dict: out, left };
 }

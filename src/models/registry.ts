@@ -27,8 +27,8 @@ export interface ModelInfo {
   cropPct: number;
   interpolation: PretrainedConfig['interpolation'];
   numClasses: number;
-  /** Module paths of the first convolution and of the classifier. */
-  firstConv: string;
+  /** Module paths of the first convolution(s) (PretrainedConfig.firstConv) and of the classifier. */
+  firstConv: string | string[];
   classifier: string;
   description: string;
   /** 'embedding' for models that return embeddings, not class scores (fresnet, iresnet). */
@@ -55,6 +55,7 @@ function freezeInfo(info: ModelInfo): ModelInfo {
     defaultInputSize: Object.freeze([...info.defaultInputSize]) as ModelInfo['defaultInputSize'],
     mean: Object.freeze([...info.mean]) as number[],
     std: Object.freeze([...info.std]) as number[],
+    firstConv: typeof info.firstConv === 'string' ? info.firstConv : (Object.freeze([...info.firstConv]) as string[]),
   });
 }
 

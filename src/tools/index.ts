@@ -13,6 +13,7 @@ export {
   type CheckedModel,
 } from './inference-modes.js';
 export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
+export { cpuModel, flopsPerImage, fractionOfPeak, measureMatmulPeak, peakFractionLine, resolvePeak, PEAK_DTYPES, type MatmulPeak, type Peak, type PeakDtype, type RooflineReport } from './roofline.js';
 export { InferenceWorker, type InferenceWorkerOptions } from './inference-worker.js';
 export { captureGraph, disposeGraph, type ModelGraph, type GraphOp, type GraphValue, type ArgValue, type CaptureOptions } from './graph/capture.js';
 export { OPS, type OpCategory, type OpInfo } from './graph/ops.js';

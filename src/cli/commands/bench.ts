@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
+import { peakFractionLine, resolvePeak } from '../../tools/roofline.js';
 import {
   checkedInferenceModel,
   DEFAULT_TOLERANCE,
@@ -33,6 +34,8 @@ interface BenchOptions {
   compareTorch?: boolean;
   engine: Engine;
   json?: boolean;
+  /** GFLOP/s, or a roofline file (bench/roofline.ts --save), to print the fraction of the CPU's peak reached. */
+  peak?: string;
 }
 
 const ENGINES = ['libtorch', 'onnxruntime'] as const;
@@ -99,6 +102,7 @@ export function register(program: Command): void {
     .option('--compare-torch', 'also time torchvision under torch.no_grad() (Debian python3-torch), alternating runs with ours')
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
     .option('--json', 'print the results as JSON')
+    .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its float32 peak at these threads)")
     .addHelpText(
       'after',
       `\nWithout --fuse, --channels-last, --mkldnn or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
@@ -110,6 +114,7 @@ export function register(program: Command): void {
       const size = options.size ?? height;
       if (options.threads !== undefined) setNumThreads(options.threads);
       const threads = getNumThreads();
+      const peak = options.peak === undefined ? undefined : resolvePeak(options.peak, { threads });
       const { model, mode, difference, rejected } = chooseModel(name, options, [1, channels, size, size]);
       for (const { mode: skipped, reason } of rejected) process.stderr.write(`resnets: bench: mode ${modeName(skipped)} passed over: ${reason}\n`);
       const rows: BenchRow[] = [];
@@ -144,5 +149,6 @@ export function register(program: Command): void {
       console.log(formatTable(header, table, { alignRight: [0, 1, 2, 3, 4, 5] }));
       const peerNote = peer ? `; ${peer.description}, its runs alternating with ours` : '';
       console.log(`median of ${options.runs} runs after ${options.warmup} warm-up runs${peerNote}`);
+      if (peak) console.log(peakFractionLine(() => buildModel(name, { init: false, modelOptions: options.modelOptions }), [channels, size, size], rows.map((row) => ({ batchSize: row.batchSize, imagesPerSecond: row.resnets.imagesPerSecond })), peak));
     });
 }

@@ -3,31 +3,38 @@
 // dicts keep their names. fresnet and MXNet ResNeXt checkpoints also change naming: MXNet's names
 // (arg:conv0_weight) become ours (conv0.weight) and back, through the family's key map,
 // the configuration coming from --model (and --model-options) or from the
-// prefix-symbol.json beside an MXNet input.
+// prefix-symbol.json beside an MXNet input. --to converts between an MXNet ResNeXt and
+// torchvision's layout, either way, where the architectures coincide.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import * as io from '../../io/index.js';
 import { loadMxnetSymbol, symbolPathFor } from '../../io/mxnet-symbol.js';
 import type { StateDict } from '../../io/types.js';
 import { fresnetConfigFromSymbol } from '../../models/fresnet-mxnet.js';
-import { createModelFromConfigByName, loadCheckpoint, mxnetResNeXtConfigFromSymbol, toTorchvisionLayout } from '../../models/index.js';
+import { createModelFromConfigByName, loadCheckpoint, loadTorchvisionIntoMxnetResNeXt, MxnetResNeXt, mxnetResNeXtConfigFromSymbol, saveMxnetResNeXtCheckpoint, saveMxnetResNeXtSymbol, mxnetResNeXtToTorchvision } from '../../models/index.js';
+import { imagenetStats } from '../../data/normalize.js';
 import type { Module } from '../../nn/module.js';
 import { fromMxnetParams, looksLikeMxnetParams, toMxnetParams } from '../../models/mxnet-names.js';
 import { dispose } from '../../torch/scope.js';
 import { readCheckpoint } from '../../train/pretrained.js';
 import { withDefaultDevice } from '../../torch/creation.js';
-import { buildModel, checkModelName } from '../model-loading.js';
+import { buildModel, checkModelName, isFamilyName, modelInfo } from '../model-loading.js';
 import { modelOptionsHelp, parseModelOptions } from '../options.js';
 
 interface ConvertOptions {
   output: string;
   model?: string;
-  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for. */
+  /** A torchvision-layout model to rename an MXNet ResNeXt's weights for, or an MXNet ResNeXt to fill from a torchvision checkpoint. */
   to?: string;
   modelOptions?: Record<string, unknown>;
+  /** With --to an MXNet ResNeXt: bn_data applies ImageNet's normalisation to 0..255 pixels. */
+  rawPixels?: boolean;
 }
 
 const isParams = (path: string) => /\.params$/i.test(path);
+
+/** Whether `name` builds symbol_resnext.py's MXNet ResNeXt (the resnext family). */
+const isMxnetResNeXt = (name: string) => (isFamilyName(name) ? name === 'resnext' : modelInfo(name).architecture === 'resnext');
 
 /** The families built with MXNet's names, whose key map renames checkpoints to and from MXNet. */
 const mxnetFamilies = ['fresnet', 'resnext'];
@@ -70,49 +77,86 @@ function converted(input: string, dict: StateDict, options: ConvertOptions, note
     if (mxnetIn) {
       const { dict: ours, ignored } = fromMxnetParams(model, dict, input);
       if (ignored.length > 0) notes.push(`left out ${ignored.join(', ')} (the margin loss's class centres, not part of the embedding network)`);
-      return copies(options.to ? inTorchvisionLayout(ours, options.to, notes) : ours);
+      return options.to ? inTorchvisionLayout(ours, options.to, notes) : copies(ours);
     }
     loadCheckpoint(model as Parameters<typeof loadCheckpoint>[0], dict, { source: input });
+    // MXNet ResNeXt checkpoints are read with their symbol (run/summary/convert configure from it).
+    if (model instanceof MxnetResNeXt) notes.push(`wrote ${saveMxnetResNeXtSymbol(model, symbolPathFor(options.output))}`);
     return copies(toMxnetParams(model));
   } finally {
     model.dispose();
   }
 }
 
-/** An MXNet ResNeXt's weights (our keys) renamed for torchvision's `name`, saying what cannot be carried over. */
+/** An MXNet ResNeXt's weights (our keys) as new tensors in torchvision's layout for `name`, saying what cannot be carried over. */
 function inTorchvisionLayout(dict: StateDict, name: string, notes: string[]): StateDict {
   // On the meta device: only the names and shapes are needed.
   const target = withDefaultDevice('meta', () => buildModel(name, { init: false, numClasses: dict['fc1.weight']?.shape[0] }));
+  const shapes = target.stateDict();
   try {
-    const { dict: renamed, left } = toTorchvisionLayout(dict, target.stateDict());
-    const kept = left.filter((key) => !key.endsWith('num_batches_tracked'));
-    if (kept.length > 0) notes.push(`not carried over to ${name}: ${kept.join(', ')} (no place in torchvision's layout: the input BatchNorm bn_data, and a basic net's stage-1 projection)`);
-    notes.push(`${name}'s BatchNorm eps is 1e-5, MXNet's 2e-5; and it expects normalised input, where the MXNet net normalised raw pixels with bn_data`);
-    return renamed;
+    const converted = mxnetResNeXtToTorchvision(dict, shapes);
+    notes.push(...converted.notes);
+    return converted.dict;
   } finally {
+    dispose(shapes);
     target.dispose();
+  }
+}
+
+/**
+ * A torchvision-layout checkpoint as the MXNet ResNeXt `options.to`, written as
+ * prefix-symbol.json + prefix-0000.params; what was filled in goes to `notes`.
+ */
+function toMxnetResNeXt(input: string, dict: StateDict, options: ConvertOptions, notes: string[]): { symbolPath: string; paramsPath: string } {
+  const { output, to } = options;
+  if (/\.(pth|pt|bin|safetensors|npy)$/i.test(output)) throw new Error(`-o ${output}: --to ${to} writes MXNet's prefix-symbol.json + prefix-0000.params: give the prefix or the .params path`);
+  const numClasses = dict['fc.weight']?.shape[0];
+  const model = buildModel(to!, { init: false, numClasses, modelOptions: options.modelOptions }) as unknown as MxnetResNeXt;
+  try {
+    const normalization = options.rawPixels ? { mean: imagenetStats.mean.map((m) => m * 255), std: imagenetStats.std.map((s) => s * 255) } : undefined;
+    notes.push(...loadTorchvisionIntoMxnetResNeXt(model, dict, { inputNormalization: normalization }, input).notes);
+    if (!normalization) notes.push("resnets predict feeds the resnext family 0..255 pixels, as MXNet's model zoo nets take them: convert with --raw-pixels for a net to use there");
+    return saveMxnetResNeXtCheckpoint(model, output);
+  } finally {
+    model.dispose();
   }
 }
 
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('Convert a checkpoint between .pth/.pt, .safetensors and MXNet .params (fresnet names mapped both ways)')
+    .description("Convert a checkpoint between .pth/.pt, .safetensors and MXNet .params (fresnet and MXNet ResNeXt names mapped both ways), or an MXNet ResNeXt to and from torchvision's layout (--to)")
     .argument('<input>', 'checkpoint to read (.pth/.pt/.bin, .safetensors, .params)')
     .requiredOption('-o, --output <file>', 'checkpoint to write; its extension picks the format')
     .option('--model <name>', 'the model the weights belong to (fresnet* maps names to and from MXNet); default: read from prefix-symbol.json beside an MXNet input')
-    .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
-    .option('--to <name>', "with an MXNet ResNeXt input: rename for this torchvision-layout model (resnext50_32x4d), saying what cannot be carried over")
+    .option('--model-options <json>', `${modelOptionsHelp}; with --to an MXNet ResNeXt they configure that model`, parseModelOptions)
+    .option('--to <name>', "convert between an MXNet ResNeXt and torchvision's layout where the architectures coincide, saying what cannot be carried over or is filled in: with an MXNet input, the torchvision model to rename for (resnext50_32x4d); with a torchvision checkpoint, the MXNet ResNeXt to write (mxnet_resnext50_32x4d; -o takes the prefix)")
+    .option('--raw-pixels', "with --to an MXNet ResNeXt: bn_data applies ImageNet's mean and std to 0..255 pixels, as MXNet's model zoo nets take them (default: bn_data is the identity)")
     .action((input: string, options: ConvertOptions) => {
-      if (options.to && isParams(options.output)) throw new Error('--to renames for a torchvision layout: write a .pth or .safetensors file');
       if (options.model) checkModelName(options.model);
       if (options.to) checkModelName(options.to);
+      const toMxnet = options.to !== undefined && isMxnetResNeXt(options.to);
+      if (toMxnet && options.model) throw new Error(`--model ${options.model}: not used with --to ${options.to}, which reads a torchvision-layout checkpoint; --model-options configure the --to model`);
+      if (options.rawPixels && !toMxnet) throw new Error('--raw-pixels fills in the input BatchNorm of an MXNet ResNeXt: give --to mxnet_resnext50_32x4d (or another of the resnext family)');
+      if (options.to && !toMxnet && isParams(options.output)) throw new Error(`--to ${options.to} renames for a torchvision layout: write a .pth or .safetensors file`);
       const dict = readCheckpoint(input);
-      if (options.to && !looksLikeMxnetParams(dict)) {
-        dispose(dict);
-        throw new Error(`--to renames an MXNet ResNeXt's .params (arg:/aux: names); ${input} has none`);
-      }
       const notes: string[] = [];
+      if (options.to && looksLikeMxnetParams(dict) === toMxnet) {
+        dispose(dict);
+        throw new Error(toMxnet
+          ? `--to ${options.to} fills an MXNet ResNeXt from a torchvision-layout checkpoint; ${input} has MXNet names (arg:/aux:)`
+          : `--to ${options.to} renames an MXNet ResNeXt's .params (arg:/aux: names) for torchvision's layout; ${input} has none (to write an MXNet ResNeXt, give --to mxnet_resnext50_32x4d)`);
+      }
+      if (toMxnet) {
+        try {
+          const { symbolPath, paramsPath } = toMxnetResNeXt(input, dict, options, notes);
+          console.log(`wrote ${symbolPath} and ${paramsPath}`);
+        } finally {
+          dispose(dict);
+        }
+        for (const note of notes) console.log(`note: ${note}`);
+        return;
+      }
       let out: StateDict | undefined;
       try {
         out = converted(input, dict, options, notes);

@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .command('run')
     .description('Run a model in eval mode on a tensor read from .npy and write the output to .npy')
     .argument('<model>', "model name (see 'resnets list'), or a family name (fresnet, resnet, ...) with --model-options or an MXNet checkpoint")
-    .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors, or an MXNet prefix-0000.params (with the family name fresnet, the configuration comes from prefix-symbol.json beside it)")
+    .requiredOption('--weights <file>', "weights: a state dict from torch.save (.pth/.pt) or .safetensors, such as a training run's best.safetensors, or an MXNet prefix-0000.params (with the family name fresnet or resnext, the configuration comes from prefix-symbol.json beside it)")
     .option('--num-classes <n>', "classifier size (default: read from the checkpoint's classifier weight)", parsePositiveInt)
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
     .requiredOption('--input <file>', 'input tensor, .npy, shape [batch, channels, height, width]')

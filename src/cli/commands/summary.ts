@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--input <shape>', "input shape, e.g. 1x3x224x224, or 1x1x28x28 for a greyscale model (default: 1 x the model's input size)", parseShape)
     .option('--num-classes <n>', 'classifier size (default: the model default)', parsePositiveInt)
     .option('--model-options <json>', modelOptionsHelp, parseModelOptions)
-    .option('--weights <file>', 'summarise the model these weights are for: with the family name fresnet, an MXNet prefix-0000.params whose prefix-symbol.json gives the configuration')
+    .option('--weights <file>', 'summarise the model these weights are for: with the family name fresnet or resnext, an MXNet prefix-0000.params whose prefix-symbol.json gives the configuration')
     .option('--convention <name>', "how parameters are counted: 'torch' (every parameter once) or 'mxnet' (as MXNet's mx.viz.print_summary prints them)", parseChoice(['torch', 'mxnet'] as const), 'torch' as const)
     .option('--json', 'print { model, input, totalParams, trainableParams, buffers, macs, mxnetParams, layers } as JSON')
     .option('--training-memory', 'also measure the activation memory per image of a training step, with and without activation checkpointing (runs two steps; a batch of 1 is measured as 2)')
