@@ -1,6 +1,7 @@
 // What the CPU offers, from /proc/cpuinfo (Linux; elsewhere nothing is known): printed
 // with every benchmark, and read to warn when bfloat16 would run without hardware support.
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 export interface CpuFeatures {
   model: string;
@@ -19,7 +20,7 @@ export function cpuFeatures(): CpuFeatures {
   } catch {
     // not Linux: nothing is known
   }
-  const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1]?.trim() ?? 'unknown CPU';
+  const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
   const isa = isaFlags.filter((flag) => flags.has(flag));
   return { model, isa, bf16: flags.has('avx512_bf16') || flags.has('amx_bf16') };
