@@ -42,6 +42,10 @@ int64_t acquireBytes(const at::Tensor& tensor, const void** key) {
   return use.bytes;
 }
 
+// Set when garbage collection frees a handle that was never disposed: the next report to
+// V8 then starts its windows afresh (see bytesToReport), so the fall reaches V8 at once.
+thread_local bool tCollectedLiveHandles = false;
+
 // Returns the bytes that leave the total when this handle goes.
 int64_t releaseBytes(const TensorHolder* holder) {
   if (holder->storage == nullptr) return holder->bytes;
@@ -71,6 +75,8 @@ void release(TensorHolder* holder) {
 // the next syncExternalMemory() on this thread.
 void finalizeInGc(node_api_basic_env, void* data, void*) {
   auto* holder = static_cast<TensorHolder*>(data);
+  // A handle still live here escaped every scope: garbage the collection just freed.
+  if (holder->live) tCollectedLiveHandles = true;
   release(holder);
   delete holder;
 }
@@ -115,7 +121,10 @@ thread_local int64_t tReportedBytes = 0;
 // lowest it has seen since the last one, so reporting each step's fall would have it
 // collect several times per training step (measured: a fifth of densenet121's forward
 // pass). A rise past the window's highest is reported at once, so tensors nobody
-// disposed still push V8 to collect; a fall reaches V8 within two windows.
+// disposed still push V8 to collect, and once a collection has freed such tensors the
+// windows start afresh, so V8 hears that fall at once and the next 64 MB of garbage sets
+// off the next collection (without this, each collection's limit would ratchet up from
+// the window's peak); any other fall reaches V8 within two windows.
 constexpr auto kReportWindow = std::chrono::seconds(5);
 struct ReportWindows {
   std::chrono::steady_clock::time_point started{};
@@ -126,7 +135,10 @@ thread_local ReportWindows tWindows;
 
 int64_t bytesToReport(int64_t now) {
   auto clock = std::chrono::steady_clock::now();
-  if (clock - tWindows.started >= kReportWindow) {
+  if (tCollectedLiveHandles) {
+    tCollectedLiveHandles = false;
+    tWindows = ReportWindows{clock, now, 0};
+  } else if (clock - tWindows.started >= kReportWindow) {
     tWindows.previousPeak = tWindows.currentPeak;
     tWindows.currentPeak = 0;
     tWindows.started = clock;
