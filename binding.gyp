@@ -15,7 +15,10 @@
         "native/autograd.cc",
         "native/checkpoint.cc",
         "native/trace.cc",
-        "native/autocast.cc"
+        "native/autocast.cc",
+        "native/dnnl_plan.cc",
+        "native/dnnl_build.cc",
+        "native/distributed.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL"],
@@ -24,13 +27,13 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "conditions": [
         ["libtorch==''", {
-          "include_dirs": ["/usr/include/torch/csrc/api/include"],
-          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10"]
+          "include_dirs": ["/usr/include/torch/csrc/api/include", "native/compat"],
+          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-ldnnl"]
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
           "libraries": [
             "-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib",
-            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed"
+            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed", "-ldnnl"
           ]
         }]
       ]

@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""PyTorch eager inference throughput, the peer of `resnets bench --compare-torch`.
+"""PyTorch inference throughput, the peer of `resnets bench --compare-torch`.
 
 Builds the torchvision model of the same name (random weights, eval mode), or for timm's
 variants (seresnet50, resnet50d, resnetv2_50, ...) the PyTorch module of
 scripts/resnet_family_reference.py, and times forwards under torch.no_grad() with the
-given thread count.
+given thread count, run as --mode says:
+  eager          the module as it is
+  jit-optimized  torch.jit.trace, torch.jit.freeze, torch.jit.optimize_for_inference
+                 (BatchNorm folded, oneDNN layouts and fusions; traced once per batch size)
+  autocast-bf16  torch.autocast("cpu", torch.bfloat16) on a channels-last model and input
 
 One-shot:  bench/inference.py resnet50 --batch-size 1,8 --threads 2
            prints one JSON object per batch size (warm-up runs, then the median).
@@ -38,19 +42,57 @@ def build(name, threads):
     return torch, family.build(name).eval()
 
 
-def time_forwards(torch, model, x, count):
+MODES = ("eager", "jit-optimized", "autocast-bf16")
+
+
+class Runner:
+    """The model as --mode runs it, and an input of each batch size."""
+
+    def __init__(self, torch, model, args):
+        self.torch, self.model, self.args = torch, model, args
+        self.mode = args.mode
+        self.inputs, self.traced = {}, {}
+        if self.mode == "autocast-bf16":
+            self.model = model.to(memory_format=torch.channels_last)
+
+    def input(self, batch):
+        if batch not in self.inputs:
+            x = self.torch.randn(batch, self.args.channels, self.args.size, self.args.size)
+            self.inputs[batch] = x.contiguous(memory_format=self.torch.channels_last) if self.mode == "autocast-bf16" else x
+        return self.inputs[batch]
+
+    def forward_for(self, batch):
+        torch = self.torch
+        if self.mode == "jit-optimized":
+            if batch not in self.traced:
+                with torch.no_grad():
+                    traced = torch.jit.trace(self.model, self.input(batch))
+                    self.traced[batch] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            return self.traced[batch]
+        if self.mode == "autocast-bf16":
+            def run(x):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return self.model(x)
+            return run
+        return self.model
+
+
+def time_forwards(runner, batch, count):
+    torch = runner.torch
+    x = runner.input(batch)
+    forward = runner.forward_for(batch)
     times = []
     with torch.no_grad():
         for _ in range(count):
             start = time.perf_counter()
-            model(x)
+            forward(x)
             times.append((time.perf_counter() - start) * 1000)
     return times
 
 
-def serve(torch, model, args):
-    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
-    inputs = {}
+def serve(runner):
+    torch = runner.torch
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "mode": runner.mode}), flush=True)
     for line in sys.stdin:
         words = line.split()
         if not words:
@@ -61,16 +103,14 @@ def serve(torch, model, args):
             print(json.dumps({"error": f"unknown command: {line.strip()}"}), flush=True)
             continue
         batch, count = int(words[1]), int(words[2])
-        if batch not in inputs:
-            inputs[batch] = torch.randn(batch, args.channels, args.size, args.size)
-        print(json.dumps({"timesMs": time_forwards(torch, model, inputs[batch], count)}), flush=True)
+        print(json.dumps({"timesMs": time_forwards(runner, batch, count)}), flush=True)
 
 
-def one_shot(torch, model, args):
+def one_shot(runner):
+    torch, args = runner.torch, runner.args
     for batch in (int(b) for b in args.batch_size.split(",")):
-        x = torch.randn(batch, args.channels, args.size, args.size)
-        time_forwards(torch, model, x, args.warmup)
-        times = time_forwards(torch, model, x, args.runs)
+        time_forwards(runner, batch, args.warmup)
+        times = time_forwards(runner, batch, args.runs)
         median = statistics.median(times)
         print(json.dumps({
             "batchSize": batch,
@@ -82,6 +122,7 @@ def one_shot(torch, model, args):
             "medianMs": median,
             "imagesPerSecond": batch * 1000 / median,
             "torch": torch.__version__,
+            "mode": runner.mode,
         }), flush=True)
 
 
@@ -94,13 +135,15 @@ def main():
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--mode", choices=MODES, default="eager", help="how PyTorch runs the model (default eager)")
     parser.add_argument("--serve", action="store_true", help="take timing commands on stdin")
     args = parser.parse_args()
     torch, model = build(args.model, args.threads)
+    runner = Runner(torch, model, args)
     if args.serve:
-        serve(torch, model, args)
+        serve(runner)
     else:
-        one_shot(torch, model, args)
+        one_shot(runner)
     return 0
 
 

@@ -15,6 +15,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerAllocatorStatsOps(env, exports);
   registerTraceOps(env, exports);
   registerAutocastOps(env, exports);
+  registerDnnlOps(env, exports);
+  registerDistributedOps(env, exports);
   return exports;
 }
 

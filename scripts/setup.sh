@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what resnets needs on Debian 12 and builds it: libtorch and a fast BLAS from
+# Installs what resnets needs on Debian 12 and builds it: libtorch, oneDNN's headers (the
+# inference engine builds its primitives on the same libdnnl libtorch links) and a fast BLAS from
 # Debian, PyTorch/torchvision/numpy (and scipy/sklearn for the face-verification protocol)
 # as the reference for tests and benchmarks, the Fashion-MNIST package for the demo,
 # Liberation fonts (Helvetica metrics for diagrams rendered to PNG), Chromium for the web
-# page test, then the npm packages, the addon and the TypeScript.
+# page test, Gloo's headers (c10d's ProcessGroupGloo.hpp includes them), iproute2 (ip netns,
+# for the two-namespace distributed test), then the npm packages, the addon and the TypeScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev libopenblas0-openmp python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn dataset-fashion-mnist g++ make python3 fonts-liberation2 chromium)
+packages=(libtorch-dev libdnnl-dev libopenblas0-openmp python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn dataset-fashion-mnist g++ make python3 fonts-liberation2 chromium libgloo-dev iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

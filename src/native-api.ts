@@ -44,6 +44,35 @@ export interface RawGraph {
   constants: Record<string, NativeHandle>;
 }
 
+// What the oneDNN inference plan takes (tools/dnnl/lower.ts makes it) and reports.
+/** An operation fused into the primitive before it: an activation, or the residual sum (adds value `input`). */
+export type DnnlPostOp = { kind: 'eltwise'; algorithm: string; alpha: number; beta: number } | { kind: 'sum'; input: number };
+export interface DnnlNode {
+  kind: 'conv' | 'linear' | 'pool' | 'binary' | 'batchnorm' | 'eltwise' | 'concat' | 'zeros';
+  /** The module path and op, for messages and reports. */
+  name: string;
+  /** Value ids read, in order. */
+  inputs: number[];
+  output: number;
+  outputShape: number[];
+  postOps?: DnnlPostOp[];
+  [parameter: string]: unknown;
+}
+export interface DnnlPlanSpec {
+  dtype: 'f32' | 'bf16';
+  input: { id: number; shape: number[] };
+  outputs: number[];
+  nodes: DnnlNode[];
+}
+export type DnnlPlanHandle = object & { readonly __dnnlPlan?: never };
+export interface DnnlPlanInfo {
+  /** Each primitive and reorder, with the kernel oneDNN chose ('brgconv:avx512_core_amx_bf16'). */
+  steps: { name: string; impl: string }[];
+  activationBytes: number;
+  constantBytes: number;
+  scratchpadBytes: number;
+}
+
 export interface NativeAddon {
   // native/tensor_ops.cc
   fromBuffer(data: ArrayBufferView, dtype: DTypeCode, shape: number[], device?: string): NativeHandle;
@@ -256,4 +285,30 @@ export interface NativeAddon {
   autocastEnter(device: string, state: AutocastState): AutocastState;
   /** Leaves a region, putting back the state autocastEnter returned; the outermost one drops the cached weight casts. */
   autocastExit(device: string, previous: AutocastState): void;
+
+  // native/dnnl_plan.cc
+  dnnlPlanCreate(spec: DnnlPlanSpec): DnnlPlanHandle;
+  /** Dense float32 outputs in the shapes of the plan's output values. */
+  dnnlPlanRun(plan: DnnlPlanHandle, input: NativeHandle): NativeHandle[];
+  dnnlPlanInfo(plan: DnnlPlanHandle): DnnlPlanInfo;
+  /** Frees the plan's weights and buffers now; the handle is unusable afterwards. */
+  dnnlPlanFree(plan: DnnlPlanHandle): void;
+  /** The instruction set oneDNN dispatches to on this CPU, and oneDNN's version. */
+  dnnlCpuInfo(): { isa: string; version: string };
+
+  // native/distributed.cc
+  /** Rendezvous at masterAddr:masterPort (a TCPStore, served by rank 0) and the Gloo process group. */
+  distInit(options: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; interface?: string; threads?: number }): Promise<void>;
+  distDestroy(): void;
+  distInfo(): { rank: number; worldSize: number; timeoutMs: number } | null;
+  distAllReduce(tensors: NativeHandle[], op: 'sum' | 'avg' | 'max' | 'min' | 'product', async: boolean): Promise<void> | undefined;
+  distBroadcast(tensors: NativeHandle[], root: number, async: boolean): Promise<void> | undefined;
+  distBarrier(async: boolean): Promise<void> | undefined;
+  distRollCall(tag: string, windowMs: number): { missing: number[] } | { storeError: string };
+  ddpCreate(params: NativeHandle[], names: string[], bucketCapBytes: number, firstBucketCapBytes: number): { handle: object; buckets: number };
+  ddpPrepareForward(reducer: object): void;
+  ddpPrepareBackward(reducer: object, outputs: NativeHandle[]): void;
+  ddpDestroy(reducer: object): void;
+  ddpBroadcastCoalesced(tensors: NativeHandle[], bufferBytes: number, root: number): void;
+  syncBatchNorm(input: NativeHandle, weight: NativeHandle | undefined, bias: NativeHandle | undefined, runningMean: NativeHandle | undefined, runningVar: NativeHandle | undefined, momentum: number, eps: number): NativeHandle;
 }

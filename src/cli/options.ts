@@ -1,5 +1,6 @@
 // Parsers for option values; a bad value is a usage error (exit code 2) naming the value.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { PRECISIONS } from '../tools/inference-modes.js';
 
 /** '1x3x224x224' (or '1,3,224,224') -> [1, 3, 224, 224]. */
 export function parseShape(text: string): number[] {
@@ -122,3 +123,10 @@ export const modelOptionsHelp =
 /** --model-options for the commands that need a registered model (its input size, normalisation and kind). */
 export const registeredModelOptionsHelp =
   `options of the registered model as JSON, e.g. '{"dropPathRate": 0.1}'; a family name with options is taken only by ${familyNameCommands}`;
+
+/** --precision for the commands that run a model (run, predict; bench has its own help). */
+export function precisionOption(): Option {
+  return new Option('--precision <p>', 'fp32 (the eval model as it is), or bf16: the model compiled to a oneDNN plan with bfloat16 weights and activations (fast with AVX512-BF16 or AMX)')
+    .argParser(parseChoice(PRECISIONS))
+    .default('fp32');
+}

@@ -28,3 +28,4 @@ export { imagenetStats, imagesToTensor, normalize, stackImages, writeChw } from 
 export type { ImagesToTensorOptions, Normalization, StackedImages } from './normalize.js';
 export { DataLoader } from './loader.js';
 export type { Batch, DataLoaderOptions } from './loader.js';
+export { shardIndices, shardLength, type Shard } from './distributed-sampler.js';

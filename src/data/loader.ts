@@ -5,6 +5,7 @@ import type { Tensor } from '../torch/tensor.js';
 import type { Dataset, Sample } from './dataset.js';
 import type { Image } from './image.js';
 import { normalize as checkedNormalization, stackImages, type Normalization } from './normalize.js';
+import { checkShard, shardIndices, shardLength, type Shard } from './distributed-sampler.js';
 import { Random } from './random.js';
 import type { TensorTransform } from './augment/random-erasing.js';
 import type { Transform } from './transforms.js';
@@ -25,6 +26,8 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Where the batch tensors are made (default: the CPU). */
   device?: string;
+  /** Data-parallel training: read only this rank's share of each epoch's order (DistributedSampler's contract). */
+  shard?: Shard;
 }
 
 export interface Batch {
@@ -54,6 +57,7 @@ export class DataLoader {
   readonly #tensorTransform: TensorTransform | undefined;
   readonly #normalize: Normalization | undefined;
   readonly #device: string | undefined;
+  readonly shard: Shard | undefined;
   #cachedOrder: { epoch: number; order: number[] } | undefined;
 
   constructor(dataset: Dataset, options: DataLoaderOptions) {
@@ -78,10 +82,17 @@ export class DataLoader {
     this.#tensorTransform = options.tensorTransform;
     this.#normalize = options.normalize ? checkedNormalization(options.normalize.mean, options.normalize.std) : undefined;
     this.#device = options.device;
+    if (options.shard) checkShard(options.shard);
+    this.shard = options.shard;
+  }
+
+  /** Samples per epoch: the dataset's, or this rank's share of it. */
+  get length(): number {
+    return this.shard ? shardLength(this.dataset.length, this.shard) : this.dataset.length;
   }
 
   numBatches(): number {
-    const n = this.dataset.length;
+    const n = this.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
@@ -91,7 +102,7 @@ export class DataLoader {
     if (this.#cachedOrder?.epoch !== epoch) {
       const order = Array.from({ length: this.dataset.length }, (_, i) => i);
       if (this.shuffle) Random.forEpoch(this.seed, epoch).shuffle(order);
-      this.#cachedOrder = { epoch, order };
+      this.#cachedOrder = { epoch, order: this.shard ? shardIndices(order, this.shard) : order };
     }
     return this.#cachedOrder.order.slice();
   }

@@ -14,18 +14,30 @@ function checkFoldable(conv: Conv2d, bn: BatchNorm2d): void {
   }
 }
 
+/** An eval-mode BatchNorm's tensors: what folding reads. */
+export interface BatchNormStatistics {
+  runningMean: Tensor;
+  runningVar: Tensor;
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  eps: number;
+}
+
 /**
- * Per output channel: the factor for the weight and the new bias, in the weight's dtype.
- * They are computed in float64 and rounded once; scaling the weight then rounds once
- * per element.
+ * Per output channel: the factor for a convolution's weight (shaped [C, 1, 1, 1]) and
+ * its new bias, in `dtype`. They are computed in float64 and rounded once; scaling the
+ * weight then rounds once per element.
  */
-function foldFactors(conv: Conv2d, bn: BatchNorm2d): { scale: Tensor; bias: Tensor } {
-  const dtype = conv.weight.dtype;
-  let scale = bn.runningVar!.double().add(bn.eps).rsqrt();
+export function batchNormFoldFactors(convBias: Tensor | null | undefined, bn: BatchNormStatistics, dtype: Tensor['dtype']): { scale: Tensor; bias: Tensor } {
+  let scale = bn.runningVar.double().add(bn.eps).rsqrt();
   if (bn.weight) scale = scale.mul(bn.weight.double());
-  let bias = (conv.bias ? conv.bias.double().sub(bn.runningMean!.double()) : bn.runningMean!.double().neg()).mul(scale);
+  let bias = (convBias ? convBias.double().sub(bn.runningMean.double()) : bn.runningMean.double().neg()).mul(scale);
   if (bn.bias) bias = bias.add(bn.bias.double());
   return { scale: scale.to(dtype).reshape([-1, 1, 1, 1]), bias: bias.to(dtype) };
+}
+
+function foldFactors(conv: Conv2d, bn: BatchNorm2d): { scale: Tensor; bias: Tensor } {
+  return batchNormFoldFactors(conv.bias, { runningMean: bn.runningMean!, runningVar: bn.runningVar!, weight: bn.weight, bias: bn.bias, eps: bn.eps }, conv.weight.dtype);
 }
 
 /** A new convolution that computes `bn(conv(x))` of the eval-mode BatchNorm; both inputs are left as they are. */

@@ -2,7 +2,8 @@ import { ones, zeros, tensor } from '../torch/creation.js';
 import { isRecomputing } from '../torch/checkpoint.js';
 import { batchNorm } from '../torch/functional.js';
 import { noGrad } from '../torch/runtime.js';
-import type { Tensor } from '../torch/tensor.js';
+import { native } from '../native.js';
+import { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
 import { pyBool, pyFloat } from './repr.js';
 import type { Parameter } from './parameter.js';
@@ -16,7 +17,7 @@ export interface BatchNormOptions {
 }
 
 /** Batch normalisation over dimension 1, with PyTorch's buffers and defaults. */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   readonly weight: Parameter | null;
   readonly bias: Parameter | null;
   readonly runningMean: Tensor | null;
@@ -24,6 +25,8 @@ abstract class BatchNorm extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
+  /** Synchronise the batch statistics over the ranks of a data-parallel run (SyncBatchNorm; convertSyncBatchNorm sets it). */
+  syncStatistics = false;
 
   constructor(
     readonly numFeatures: number,
@@ -67,8 +70,18 @@ abstract class BatchNorm extends Module {
       noGrad(() => this.numBatchesTracked!.add_(1));
       if (this.momentum === null) momentum = 1 / this.numBatchesTracked!.item();
     }
-    // Training uses batch statistics and updates the running ones; eval uses the running
-    // ones unless the module keeps none.
+    return this.normalize(input, momentum);
+  }
+
+  /**
+   * Training uses batch statistics and updates the running ones; eval uses the running ones
+   * unless the module keeps none. With syncStatistics, training's batch statistics are
+   * those of the global batch of the distributed process group (native/distributed.cc).
+   */
+  protected normalize(input: Tensor, momentum: number): Tensor {
+    if (this.syncStatistics && this.training && (native.distInfo()?.worldSize ?? 1) > 1) {
+      return new Tensor(native.syncBatchNorm(input.handle, this.weight?.handle, this.bias?.handle, this.runningMean?.handle, this.runningVar?.handle, momentum, this.eps));
+    }
     return batchNorm(input, this.runningMean, this.runningVar, {
       weight: this.weight,
       bias: this.bias,

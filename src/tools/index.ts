@@ -8,10 +8,16 @@ export {
   modeName,
   MODES_FASTEST_FIRST,
   DEFAULT_TOLERANCE,
+  BF16_TOLERANCE,
+  PRECISIONS,
+  top1Agreement,
   type InferenceMode,
+  type Precision,
   type Layout,
   type CheckedModel,
 } from './inference-modes.js';
+export { DnnlInference, dnnlCpuInfo, type DnnlOptions } from './dnnl/inference.js';
+export { lowerGraph, type ConvAlgorithm, type LowerOptions } from './dnnl/lower.js';
 export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
 export { cpuModel, flopsPerImage, fractionOfPeak, measureMatmulPeak, peakFractionLine, resolvePeak, PEAK_DTYPES, type MatmulPeak, type Peak, type PeakDtype, type RooflineReport } from './roofline.js';
 export { InferenceWorker, type InferenceWorkerOptions } from './inference-worker.js';

@@ -1,6 +1,6 @@
 // Inference-only speed-ups and the check that they keep a model's outputs: BatchNorm
-// folded into the preceding convolution, and the memory layout of activations and
-// weights (channels-last, or oneDNN's blocked layout).
+// folded into the preceding convolution, the memory layout of activations and weights
+// (channels-last, or oneDNN's blocked layout), a compiled oneDNN plan, and bfloat16.
 import { convWeightsToChannelsLast_, fuseForInference } from '../models/index.js';
 import type { Module } from '../nn/module.js';
 import { full, randn } from '../torch/creation.js';
@@ -8,20 +8,36 @@ import { noGrad } from '../torch/runtime.js';
 import { dispose, tidy } from '../torch/scope.js';
 import type { Tensor } from '../torch/tensor.js';
 import { relativeDifference } from './bench.js';
+import { DnnlInference } from './dnnl/inference.js';
+import type { ConvAlgorithm, DnnlPrecision } from './dnnl/lower.js';
 import { MkldnnInference, packConvWeightsForMkldnn_, supportsMkldnn } from './mkldnn.js';
 
 type ImageModel = Module<Tensor, Tensor>;
 
-export type Layout = 'dense' | 'channels-last' | 'mkldnn';
+/**
+ * 'dnnl': the model compiled to a oneDNN plan (tools/dnnl/): convolutions with their
+ * BatchNorm, residual sum and activation fused into one primitive, blocked layout throughout.
+ */
+export type Layout = 'dense' | 'channels-last' | 'mkldnn' | 'dnnl';
+export type Precision = DnnlPrecision;
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
 
 export interface InferenceMode {
   /** Fold each BatchNorm into the convolution before it. */
   fuse: boolean;
   layout: Layout;
+  /** 'bf16': bfloat16 weights and activations (the 'dnnl' layout only); default 'fp32'. */
+  precision?: Precision;
+  /** Algorithm of the plan's 3x3 stride-1 convolutions (the 'dnnl' layout only); default 'direct'. */
+  convAlgorithm?: ConvAlgorithm;
 }
 
-/** Candidates, fastest first as measured on 2-core AVX2 machines (bench/README.md). */
+/** The mode prepareForInference applies when given only some of the fields: the compiled plan. */
+export const DEFAULT_MODE: InferenceMode = { fuse: true, layout: 'dnnl' };
+
+/** Candidates, fastest first as measured (bench/README.md). */
 export const MODES_FASTEST_FIRST: InferenceMode[] = [
+  { fuse: true, layout: 'dnnl' },
   { fuse: true, layout: 'mkldnn' },
   { fuse: true, layout: 'channels-last' },
   { fuse: true, layout: 'dense' },
@@ -30,18 +46,48 @@ export const MODES_FASTEST_FIRST: InferenceMode[] = [
 
 /** Outputs of a sped-up model stay within this of the plain eval model (relative). */
 export const DEFAULT_TOLERANCE = 1e-4;
+/**
+ * bfloat16 keeps 8 bits of mantissa (relative rounding 2^-9 per op): outputs stay within
+ * this of the float32 model (relative to its largest output), with the same top-1 class.
+ */
+export const BF16_TOLERANCE = 5e-2;
+
+export function toleranceFor(mode: Pick<InferenceMode, 'precision'>): number {
+  return mode.precision === 'bf16' ? BF16_TOLERANCE : DEFAULT_TOLERANCE;
+}
 
 export function modeName(mode: InferenceMode): string {
-  const parts = [mode.fuse ? 'fused' : '', mode.layout === 'dense' ? '' : mode.layout].filter(Boolean);
-  return parts.length === 0 ? 'plain' : parts.join('+');
+  const parts = [mode.fuse ? 'fused' : '', mode.layout === 'dense' ? '' : mode.layout, mode.precision === 'bf16' ? 'bf16' : '', mode.convAlgorithm && mode.convAlgorithm !== 'direct' ? mode.convAlgorithm : ''];
+  const named = parts.filter(Boolean);
+  return named.length === 0 ? 'plain' : named.join('+');
+}
+
+/** `mode` with its defaults filled in; a partial mode is the compiled plan's. */
+export function completeMode(mode: Partial<InferenceMode>): InferenceMode {
+  const full: InferenceMode = { ...DEFAULT_MODE, ...(mode.layout ? { fuse: false } : {}), ...mode };
+  if (full.precision !== undefined && !PRECISIONS.includes(full.precision)) {
+    throw new Error(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(full.precision)}'`);
+  }
+  if (full.layout !== 'dnnl' && (full.precision ?? 'fp32') !== 'fp32') {
+    throw new Error(`precision '${full.precision}' runs in the compiled oneDNN plan only (layout 'dnnl'), not layout '${full.layout}'`);
+  }
+  if (full.layout !== 'dnnl' && full.convAlgorithm !== undefined) throw new Error(`convAlgorithm applies to layout 'dnnl' only, not '${full.layout}'`);
+  return full;
 }
 
 /**
  * Puts `model` in eval mode and applies `mode`, changing the model in place; the
- * returned module (which may wrap it) takes and returns dense tensors.
+ * returned module (which may wrap it) takes and returns dense float32 tensors. A partial
+ * mode ({ precision: 'bf16' }) means the compiled oneDNN plan with those settings.
  */
-export function prepareForInference(model: ImageModel, mode: InferenceMode): ImageModel {
+export function prepareForInference(model: ImageModel, partialMode: Partial<InferenceMode> = {}): ImageModel {
+  const mode = completeMode(partialMode);
   model.eval();
+  if (mode.layout === 'dnnl') {
+    // The plan folds each BatchNorm itself while lowering the traced graph; folding the modules first changes nothing.
+    const source = mode.fuse ? fuseForInference(model, { inPlace: true }) : model;
+    return new DnnlInference(source, { precision: mode.precision, convAlgorithm: mode.convAlgorithm });
+  }
   let prepared = mode.fuse ? fuseForInference(model, { channelsLast: mode.layout === 'channels-last', inPlace: true }) : model;
   if (mode.layout === 'channels-last' && !mode.fuse) convWeightsToChannelsLast_(prepared);
   if (mode.layout === 'mkldnn') {
@@ -62,6 +108,14 @@ export interface CheckedModel {
   difference: number;
   /** The non-finite probe the mode disagreed on, when it did. */
   nonFiniteMismatch?: string;
+  /** For class scores ([N, classes]): the fraction of the random probe's rows with the plain model's top-1 class. */
+  top1Agreement?: number;
+}
+
+/** The fraction of rows of `output` whose largest entry is where `reference`'s is; undefined unless both are [N, K>1]. */
+export function top1Agreement(output: Tensor, reference: Tensor): number | undefined {
+  if (reference.ndim !== 2 || reference.shape[1] < 2) return undefined;
+  return tidy(() => output.argmax(1).eq(reference.argmax(1)).float().mean().item());
 }
 
 /**
@@ -101,9 +155,9 @@ export function outputDifference(output: Tensor, reference: Tensor): number {
   });
 }
 
-/** Whether `mode` can apply to `model` (oneDNN's layout needs float32 CPU tensors). */
+/** Whether `mode` can apply to `model` (oneDNN's layouts need float32 CPU tensors). */
 export function modeApplies(model: ImageModel, mode: InferenceMode): boolean {
-  return mode.layout !== 'mkldnn' || supportsMkldnn(model);
+  return (mode.layout !== 'mkldnn' && mode.layout !== 'dnnl') || supportsMkldnn(model);
 }
 
 /**
@@ -118,10 +172,15 @@ export function checkedInferenceModel(model: ImageModel, mode: InferenceMode, pr
     const prepared = prepareForInference(model, mode);
     let difference = 0;
     let nonFiniteMismatch: string | undefined;
+    let agreement: number | undefined;
     for (const [index, { name, input, reference }] of probes.entries()) {
       const probeDifference = tidy(() => {
         const laidOut = mode.layout === 'channels-last' ? input.contiguous('channelsLast') : input;
-        if (index === 0) return outputDifference(noGrad(() => prepared.call(laidOut)), reference);
+        if (index === 0) {
+          const output = noGrad(() => prepared.call(laidOut));
+          agreement = top1Agreement(output, reference);
+          return outputDifference(output, reference);
+        }
         try {
           return outputDifference(noGrad(() => prepared.call(laidOut)), reference);
         } catch {
@@ -131,7 +190,13 @@ export function checkedInferenceModel(model: ImageModel, mode: InferenceMode, pr
       if (probeDifference === Number.POSITIVE_INFINITY && index > 0 && nonFiniteMismatch === undefined) nonFiniteMismatch = name;
       difference = Math.max(difference, probeDifference);
     }
-    return nonFiniteMismatch ? { model: prepared, mode, difference, nonFiniteMismatch } : { model: prepared, mode, difference };
+    return {
+      model: prepared,
+      mode,
+      difference,
+      ...(nonFiniteMismatch ? { nonFiniteMismatch } : {}),
+      ...(agreement === undefined ? {} : { top1Agreement: agreement }),
+    };
   } finally {
     for (const { input, reference } of probes) dispose([input, reference]);
   }

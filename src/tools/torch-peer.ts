@@ -1,6 +1,7 @@
-// PyTorch eager as the peer of our benchmarks: bench/inference.py, run by Debian's
-// python3-torch with the same model, input size and thread count, in a child process
-// that takes timing commands, so its runs can alternate with ours (never overlap).
+// PyTorch as the peer of our benchmarks: bench/inference.py, run by Debian's
+// python3-torch with the same model, input size and thread count (eager, jit-optimized
+// or autocast bfloat16), in a child process that takes timing commands, so its runs can
+// alternate with ours (never overlap).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,9 +12,21 @@ import type { InferencePeer } from './bench-compare.js';
 /** Debian's interpreter by path: a python3 earlier on PATH may lack torch. */
 export const peerPython = (): string => process.env.RESNETS_PYTHON ?? '/usr/bin/python3';
 
+/** How bench/inference.py runs the model (see its --mode). */
+export const TORCH_MODES = ['eager', 'jit-optimized', 'autocast-bf16'] as const;
+export type TorchMode = (typeof TORCH_MODES)[number];
+
+const MODE_DESCRIPTIONS: Record<TorchMode, string> = {
+  eager: 'eager under torch.no_grad()',
+  'jit-optimized': 'jit.trace + freeze + optimize_for_inference',
+  'autocast-bf16': 'autocast bfloat16, channels-last',
+};
+
 export interface TorchPeerOptions {
   /** A torchvision model name. */
   model: string;
+  /** Default 'eager'. */
+  mode?: TorchMode;
   size: number;
   channels?: number;
   threads: number;
@@ -29,9 +42,10 @@ export class TorchPeer implements InferencePeer {
   /** PyTorch's version and intra-op thread count, as the peer reports them. */
   version = '';
   threads = 0;
+  mode: TorchMode = 'eager';
 
   get description(): string {
-    return `PyTorch ${this.version} eager under torch.no_grad()`;
+    return `PyTorch ${this.version} ${MODE_DESCRIPTIONS[this.mode]}`;
   }
 
   private constructor(child: ChildProcessWithoutNullStreams) {
@@ -58,12 +72,14 @@ export class TorchPeer implements InferencePeer {
     const script = join(packageRoot, 'bench', 'inference.py');
     if (!existsSync(script)) throw new Error(`the PyTorch benchmark script ${script} is missing`);
     const threads = String(options.threads);
-    const args = [script, options.model, '--serve', '--size', String(options.size), '--channels', String(options.channels ?? 3), '--threads', threads];
+    const mode = options.mode ?? 'eager';
+    const args = [script, options.model, '--serve', '--mode', mode, '--size', String(options.size), '--channels', String(options.channels ?? 3), '--threads', threads];
     const child = spawn(peerPython(), args, { env: { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads } });
     const peer = new TorchPeer(child);
     const ready = await peer.#next();
     peer.version = String(ready.torch);
     peer.threads = Number(ready.threads);
+    peer.mode = mode;
     return peer;
   }
 

@@ -62,6 +62,8 @@ export interface TrainingState {
   earlyStopping?: EarlyStoppingState;
   /** Set when early stopping ended the run after this 1-based epoch. */
   earlyStoppedAt?: number;
+  /** Data-parallel runs: the ranks that trained it (a run resumes at the same world size). */
+  worldSize?: number;
 }
 
 /** What a weights file says about the model it holds. */
@@ -417,6 +419,7 @@ export function parseTrainingState(value: unknown): TrainingState {
     if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) fail(`'${key}' must be an object, got ${JSON.stringify(value)}`);
   }
   if (record.earlyStoppedAt !== undefined) count(record.earlyStoppedAt, 'earlyStoppedAt');
+  if (record.worldSize !== undefined && count(record.worldSize, 'worldSize') < 1) fail(`'worldSize' must be at least 1`);
   return { ...(record as unknown as TrainingState), epoch, batch, iteration, bestAccuracy: bestAccuracy as number, bestEpoch, seed, partial: sums };
 }
 

@@ -12,6 +12,7 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { fashionMnistStats, loadFashionMnist } from '../data/fashion-mnist.js';
 import { loadImageFolder, type ImageFolder, type SkippedFile } from '../data/image-folder.js';
 import { keepClasses, type InMemoryDataset } from '../data/in-memory.js';
+import type { Shard } from '../data/distributed-sampler.js';
 import { DataLoader } from '../data/loader.js';
 import { loadMnist, mnistStats } from '../data/mnist.js';
 import { stratifiedSplit } from '../data/split.js';
@@ -290,6 +291,8 @@ export interface LoaderSettings {
   /** Batches prepared ahead while the model trains. */
   prefetch: number;
   normalization: { mean: number[]; std: number[] };
+  /** A data-parallel rank's share of the data. */
+  shard?: Shard;
 }
 
 export function trainLoader(data: PreparedData, settings: LoaderSettings): DataLoader {
@@ -303,6 +306,7 @@ export function trainLoader(data: PreparedData, settings: LoaderSettings): DataL
     tensorTransform: trainTensorTransform(settings.recipe),
     normalize: settings.normalization,
     prefetch: settings.prefetch,
+    shard: settings.shard,
   });
 }
 
@@ -315,6 +319,7 @@ export function testLoader(data: PreparedData, settings: Omit<LoaderSettings, 'a
     transform: evalTransform(data),
     normalize: settings.normalization,
     prefetch: settings.prefetch,
+    shard: settings.shard,
   });
 }
 

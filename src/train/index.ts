@@ -60,3 +60,4 @@ export {
 } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
 export { checkpointNumClasses, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';
+export * as distributed from './distributed/index.js';

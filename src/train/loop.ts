@@ -53,8 +53,23 @@ export interface StepProgress {
   etaSeconds: number;
 }
 
+/**
+ * What a data-parallel run's ranks agree on (train/distributed/ makes one): every rank
+ * calls these at the same points and gets the same answer.
+ */
+export interface RankSync {
+  /** Element-wise sums over the ranks. */
+  sum(values: number[]): number[];
+  /** The whole test set's figures from each rank's evaluation of its shard. */
+  combineEvaluation(result: EvalResult): EvalResult;
+}
+
 export interface TrainOptions {
   model: Module;
+  /** The module the training step calls: a DistributedDataParallel over `model` in a data-parallel run (default `model`). */
+  stepModel?: Module;
+  /** Data-parallel runs: the step figures, evaluation and the decision to stop are combined over the ranks. */
+  ranks?: RankSync;
   optimizer: Optimizer;
   schedule: Schedule;
   trainData: BatchSource;
@@ -149,6 +164,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new Error(`early stopping ended this run after epoch ${state.earlyStoppedAt}; there is nothing left to resume`);
   }
   model.train();
+  const combine = (values: number[]) => options.ranks?.sum(values) ?? values;
+  // One decision for every rank: any rank asked to stop.
+  const stopRequested = () => combine([options.shouldStop?.() ? 1 : 0])[0] > 0;
+  const evaluateAll = async (module: Module) => {
+    const result = await evaluate(module, options.testData!, { numClasses: options.numClasses, loss: options.loss });
+    return options.ranks ? options.ranks.combineEvaluation(result) : result;
+  };
 
   for (; state.epoch < epochs; state.epoch++, state.batch = 0) {
     const epoch = state.epoch;
@@ -164,7 +186,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        const step = { model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast };
+        const step = { model: options.stepModel ?? model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast };
         if (mixup) {
           // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
           const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));
@@ -184,17 +206,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (!Number.isFinite(outcome.loss)) {
         throw new NonFiniteLossError(state.iteration, epoch, lr, outcome.loss, run?.hasLast() ? run.lastPath : undefined);
       }
+      // The figures of the global batch (a data-parallel run's ranks add theirs up).
+      const [lossSum, correct, seen] = combine([outcome.loss * size, outcome.correct, size]);
       state.iteration++;
       state.batch++;
-      state.partial.lossSum += outcome.loss * size;
-      state.partial.correct += outcome.correct;
-      state.partial.seen += size;
-      sessionImages += size;
+      state.partial.lossSum += lossSum;
+      state.partial.correct += correct;
+      state.partial.seen += seen;
+      sessionImages += seen;
       const now = performance.now();
       state.partial.seconds = (now - epochStarted) / 1000;
       if (options.onStep) {
         const imagesPerSecond = sessionImages / Math.max(1e-9, (now - sessionStarted) / 1000);
-        const secondsPerBatch = (now - sessionStarted) / 1000 / Math.max(1, sessionImages / size);
+        const secondsPerBatch = (now - sessionStarted) / 1000 / Math.max(1, sessionImages / seen);
         const remainingBatches = batches - state.batch + (epochs - epoch - 1) * batches;
         const evalShare = lastEvalSeconds * (epochs - epoch);
         options.onStep({
@@ -213,15 +237,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // A turn of the event loop, so a Ctrl-C that arrived during the step is seen now
       // rather than when the epoch's batches run out (they are often all read ahead).
       await yieldToEventLoop();
-      if (options.shouldStop?.() && state.batch < batches) {
+      if (stopRequested() && state.batch < batches) {
         if (run) run.saveState(model, optimizer, state, ema?.module);
         return { status: 'stopped', records, state };
       }
     }
 
     options.onEvaluate?.(epoch);
-    const evaluation = options.testData ? await evaluate(model, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
-    const emaEvaluation = ema && options.testData ? await evaluate(ema.module, options.testData, { numClasses: options.numClasses, loss: options.loss }) : undefined;
+    const evaluation = options.testData ? await evaluateAll(model) : undefined;
+    const emaEvaluation = ema && options.testData ? await evaluateAll(ema.module) : undefined;
     model.train();
     const seconds = (performance.now() - epochStarted) / 1000;
     const evalSeconds = (evaluation?.seconds ?? 0) + (emaEvaluation?.seconds ?? 0);
@@ -268,7 +292,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.partial = next.partial;
     options.onEpoch?.(record, evaluation, isBest);
     if (stopEarly) return { status: 'early-stopped', records, state: { ...next } };
-    if (options.shouldStop?.() && epoch + 1 < epochs) {
+    if (stopRequested() && epoch + 1 < epochs) {
       return { status: 'stopped', records, state: { ...next } };
     }
   }

@@ -33,6 +33,7 @@ import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { convWeightsToChannelsLast_ } from '../models/index.js';
 import { chooseTrainingThreads } from './threads.js';
 import { checkPrecision, type TrainingPrecision } from './step.js';
+import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
 export type TrainableModel = ImageClassifier | EmbeddingModel;
@@ -115,6 +116,8 @@ export interface RunConfig {
   freeze?: boolean;
   /** 'bf16': mixed-precision forward passes as PyTorch's CPU autocast (absent in older runs: 'fp32'). */
   precision?: TrainingPrecision;
+  /** Data-parallel runs: batch-norm statistics over the global batch (SyncBatchNorm). */
+  syncBatchNorm?: boolean;
 }
 
 /** What a caller must give: the model and the data; everything else has the library's defaults (those of `resnets train`). */
@@ -184,6 +187,8 @@ export interface SessionOptions {
   channelsLast?: boolean;
   /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
   autoThreads?: boolean;
+  /** Train as one rank of the initialised process group (train.distributed.init): data-parallel, the batch size global. */
+  dataParallel?: DataParallelOptions;
 }
 
 export interface SessionResult {
@@ -272,6 +277,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   // Margin training takes any model whose output is the embedding: an embedding family, or a classifier whose last layer makes it.
   const buildModel = (): TrainableModel => (config.loss ? (createModelByName(config.model, modelOptions) as TrainableModel) : createClassifierByName(config.model, modelOptions));
   const model = buildModel();
+  const parallel = options.dataParallel ? new DataParallelRun({ ...options.dataParallel, syncBatchNorm: config.syncBatchNorm }) : undefined;
   let head: EmbeddingHead | undefined;
   let optimizer: Optimizer;
   let ema: ModelEma | undefined;
@@ -286,6 +292,11 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
       if (!(model instanceof ImageClassifier)) throw new Error(`${config.model}: activation checkpointing (--checkpoint-activations) applies to image classifiers only`);
       model.setGradCheckpointing(options.gradCheckpointing);
     }
+    if (parallel && config.syncBatchNorm && options.gradCheckpointing) {
+      // A checkpointed segment recomputes its batch norm with the per-rank statistics (nn/batchnorm.ts), which would not match the forward pass.
+      throw new Error('--sync-bn does not combine with --checkpoint-activations: the recomputed segments would normalise with per-rank statistics');
+    }
+    if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
     if (options.channelsLast) convWeightsToChannelsLast_(model);
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
@@ -297,7 +308,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     throw error;
   }
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head, ema);
+    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head, ema, parallel);
     return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
@@ -319,12 +330,16 @@ async function trainModel(
   modelOptions: Record<string, unknown>,
   head: EmbeddingHead | undefined,
   ema: ModelEma | undefined,
+  parallel?: DataParallelRun,
 ): Promise<{ result: TrainResult; run: RunDirectory }> {
-  const log = options.log ?? (() => {});
+  // Only rank 0 of a data-parallel run speaks and writes.
+  const writer = parallel?.isWriter ?? true;
+  const log = writer ? (options.log ?? (() => {})) : () => {};
   const normalization = model instanceof EmbeddingModel ? embeddingModelNormalization(model) : normalizationFor(data);
-  const loaderSettings = { batchSize: config.batchSize, seed: config.seed, augment: config.augment, recipe: config.recipe, prefetch: options.prefetch, normalization };
-  const trainData = trainLoader(data, loaderSettings);
-  const testData = data.test ? testLoader(data, loaderSettings) : undefined;
+  const rankBatch = parallel ? parallel.perRankBatchSize(config.batchSize) : config.batchSize;
+  const loaderSettings = { batchSize: rankBatch, seed: config.seed, augment: config.augment, recipe: config.recipe, prefetch: options.prefetch, normalization };
+  const trainData = trainLoader(data, { ...loaderSettings, shard: parallel?.trainShard });
+  const testData = data.test ? testLoader(data, { ...loaderSettings, shard: parallel?.testShard }) : undefined;
 
   const schedule = scheduleFromSpec(
     {
@@ -358,6 +373,7 @@ async function trainModel(
   let resumeFrom: TrainingState | undefined;
   if (options.resume) {
     resumeFrom = run.loadState(model, optimizer, ema?.module);
+    checkResumeWorldSize(resumeFrom, parallel?.worldSize ?? 1, run.path);
     const batches = trainData.numBatches();
     if (resumeFrom.batch >= batches || resumeFrom.iteration !== resumeFrom.epoch * batches + resumeFrom.batch) {
       throw new Error(
@@ -368,10 +384,10 @@ async function trainModel(
     if (resumeFrom.epoch >= config.epochs) {
       throw new Error(`the run in ${run.path} has already finished its ${count(resumeFrom.epoch, 'epoch')}; add --epochs N (more than ${resumeFrom.epoch}) to train it further`);
     }
-    run.truncateMetrics(resumeFrom.epoch);
-    run.writeConfig(config); // --epochs may have changed
+    if (writer) run.truncateMetrics(resumeFrom.epoch);
+    if (writer) run.writeConfig(config); // --epochs may have changed
     log(`resuming ${run.path} at epoch ${resumeFrom.epoch + 1}, batch ${resumeFrom.batch} of ${trainData.numBatches()} (step ${resumeFrom.iteration})`);
-  } else {
+  } else if (writer) {
     run.writeConfig(config);
     writeFileAtomic(run.file('classes'), new TextEncoder().encode(`${JSON.stringify(data.classes)}\n`));
   }
@@ -389,8 +405,13 @@ async function trainModel(
     log(`note: ${count(leftOver, 'training image')} of ${trainImages} do not fill a last batch of ${batchSize} and are left out of each epoch (different ones each epoch, as the order is shuffled)`);
   }
 
+  if (parallel) log(`data-parallel: ${parallel.worldSize} ranks, ${rankBatch} images each per step (global batch ${config.batchSize})`);
+  const stepModel = parallel?.wrap(model);
+  const fresh = { ...initialState(config.seed), ...(parallel && parallel.worldSize > 1 ? { worldSize: parallel.worldSize } : {}) };
   const result = await train({
     model,
+    stepModel,
+    ranks: parallel?.ranks,
     optimizer,
     schedule,
     trainData,
@@ -407,13 +428,13 @@ async function trainModel(
     clipGradNorm: config.clipGradNorm,
     precision: config.precision,
     channelsLast: options.channelsLast,
-    run,
-    resumeFrom: resumeFrom ?? initialState(config.seed),
+    run: writer ? run : undefined,
+    resumeFrom: resumeFrom ?? fresh,
     shouldStop: options.shouldStop,
     onStep: options.onStep,
     onEvaluate: options.onEvaluate,
     onEpoch: (record, _evaluation, isBest) => options.onEpoch?.(record, isBest),
-  });
+  }).finally(() => stepModel?.dispose());
   return { result, run };
 }
 

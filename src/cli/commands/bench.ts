@@ -2,6 +2,9 @@
 import { Option, type Command } from 'commander';
 import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
+import { bf16Warning, cpuReport, formatCpuReport } from '../../tools/cpu-info.js';
+import { DnnlInference } from '../../tools/dnnl/inference.js';
+import type { ConvAlgorithm } from '../../tools/dnnl/lower.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
 import { peakFractionLine, resolvePeak } from '../../tools/roofline.js';
 import {
@@ -9,12 +12,15 @@ import {
   DEFAULT_TOLERANCE,
   fastestFaithfulModel,
   modeName,
+  PRECISIONS,
+  toleranceFor,
   type CheckedModel,
   type InferenceMode,
   type Layout,
+  type Precision,
   type RejectedMode,
 } from '../../tools/inference-modes.js';
-import { TorchPeer } from '../../tools/torch-peer.js';
+import { TORCH_MODES, TorchPeer, type TorchMode } from '../../tools/torch-peer.js';
 import { getNumThreads, setNumThreads } from '../../torch/runtime.js';
 import { buildModel, modelInfo } from '../model-loading.js';
 import { registeredModelOptionsHelp, parseChoice, parseModelOptions, parseNonNegativeInt, parsePositiveInt, parsePositiveIntList } from '../options.js';
@@ -30,8 +36,12 @@ interface BenchOptions {
   fuse?: boolean;
   channelsLast?: boolean;
   mkldnn?: boolean;
+  dnnl?: boolean;
   plain?: boolean;
+  precision: Precision;
+  convAlgorithm?: ConvAlgorithm;
   compareTorch?: boolean;
+  torchMode: TorchMode;
   engine: Engine;
   json?: boolean;
   /** GFLOP/s, or a roofline file (bench/roofline.ts --save), to print the fraction of the CPU's peak reached. */
@@ -64,14 +74,20 @@ async function startPeer(name: string, options: BenchOptions, settings: { size: 
       plain.dispose();
     }
   }
-  if (options.compareTorch) return TorchPeer.start({ model: name, ...settings });
+  if (options.compareTorch) return TorchPeer.start({ model: name, mode: options.torchMode, ...settings });
   return undefined;
 }
 
 /** The mode the flags ask for, or undefined for the fastest faithful one. */
 function requestedMode(options: BenchOptions): InferenceMode | undefined {
-  if (options.channelsLast && options.mkldnn) throw new Error('--channels-last and --mkldnn are two different layouts; pick one');
-  if (options.plain && (options.fuse || options.channelsLast || options.mkldnn)) throw new Error('--plain excludes --fuse, --channels-last and --mkldnn');
+  const layouts = [options.channelsLast && '--channels-last', options.mkldnn && '--mkldnn', options.dnnl && '--dnnl'].filter(Boolean);
+  if (layouts.length > 1) throw new Error(`${layouts.join(' and ')} are different layouts; pick one`);
+  if (options.plain && (options.fuse || layouts.length > 0)) throw new Error('--plain excludes --fuse, --channels-last, --mkldnn and --dnnl');
+  const planOnly = options.precision !== 'fp32' || options.convAlgorithm !== undefined;
+  if (planOnly && (options.plain || options.mkldnn || options.channelsLast)) {
+    throw new Error(`--precision ${options.precision}${options.convAlgorithm ? ` and --conv-algorithm` : ''} run in the oneDNN plan (--dnnl) only`);
+  }
+  if (planOnly || options.dnnl) return { fuse: true, layout: 'dnnl', precision: options.precision, ...(options.convAlgorithm ? { convAlgorithm: options.convAlgorithm } : {}) };
   if (!options.plain && !options.fuse && !options.channelsLast && !options.mkldnn) return undefined;
   const layout: Layout = options.mkldnn ? 'mkldnn' : options.channelsLast ? 'channels-last' : 'dense';
   return { fuse: Boolean(options.fuse), layout };
@@ -82,6 +98,19 @@ function chooseModel(name: string, options: BenchOptions, probeShape: number[]):
   const build = () => buildModel(name, { modelOptions: options.modelOptions });
   if (mode) return { ...checkedInferenceModel(build(), mode, probeShape), rejected: [] };
   return fastestFaithfulModel(build, probeShape, DEFAULT_TOLERANCE);
+}
+
+/** The kernels oneDNN picked for the plan's primitives, most used first ('brgconv:avx512_core_amx_bf16 x53'). */
+function planKernels(model: unknown, shape: number[]): string | undefined {
+  if (!(model instanceof DnnlInference)) return undefined;
+  const counts = new Map<string, number>();
+  let reorders = 0;
+  for (const step of model.describe(shape).steps) {
+    if (step.name.endsWith('(reorder in)') || step.name.endsWith('(reorder out)') || step.name.endsWith('(sum operand copy)')) reorders++;
+    else counts.set(step.impl, (counts.get(step.impl) ?? 0) + 1);
+  }
+  const kernels = [...counts].sort((a, b) => b[1] - a[1]).map(([impl, count]) => `${impl} x${count}`);
+  return `${kernels.join(', ')}; ${reorders} reorder${reorders === 1 ? '' : 's'}`;
 }
 
 export function register(program: Command): void {
@@ -98,15 +127,21 @@ export function register(program: Command): void {
     .option('--fuse', 'fold BatchNorm into the preceding convolution')
     .option('--channels-last', 'channels-last (NHWC) weights and activations')
     .option('--mkldnn', "oneDNN's blocked layout for activations, convolution weights packed once")
+    .option('--dnnl', 'the model compiled to a oneDNN plan: convolutions fused with their BatchNorm, residual sum and activation')
     .option('--plain', 'the plain eval model: no folding, dense layout')
-    .option('--compare-torch', 'also time torchvision under torch.no_grad() (Debian python3-torch), alternating runs with ours')
+    .addOption(new Option('--precision <p>', `fp32, or bf16: bfloat16 weights and activations in the oneDNN plan (fast with AVX512-BF16 or AMX)`).argParser(parseChoice(PRECISIONS)).default('fp32'))
+    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's 3x3 stride-1 convolutions: direct, winograd or auto (fp32 only; default direct)").argParser(parseChoice(['direct', 'winograd', 'auto'] as const)))
+    .option('--compare-torch', 'also time torchvision in Debian python3-torch (see --torch-mode), alternating runs with ours')
+    .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').argParser(parseChoice(TORCH_MODES)).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
     .option('--json', 'print the results as JSON')
     .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its float32 peak at these threads)")
     .addHelpText(
       'after',
-      `\nWithout --fuse, --channels-last, --mkldnn or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
-        '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime',
+      `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
+        `\nWith --precision bf16 the outputs are checked against float32 to ${toleranceFor({ precision: 'bf16' })} (relative) and their top-1 class is reported.` +
+        '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch --torch-mode jit-optimized\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime' +
+        '\n          resnets bench resnet50 --batch-size 8 --threads 2 --precision bf16 --compare-torch --torch-mode autocast-bf16',
     )
     .action(async (name: string, options: BenchOptions) => {
       const info = modelInfo(name);
@@ -114,9 +149,16 @@ export function register(program: Command): void {
       const size = options.size ?? height;
       if (options.threads !== undefined) setNumThreads(options.threads);
       const threads = getNumThreads();
-      const peak = options.peak === undefined ? undefined : resolvePeak(options.peak, { threads });
-      const { model, mode, difference, rejected } = chooseModel(name, options, [1, channels, size, size]);
+      // The peak of the precision asked for, resolved before any model is built so a bad --peak fails at once.
+      const peak = options.peak === undefined ? undefined : resolvePeak(options.peak, { threads, dtype: options.precision === 'bf16' ? 'bfloat16' : 'float32' });
+      const cpu = cpuReport();
+      const { model, mode, difference, rejected, top1Agreement } = chooseModel(name, options, [1, channels, size, size]);
       for (const { mode: skipped, reason } of rejected) process.stderr.write(`resnets: bench: mode ${modeName(skipped)} passed over: ${reason}\n`);
+      const tolerance = toleranceFor(mode);
+      if (difference > tolerance) process.stderr.write(`resnets: bench: mode ${modeName(mode)} differs from the plain model by ${difference.toExponential(1)} (relative), over ${tolerance}\n`);
+      const slowBf16 = mode.precision === 'bf16' ? bf16Warning(cpu) : undefined;
+      if (slowBf16) process.stderr.write(`resnets: bench: ${slowBf16}\n`);
+      const kernels = planKernels(model, [options.batchSize[0], channels, size, size]);
       const rows: BenchRow[] = [];
       let peer: InferencePeer | undefined;
       try {
@@ -134,11 +176,30 @@ export function register(program: Command): void {
         await peer?.close();
       }
       if (options.json) {
-        const report = { model: name, size, threads, mode: modeName(mode), difference, warmup: options.warmup, runs: options.runs, engine: options.engine, peer: peer?.description, results: rows };
+        const report = {
+          model: name,
+          size,
+          threads,
+          mode: modeName(mode),
+          precision: mode.precision ?? 'fp32',
+          difference,
+          ...(top1Agreement === undefined ? {} : { top1Agreement }),
+          ...(kernels ? { kernels } : {}),
+          cpu,
+          warmup: options.warmup,
+          runs: options.runs,
+          engine: options.engine,
+          peer: peer?.description,
+          results: rows,
+        };
         console.log(JSON.stringify(report, null, 2));
         return;
       }
-      console.log(`${name}  ${channels}x${size}x${size}  threads ${threads}  mode ${modeName(mode)} (max relative difference from plain eval ${difference.toExponential(1)})`);
+      const agreement = top1Agreement === undefined ? '' : `, top-1 agreement ${(top1Agreement * 100).toFixed(0)}%`;
+      console.log(`${name}  ${channels}x${size}x${size}  threads ${threads}  mode ${modeName(mode)} (max relative difference from plain eval ${difference.toExponential(1)}${agreement})`);
+      console.log(formatCpuReport(cpu));
+      if (kernels) console.log(`oneDNN kernels: ${kernels}`);
+      if (slowBf16) console.log(`note: ${slowBf16}`);
       const header = ['Batch', 'resnets img/s', 'ms/batch'];
       if (peer) header.push(`${options.engine === 'onnxruntime' ? 'onnxruntime' : 'PyTorch'} img/s`, 'ms/batch', 'ratio');
       const table = rows.map((row) => {

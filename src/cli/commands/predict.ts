@@ -7,7 +7,8 @@ import { assertFiniteOutput } from '../../train/evaluate.js';
 import { refuseEmbeddingRun, trainedWeightsInfo } from '../../train/trained-model.js';
 import { readLabels } from '../labels.js';
 import { loadForPrediction } from '../model-loading.js';
-import { parseFraction, parsePositiveInt, registeredModelOptionsHelp, parseModelOptions } from '../options.js';
+import { parseFraction, parsePositiveInt, precisionOption, registeredModelOptionsHelp, parseModelOptions } from '../options.js';
+import { prepareForInference, type Precision } from '../../tools/inference-modes.js';
 import { imagesBatch, preprocessImage, type PreprocessOptions } from '../preprocess-image.js';
 import type { Image } from '../../data/image.js';
 import { oneLine } from '../errors.js';
@@ -21,6 +22,7 @@ interface PredictOptions {
   size?: number;
   cropPct?: number;
   json?: boolean;
+  precision: Precision;
 }
 
 interface Prediction {
@@ -58,8 +60,10 @@ export function register(program: Command): void {
     .option('--size <n>', "crop size (default: the model's input size)", parsePositiveInt)
     .option('--crop-pct <fraction>', 'centre-crop fraction: the short side is resized to size / crop-pct', parseFraction)
     .option('--json', 'print a JSON array with one { image, predictions } entry per image ({ image, error } for one that cannot be read)')
+    .addOption(precisionOption())
     .action(async (name: string, images: string[], options: PredictOptions) => {
-      const { model, preprocess, classNames } = loadForPrediction(name, options.weights, options);
+      const { model: loaded, preprocess, classNames } = loadForPrediction(name, options.weights, options);
+      const model = options.precision === 'fp32' ? loaded : prepareForInference(loaded, { precision: options.precision });
       const labels = options.labels ? readLabels(options.labels) : classNames;
       const results: { image: string; predictions?: Prediction[]; error?: string }[] = [];
       try {

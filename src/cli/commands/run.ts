@@ -10,7 +10,8 @@ import { Tensor } from '../../torch/tensor.js';
 import { assertFiniteOutput } from '../../train/evaluate.js';
 import { isFloatingPoint } from '../../torch/dtype.js';
 import { loadBackboneWithWeights, loadModelWithWeights } from '../model-loading.js';
-import { modelOptionsHelp, parseModelOptions, parseNonNegativeIntList, parsePositiveInt } from '../options.js';
+import { modelOptionsHelp, parseModelOptions, parseNonNegativeIntList, parsePositiveInt, precisionOption } from '../options.js';
+import { prepareForInference, type Precision } from '../../tools/inference-modes.js';
 
 interface RunOptions {
   weights: string;
@@ -20,6 +21,7 @@ interface RunOptions {
   output: string;
   featuresOnly?: boolean;
   outIndices?: number[];
+  precision: Precision;
 }
 
 /** Y.npy -> Y.0.npy, Y.1.npy, ... (a name without .npy gets .0.npy, ...). */
@@ -74,8 +76,10 @@ export function register(program: Command): void {
     .requiredOption('--output <file>', 'where to write the output tensor (.npy); with --features-only, Y.npy becomes Y.0.npy, Y.1.npy, ...')
     .option('--features-only', "the backbone's stage outputs instead of the logits (the full model's checkpoint; its classifier keys are ignored)")
     .option('--out-indices <list>', 'with --features-only: which stages, as indices into the model\'s featureInfo (default all: 0,1,2,3,4 = C1..C5 for an ImageNet ResNet)', parseNonNegativeIntList)
+    .addOption(precisionOption())
     .action(async (name: string, options: RunOptions) => {
       if (options.outIndices && !options.featuresOnly) throw new Error('--out-indices needs --features-only');
+      if (options.featuresOnly && options.precision !== 'fp32') throw new Error(`--precision ${options.precision} runs the full model only, not --features-only`);
       const input = readInput(options.input);
       // Floating-point input of another precision is converted to the weights' float32, as a
       // note says; the library itself refuses a mismatch (Module.call names both dtypes).
@@ -88,7 +92,8 @@ export function register(program: Command): void {
         }
         return;
       }
-      const { model } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
+      const { model: loaded } = loadModelWithWeights(name, options.weights, options.numClasses, options.modelOptions);
+      const model = options.precision === 'fp32' ? loaded : prepareForInference(loaded, { precision: options.precision });
       try {
         model.eval();
         const output = tidy(() => noGrad(() => model.call(input.dtype === 'float32' ? input : input.float())));

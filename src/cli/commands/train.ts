@@ -30,6 +30,10 @@ import {
   parsePositiveNumber, parseProbability, parseUnitInterval,
 } from '../options.js';
 import { modelInfo } from '../model-loading.js';
+import { addDistributedOptions, distributedRole, distributedRuntimeOptions, joinFromCommandLine, launchFromCommandLine, type DistributedCommandOptions } from '../distributed-options.js';
+import { destroy as leaveProcessGroup } from '../../train/distributed/process-group.js';
+import { describeFailure, RankFailureError } from '../../train/distributed/failure.js';
+import { perRankBatchSize, type DataParallelOptions } from '../../train/distributed/run.js';
 
 function parseEpochList(text: string): number[] {
   const values = text.split(',').map((part) => Number(part));
@@ -40,7 +44,7 @@ function parseEpochList(text: string): number[] {
 /** Options that go into the run config under the same name. */
 type SameNamed = 'mixup' | 'cutmix' | 'mixupProb' | 'mixupSwitchProb' | 'modelEma' | 'modelEmaDecay' | 'monitor' | 'earlyStopping' | 'earlyStoppingDelta' | 'rmspropAlpha';
 
-export interface TrainCommandOptions extends Pick<RunConfig, SameNamed> {
+export interface TrainCommandOptions extends Pick<RunConfig, SameNamed>, DistributedCommandOptions {
   modelOptions?: Record<string, unknown>;
   data?: string;
   testData?: string;
@@ -214,6 +218,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     ...(options.loss ? { loss: options.loss, embeddingSize: options.embeddingSize ?? 512, margin: marginFromOptions(options) } : noEmbeddingOptions(options)),
     weights: options.weights,
     freeze: options.freeze,
+    syncBatchNorm: options.syncBn,
   });
 }
 
@@ -251,9 +256,25 @@ export function addRuntimeOptions(command: Command): Command {
  */
 export async function trainWithConsole(
   config: RunConfig,
-  options: { out: string; resume: boolean; workers: number; progress: boolean; gradCheckpointing?: boolean | GradCheckpointingOptions; channelsLast?: boolean; autoThreads?: boolean },
+  options: {
+    out: string;
+    resume: boolean;
+    workers: number;
+    progress: boolean;
+    gradCheckpointing?: boolean | GradCheckpointingOptions;
+    /** Train as one rank of the initialised process group. */
+    dataParallel?: DataParallelOptions;
+    /** Print nothing but errors (the ranks of a data-parallel run other than 0). */
+    quiet?: boolean;
+    channelsLast?: boolean;
+    /** Pick the thread count from the batch and the machine's load, and say so. */
+    autoThreads?: boolean;
+  },
 ): Promise<SessionResult> {
-  const view = createProgressView({ interactive: options.progress && Boolean(process.stderr.isTTY) });
+  const say = options.quiet ? () => {} : (line: string) => console.log(line);
+  const view = options.quiet
+    ? createProgressView({ interactive: false, write: () => {}, logEverySeconds: 0 })
+    : createProgressView({ interactive: options.progress && Boolean(process.stderr.isTTY) });
   let stopRequested = false;
   const onSigint = () => {
     if (stopRequested) {
@@ -265,6 +286,11 @@ export async function trainWithConsole(
     view.message('\nCtrl-C: finishing this step and saving a resumable checkpoint (press Ctrl-C again to quit without saving)');
   };
   process.on('SIGINT', onSigint);
+  // A rank started by --nproc stops (and rank 0 saves) when its launcher goes away.
+  const onLauncherGone = () => {
+    stopRequested = true;
+  };
+  process.on('disconnect', onLauncherGone);
   const started = performance.now();
   try {
     const session = await runSession(config, {
@@ -279,6 +305,7 @@ export async function trainWithConsole(
       gradCheckpointing: options.gradCheckpointing,
       channelsLast: options.channelsLast,
       autoThreads: options.autoThreads,
+      dataParallel: options.dataParallel,
     });
     const { result, run } = session;
     view.stop();
@@ -286,26 +313,32 @@ export async function trainWithConsole(
     const { state } = result;
     if (result.status === 'stopped') {
       const where = state.batch === 0 ? `after epoch ${state.epoch}` : `in epoch ${state.epoch + 1} at batch ${state.batch}`;
-      console.log(`stopped ${where} (step ${state.iteration}); resumable checkpoint saved to ${run.file('state')}`);
-      console.log(`resume with: resnets train --resume ${run.path}`);
+      say(`stopped ${where} (step ${state.iteration}); resumable checkpoint saved to ${run.file('state')}`);
+      say(`resume with: resnets train --resume ${run.path}${resumeSuffix(state.worldSize)}`);
       return session;
     }
     const scored = result.records.some((r) => r.testAccuracy !== undefined) ? 'test' : 'training';
     const best = state.bestAccuracy >= 0 ? `; best ${scored} accuracy ${(state.bestAccuracy * 100).toFixed(2)}% at epoch ${state.bestEpoch}` : '';
     if (result.status === 'early-stopped') {
       const patience = config.earlyStopping ?? 0;
-      console.log(`stopped early after epoch ${state.earlyStoppedAt} of ${config.epochs}: ${config.monitor ?? 'loss'} did not improve for ${count(patience, 'epoch')} (in ${elapsed}${best})`);
+      say(`stopped early after epoch ${state.earlyStoppedAt} of ${config.epochs}: ${config.monitor ?? 'loss'} did not improve for ${count(patience, 'epoch')} (in ${elapsed}${best})`);
     } else {
-      console.log(`finished ${count(config.epochs, 'epoch')} in ${elapsed}${best}`);
+      say(`finished ${count(config.epochs, 'epoch')} in ${elapsed}${best}`);
     }
     const files = ['metrics.jsonl', 'curves.svg', 'last.safetensors', 'best.safetensors', ...(session.head ? ['head.safetensors: the class centres'] : []), ...(config.modelEma ? ['ema.safetensors'] : [])];
-    console.log(`run saved to ${run.path} (${files.join(', ')})`);
+    say(`run saved to ${run.path} (${files.join(', ')})`);
     return session;
   } catch (error) {
     view.stop();
-    throw error;
+    // A failed collective: name the rank that left, and where the run can resume from.
+    const described = await describeFailure(error);
+    if (described instanceof RankFailureError && !options.quiet && existsSync(join(options.out, 'state.safetensors'))) {
+      described.message += `; the last checkpoint in ${options.out} is intact: resume with resnets train --resume ${options.out} --nproc N (the same world size)`;
+    }
+    throw described;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('disconnect', onLauncherGone);
   }
 }
 
@@ -384,7 +417,8 @@ export function register(program: Command): void {
     .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
     .option('--margin <m>', `arcface: the angular margin m (default ${marginDefaults.arcface.m2}); cosface: the cosine margin m (default ${marginDefaults.cosface.m3})`, parseNonNegativeNumber)
     .option('--margins <m1,m2,m3>', `combined: cos(m1 θ + m2) - m3 (default ${marginDefaults.combined.m1},${marginDefaults.combined.m2},${marginDefaults.combined.m3})`, parseMargins);
-  addRuntimeOptions(command).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
+  addRuntimeOptions(addDistributedOptions(command)).action(async (model: string | undefined, options: TrainCommandOptions, cmd: Command) => {
+    const role = distributedRole(options);
     if (options.threads !== undefined) setNumThreads(options.threads);
     if (options.segments !== undefined && !options.checkpointActivations) throw new Error('--segments applies with --checkpoint-activations; add it or leave out --segments');
     const gradCheckpointing = options.checkpointActivations ? (options.segments === undefined ? true : { segments: options.segments }) : undefined;
@@ -396,7 +430,7 @@ export function register(program: Command): void {
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
       // Every setting that shapes the result comes from the run; only these may change.
-      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast']);
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast', ...distributedRuntimeOptions]);
       const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
@@ -414,13 +448,30 @@ export function register(program: Command): void {
       }
       out = options.out ?? defaultOut(model, config.data.data);
     }
-    // Without --threads or RESNETS_NUM_THREADS the session picks the count from the batch and the machine's load.
-    const autoThreads = options.threads === undefined && !process.env.RESNETS_NUM_THREADS;
-    const { model: trained, head, result } = await trainWithConsole(config, {
-      out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, channelsLast: options.channelsLast, autoThreads,
-    });
-    trained.dispose();
-    head?.dispose();
-    if (result.status === 'stopped') throw new Interrupted();
+    if (role === 'launcher') {
+      perRankBatchSize(config.batchSize, options.nproc!); // refused here rather than by every rank
+      const launched = await launchFromCommandLine(options);
+      if (launched.code === 130) throw new Interrupted();
+      if (launched.code !== 0) throw new Error(`${launched.failure ?? 'a rank failed'} (the data-parallel run of ${options.nproc} ranks stopped)`);
+      return;
+    }
+    const group = role === 'rank' ? await joinFromCommandLine(options) : undefined;
+    try {
+      const dataParallel = group ? { bucketCapMb: options.bucketCapMb } : undefined;
+      // Without --threads or RESNETS_NUM_THREADS a single-process run picks the count from the batch and the machine's load.
+      const autoThreads = !group && options.threads === undefined && !process.env.RESNETS_NUM_THREADS;
+      const session = await trainWithConsole(config, {
+        out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, dataParallel, quiet: group !== undefined && group.rank !== 0,
+        channelsLast: options.channelsLast, autoThreads,
+      });
+      session.model.dispose();
+      session.head?.dispose();
+      if (session.result.status === 'stopped') throw new Interrupted();
+    } finally {
+      if (group) leaveProcessGroup();
+    }
   });
 }
+
+/** The --nproc a resume command needs. */
+const resumeSuffix = (worldSize: number | undefined) => (worldSize && worldSize > 1 ? ` --nproc ${worldSize}` : '');

@@ -1,0 +1,80 @@
+// A compiled oneDNN inference plan: the primitives of one forward pass for one input
+// shape, their weights reordered once into each kernel's preferred layout, and the
+// activation buffers (blocked layout, reused once a value is dead). JS lowers the
+// traced graph into the plan's nodes (tools/dnnl/); this side builds and runs them.
+#pragma once
+
+#include "common.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace resnets {
+
+struct DnnlStep {
+  dnnl::primitive primitive;
+  // (oneDNN execution argument, plan value id)
+  std::vector<std::pair<int, int>> args;
+  // What it computes and which kernel oneDNN picked ('brgconv:avx512_core_amx_bf16').
+  std::string name;
+  std::string impl;
+};
+
+struct DnnlPlan {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  dnnl::memory::data_type dtype = dnnl::memory::data_type::f32;
+  // Every value's layout; temporaries made by reorders get negative ids.
+  std::unordered_map<int, dnnl::memory::desc> descs;
+  // A value that writes over another's buffer (the residual sum) maps to it.
+  std::unordered_map<int, int> sharesBufferOf;
+  // Weights, biases and zero fills, laid out once; their storage lives in `constantStorage`.
+  std::unordered_map<int, dnnl::memory> constants;
+  std::vector<at::Tensor> constantStorage;
+  std::vector<DnnlStep> steps;
+  int inputId = 0;
+  std::vector<int64_t> inputDims;
+  // Plan values the run hands back, and the dense f32 value each is reordered into.
+  std::vector<int> outputIds;
+  std::vector<int> denseOutputIds;
+  // Last node (by index in the spec) that reads each value, for in-place sums.
+  std::unordered_map<int, size_t> lastReader;
+  int nextTemporary = -1;
+  size_t scratchpadBytes = 0;
+  // Set by finalize: one memory object per value, over the pooled buffers.
+  std::unordered_map<int, dnnl::memory> memories;
+  std::vector<at::Tensor> buffers;
+  at::Tensor scratchpad;
+  int64_t activationBytes = 0;
+
+  int root(int value) const {
+    auto found = sharesBufferOf.find(value);
+    return found == sharesBufferOf.end() ? value : root(found->second);
+  }
+  const dnnl::memory::desc& desc(int value) const;
+  dnnl::memory::desc plainDesc(const dnnl::memory::dims& dims, dnnl::memory::data_type type) const;
+  // `value` in layout `wanted`: the value itself, or a temporary a reorder step fills.
+  int inLayout(int value, const dnnl::memory::desc& wanted, const std::string& name);
+  // `value` in the plan's data type (the f32 input feeding a bf16 plan's pooling, say).
+  int inPlanType(int value, const std::string& name);
+  void addStep(dnnl::primitive primitive, std::vector<std::pair<int, int>> args, const std::string& name, const char* impl);
+  // A constant tensor reordered once from its dense layout `from` into `to`.
+  dnnl::memory constant(const at::Tensor& tensor, const dnnl::memory::dims& dims, dnnl::memory::format_tag from,
+                        const dnnl::memory::desc& to);
+};
+
+inline bool contains(const std::vector<int>& values, int value) {
+  for (int v : values)
+    if (v == value) return true;
+  return false;
+}
+
+// dnnl_build.cc: one node of the spec into steps of the plan.
+void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index);
+// dnnl_plan.cc
+std::string dnnlIsaName(dnnl::cpu_isa isa);
+
+}  // namespace resnets

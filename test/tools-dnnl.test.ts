@@ -1,0 +1,183 @@
+// The compiled oneDNN plan (tools/dnnl/, native/dnnl_*.cc): one model of each family
+// stays within 1e-4 of the plain eval model, the conv-norm-act units and the residual
+// sum fuse into the convolutions, bfloat16 agrees with float32 within its tolerance and
+// on the top-1 class, unsupported ops are named with their module.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Conv2d, Module, Sequential } from '../src/nn/index.js';
+import { randn } from '../src/torch/creation.js';
+import { memory, noGrad } from '../src/torch/runtime.js';
+import { tidy } from '../src/torch/scope.js';
+import type { Tensor } from '../src/torch/tensor.js';
+import { relativeDifference } from '../src/tools/bench.js';
+import { cpuReport } from '../src/tools/cpu-info.js';
+import { DnnlInference } from '../src/tools/dnnl/inference.js';
+import { BF16_TOLERANCE, checkedInferenceModel, prepareForInference } from '../src/tools/inference-modes.js';
+import { trainedLookingModel, type ImageModel } from './helpers/trained-looking.js';
+
+/** The plain eval output and the plan's on one random batch. */
+function outputs(model: ImageModel, shape: number[], options: ConstructorParameters<typeof DnnlInference>[1] = {}): { plain: Tensor; plan: Tensor; compiled: DnnlInference } {
+  model.eval();
+  const input = randn(shape);
+  const plain = noGrad(() => model.call(input));
+  const compiled = new DnnlInference(model, options);
+  const plan = noGrad(() => compiled.call(input));
+  input.dispose();
+  return { plain, plan, compiled };
+}
+
+describe('the oneDNN plan', () => {
+  const families: [name: string, options: Record<string, unknown>, size: number][] = [
+    ['resnet18', { numClasses: 7 }, 32],
+    ['seresnet18', { numClasses: 7 }, 32],
+    ['densenet_bc_100_12', { numClasses: 10 }, 16],
+    ['resnetv2_18', { numClasses: 7 }, 32],
+    ['resnet20', { numClasses: 10 }, 16],
+  ];
+  for (const [name, options, size] of families) {
+    it(`${name}: outputs within 1e-4 of the plain eval model`, () => {
+      const { plain, plan, compiled } = outputs(trainedLookingModel(name, options), [2, 3, size, size]);
+      assert.deepEqual(plan.shape, plain.shape);
+      const difference = relativeDifference(plan, plain);
+      assert.ok(difference <= 1e-4, `relative difference ${difference}`);
+      assert.ok(difference > 0, 'folding changes the rounding, so a plan that ran the plain model would show');
+      compiled.dispose();
+      plain.dispose();
+      plan.dispose();
+    });
+  }
+
+  it('fuses each BatchNorm, ReLU and residual sum into its convolution: one step per convolution and pool', () => {
+    const model = trainedLookingModel('resnet18');
+    const convs = [...model.namedModules()].filter(([, m]) => m instanceof Conv2d).length;
+    const compiled = new DnnlInference(model);
+    const { steps } = compiled.describe([1, 3, 32, 32]);
+    // conv1's input reorder, 20 convolutions, max pool, average pool, fc, the output reorder.
+    assert.equal(convs, 20);
+    assert.deepEqual(steps.map((s) => s.name).filter((n) => !/^conv1|^layer\d\.\d\.(conv\d|downsample\.0)$|^maxpool$|^avgpool$|^fc$|^output \(reorder out\)$/.test(n)), []);
+    assert.equal(steps.length, 1 + convs + 3 + 1);
+    compiled.dispose();
+  });
+
+  it('SE multiplies in one broadcast binary step that also takes the residual sum and ReLU', () => {
+    const compiled = new DnnlInference(trainedLookingModel('seresnet18'));
+    const steps = compiled.describe([1, 3, 32, 32]).steps.filter((s) => s.name === 'layer1.0.se');
+    // The global mean (a pool) and the gate multiplication; no separate add or ReLU.
+    assert.equal(steps.length, 2);
+    assert.ok(!compiled.describe([1, 3, 32, 32]).steps.some((s) => s.name === 'layer1.0'), 'no standalone residual add');
+    compiled.dispose();
+  });
+
+  it('a plan per input shape; the old signature of prepareForInference still applies the other modes', () => {
+    const model = trainedLookingModel('resnet18');
+    const compiled = prepareForInference(model, { precision: 'fp32' });
+    assert.ok(compiled instanceof DnnlInference);
+    for (const batch of [1, 3]) {
+      const y: Tensor = tidy(() => noGrad(() => compiled.call(randn([batch, 3, 32, 32]))).keep());
+      assert.deepEqual(y.shape, [batch, 7]);
+      y.dispose();
+    }
+    compiled.dispose();
+    const mkldnn = prepareForInference(trainedLookingModel('resnet18'), { fuse: true, layout: 'mkldnn' });
+    assert.ok(!(mkldnn instanceof DnnlInference));
+    mkldnn.dispose();
+    assert.throws(() => prepareForInference(trainedLookingModel('resnet18'), { layout: 'mkldnn', precision: 'bf16' }), /precision 'bf16' runs in the compiled oneDNN plan only/);
+  });
+
+  it('Winograd 3x3 convolutions, where oneDNN has them, are checked like any mode', () => {
+    const model = trainedLookingModel('resnet18');
+    const checked = checkedInferenceModel(model, { fuse: true, layout: 'dnnl', convAlgorithm: 'winograd' }, [2, 3, 32, 32]);
+    const steps = (checked.model as DnnlInference).describe([2, 3, 32, 32]).steps;
+    const winograd = steps.filter((s) => s.impl.includes('wino')).length;
+    if (cpuReport().dnnlIsa.startsWith('avx512')) assert.ok(winograd > 0, 'oneDNN 2.6 has Winograd kernels for AVX-512');
+    // Winograd's transforms round more than direct convolution: the check measures by how much.
+    assert.ok(Number.isFinite(checked.difference) && checked.difference < 1e-2, String(checked.difference));
+    checked.model.dispose();
+  });
+
+  it('frees the plans\' weights and buffers at once, not at garbage collection', () => {
+    const compiled = new DnnlInference(trainedLookingModel('resnet18'));
+    const input = randn([2, 3, 32, 32]);
+    const before = memory().nativeBytes;
+    const forward = () => tidy(() => noGrad(() => compiled.call(input)).keep());
+    const first = forward();
+    const planBytes = compiled.describe([2, 3, 32, 32]).constantBytes;
+    assert.ok(planBytes > 40e6, 'resnet18\'s weights, reordered');
+    assert.ok(memory().nativeBytes - before >= planBytes, 'the plan\'s weights are counted');
+    compiled.releasePlans();
+    assert.ok(memory().nativeBytes - before < planBytes / 10, `${memory().nativeBytes - before} bytes left of ${planBytes}`);
+    const second = forward();
+    assert.ok(second.allclose(first, 0, 0), 'the model compiles again, to the same outputs');
+    for (const t of [input, first, second]) t.dispose();
+    compiled.dispose();
+  });
+
+  it('refuses non-finite inputs as the oneDNN-layout mode does', () => {
+    const compiled = new DnnlInference(trainedLookingModel('resnet18'));
+    const x = randn([1, 3, 32, 32]);
+    x.view([-1]).narrow(0, 5, 1).fill_(Number.NaN);
+    assert.throws(() => noGrad(() => compiled.call(x)), /1 NaN or infinite value; the oneDNN plan does not propagate them/);
+    x.dispose();
+    compiled.dispose();
+  });
+
+  it('names an unsupported op and the module it ran in', () => {
+    class Centering extends Module {
+      forward(input: Tensor): Tensor {
+        return input.sub(input.mean([2, 3], true));
+      }
+    }
+    const model = new Sequential(new Conv2d(3, 4, 3), new Centering()) as unknown as ImageModel;
+    const compiled = new DnnlInference(model);
+    assert.throws(() => noGrad(() => compiled.call(randn([1, 3, 8, 8]))), /dnnl plan: op 'aten::sub' in module '1' \(Centering\) is not supported/);
+    compiled.dispose();
+    // A flattened [N, C*H*W] view of a blocked activation is read by a linear layer only.
+    class FlattenThenScale extends Module {
+      forward(input: Tensor): Tensor {
+        return input.flatten(1).relu();
+      }
+    }
+    const flat = new DnnlInference(new Sequential(new Conv2d(3, 4, 3), new FlattenThenScale()) as unknown as ImageModel);
+    assert.throws(() => noGrad(() => flat.call(randn([1, 3, 8, 8]))), /op 'aten::relu' in module '1' \(FlattenThenScale\) is not supported \(it reads a flattened view of a 4-D activation\)/);
+    flat.dispose();
+  });
+});
+
+describe('the oneDNN plan in bfloat16', () => {
+  for (const [name, options, size] of [
+    ['resnet18', { numClasses: 7 }, 32],
+    ['densenet_bc_100_12', { numClasses: 10 }, 16],
+  ] as const) {
+    it(`${name}: within the bf16 tolerance of float32, the same top-1 class where float32 is not near a tie`, () => {
+      const model = trainedLookingModel(name, options);
+      model.eval();
+      const input = randn([16, 3, size, size]);
+      const plain = noGrad(() => model.call(input));
+      const compiled = prepareForInference(model, { precision: 'bf16' }) as DnnlInference;
+      assert.equal(compiled.options.precision, 'bf16');
+      const bf16 = noGrad(() => compiled.call(input));
+      const difference = relativeDifference(bf16, plain);
+      assert.ok(difference <= BF16_TOLERANCE, `relative difference ${difference}`);
+      assert.ok(difference > 1e-5, `bfloat16 rounds far more than float32 (${difference}): the plan must really run in bf16`);
+      // Rows whose two best float32 scores are further apart than bf16's error must keep their class.
+      const [confident, agreement] = tidy(() => {
+        const scale = plain.abs().max().item();
+        const top2 = plain.topk(2, 1).values;
+        const margin = top2.narrow(1, 0, 1).sub(top2.narrow(1, 1, 1)).view([-1]);
+        const rows = margin.gt(2 * difference * scale);
+        const same = bf16.argmax(1).eq(plain.argmax(1));
+        return [rows.float().sum().item(), same.logicalAnd(rows).float().sum().item() / Math.max(rows.float().sum().item(), 1)];
+      });
+      assert.ok(confident > 0, 'some rows are not near a tie');
+      assert.equal(agreement, 1);
+      for (const t of [input, plain, bf16]) t.dispose();
+      compiled.dispose();
+    });
+  }
+
+  it('bench reports whether this CPU runs bf16 natively', () => {
+    const report = cpuReport();
+    const hasBf16 = report.flags.includes('avx512_bf16') || report.flags.includes('amx_bf16');
+    assert.equal(report.nativeBf16, hasBf16 && report.dnnlIsa !== 'avx512_core' && report.dnnlIsa !== 'avx2');
+  });
+});
