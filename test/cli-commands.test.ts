@@ -92,6 +92,16 @@ describe('resnets list', () => {
     assert.match(unknown.stderr, /unknown family 'vgg'; known: .*seresnet/);
   });
 
+  it("shows a family's own training defaults under its table and in --json", async () => {
+    const { code, stdout } = await resnets('list', '--family', 'fractalnet');
+    assert.equal(code, 0);
+    assert.match(stdout, /^training defaults \(SGD, when left out\): lr 0\.02, plain momentum \(no Nesterov\) \(the paper's SGD/m);
+    const json = await resnets('list', 'fractalnet_fmnist', '--json');
+    assert.deepEqual(JSON.parse(json.stdout)[0].trainingDefaults, { lr: 0.02, nesterov: false, source: "the paper's SGD: lr 0.02, momentum 0.9, no Nesterov" });
+    const resnet = await resnets('list', 'resnet20', '--json');
+    assert.equal(JSON.parse(resnet.stdout)[0].trainingDefaults, undefined);
+  });
+
   it('shows resnet50 with its family, parameter count and input size', async () => {
     const { code, stdout } = await resnets('list', 'resnet5*');
     assert.equal(code, 0);

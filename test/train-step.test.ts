@@ -44,4 +44,21 @@ describe('training defaults', () => {
     assert.equal(adamw.weightDecay, 0.05);
     assert.equal(adamw.warmupEpochs, 0.4, 'a fifth of a short run');
   });
+
+  it("take a family's own SGD settings where it has them (FractalNet: the paper's lr 0.02, plain momentum)", () => {
+    const data = { data: 'fashion-mnist' };
+    const fractal = train.resolveRunConfig({ model: 'fractalnet_fmnist', data });
+    assert.equal(fractal.lr, 0.02);
+    assert.equal(fractal.nesterov, false);
+    assert.equal(fractal.momentum, 0.9);
+    assert.deepEqual(models.getModelInfo('fractalnet_cifar').trainingDefaults, { lr: 0.02, nesterov: false, source: "the paper's SGD: lr 0.02, momentum 0.9, no Nesterov" });
+    const given = train.resolveRunConfig({ model: 'fractalnet_fmnist', data, lr: 0.05, nesterov: true });
+    assert.equal(given.lr, 0.05, 'a given rate wins');
+    assert.equal(given.nesterov, true);
+    const adamw = train.resolveRunConfig({ model: 'fractalnet_fmnist', data, optimizer: 'adamw' });
+    assert.equal(adamw.lr, 1e-3, "the family's SGD rate does not apply to AdamW");
+    const resnet = train.resolveRunConfig({ model: 'resnet20', data });
+    assert.equal(resnet.nesterov, true);
+    assert.equal(models.getModelInfo('resnet20').trainingDefaults, undefined);
+  });
 });

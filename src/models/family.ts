@@ -73,6 +73,24 @@ export interface VariantDefinition<Config> {
 }
 
 /**
+ * SGD settings a family trains best with, taken when a run leaves them out (as timm keeps
+ * a recipe per model): a network without shortcuts, such as FractalNet, wants a lower
+ * rate than the ResNet papers' 0.1. Only SGD runs use them; a given setting wins.
+ */
+export interface FamilyTrainingDefaults {
+  lr?: number;
+  nesterov?: boolean;
+  /** Where the values come from (a paper's training details), shown when a run uses them. */
+  source: string;
+}
+
+/** 'lr 0.02, plain momentum (no Nesterov)', for run logs and `resnets list`. */
+export function describeTrainingDefaults(family: FamilyTrainingDefaults): string {
+  const parts = [family.lr === undefined ? '' : `lr ${family.lr}`, family.nesterov === undefined ? '' : family.nesterov ? 'Nesterov momentum' : 'plain momentum (no Nesterov)'];
+  return parts.filter(Boolean).join(', ');
+}
+
+/**
  * A family of classifiers takes the common options (CommonConfig); a family of embedding
  * models (face recognition: fresnet, iresnet) has `kind: 'embedding'`, its own options
  * only, and builds EmbeddingModels, which have no classifier and no features-only form.
@@ -100,6 +118,8 @@ export interface FamilyDefinition<
   /** The pretrained config of a resolved config; a variant's `pretrained` overrides fields. */
   pretrained(config: Resolved): PretrainedConfig;
   variants: Record<Names, VariantDefinition<Config>>;
+  /** Training settings that differ from the library's SGD defaults for this family. */
+  trainingDefaults?: FamilyTrainingDefaults;
   /** timm's pretrained_filter_fn: rewrites a checkpoint (old key names, extra entries) before it loads. */
   filterStateDict?(dict: StateDict, model: Model): StateDict;
 }

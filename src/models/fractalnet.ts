@@ -262,6 +262,10 @@ export const fractalNetFamily = defineFamily({
     globalPathRatio: 'number in [0, 1]',
     evalColumn: 'null | integer 1..C (1: the shallowest column)',
   },
+  // The paper trains with plain SGD, momentum 0.9, from lr 0.02: a network with no
+  // shortcuts and mean joins diverges in its first epoch at the ResNet papers' 0.1
+  // (scripts/fractalnet_train_reference.py shows the same of the paper's network).
+  trainingDefaults: { lr: 0.02, nesterov: false, source: "the paper's SGD: lr 0.02, momentum 0.9, no Nesterov" },
   resolve: resolveFractalNetConfig,
   build: (config: ResolvedFractalNetConfig, options) => new FractalNet(config, options),
   describe: (c: ResolvedFractalNetConfig) => `${c.columns} columns, ${c.blocks} blocks, channels [${c.channels.join(', ')}]`,

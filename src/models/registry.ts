@@ -7,7 +7,7 @@ import { withDefaultDevice } from '../torch/creation.js';
 import { dtypeSize } from '../torch/dtype.js';
 import { ImageClassifier } from './classifier.js';
 import type { EmbeddingModel } from './embedding.js';
-import type { AnyFamily, BuildOnlyOptions, PretrainedConfig, VariantDefinition } from './family.js';
+import type { AnyFamily, BuildOnlyOptions, FamilyTrainingDefaults, PretrainedConfig, VariantDefinition } from './family.js';
 import { FeatureListNet } from './features.js';
 import { checkBoolean, rejectUnknownOptions } from './options.js';
 
@@ -33,6 +33,8 @@ export interface ModelInfo {
   description: string;
   /** 'embedding' for models that return embeddings, not class scores (fresnet, iresnet). */
   kind: 'classifier' | 'embedding';
+  /** The family's own SGD training settings, where it has them (FamilyDefinition.trainingDefaults). */
+  trainingDefaults?: FamilyTrainingDefaults;
 }
 
 /** Options of the untyped path (the CLI, a name read from a file): checked at run time against the family's. */
@@ -84,6 +86,7 @@ export function registerFamily(definition: AnyFamily): void {
       classifier: pretrained.classifier,
       description: variant.description,
       kind: definition.kind ?? 'classifier',
+      ...(definition.trainingDefaults ? { trainingDefaults: Object.freeze({ ...definition.trainingDefaults }) } : {}),
     };
     models.set(name, { info: freezeInfo(info), definition, variant });
   }

@@ -33,6 +33,7 @@ import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { convWeightsToChannelsLast_ } from '../models/index.js';
 import { chooseTrainingThreads } from './threads.js';
 import { checkPrecision, type TrainingPrecision } from './step.js';
+import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../models/family.js';
 import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
 /** What a run trains: a classifier, or (with a loss head) an embedding model. */
@@ -145,13 +146,23 @@ export const defaultWeightDecay = (optimizer: OptimizerName): number => optimize
 /** One epoch, or a fifth of a shorter run, so a short run is not all warm-up; none for OneCycle, which warms up by itself. */
 export const defaultWarmupEpochs = (epochs: number, schedule: ScheduleName = 'cosine'): number => (schedule === 'onecycle' ? 0 : Math.min(1, epochs / 5));
 
-/** Fills in the defaults of every setting not given (undefined counts as not given). */
+/** The model family's own SGD settings (FamilyDefinition.trainingDefaults) that a run with this optimizer takes. */
+export function familyTrainingDefaults(model: string, optimizer: OptimizerName): FamilyTrainingDefaults | undefined {
+  return optimizer === 'sgd' ? getModelInfo(model).trainingDefaults : undefined;
+}
+
+/**
+ * Fills in the defaults of every setting not given (undefined counts as not given): the
+ * model family's own where it has them, else the library's.
+ */
 export function resolveRunConfig(input: RunConfigInput): RunConfig {
   const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as RunConfigInput;
-  const base = { ...trainingDefaults, modelOptions: {}, ...given };
+  const optimizer = given.optimizer ?? trainingDefaults.optimizer;
+  const family = familyTrainingDefaults(input.model, optimizer);
+  const base = { ...trainingDefaults, modelOptions: {}, ...(family?.nesterov === undefined ? {} : { nesterov: family.nesterov }), ...given };
   return {
     ...base,
-    lr: given.lr ?? defaultLr(base.optimizer),
+    lr: given.lr ?? family?.lr ?? defaultLr(base.optimizer),
     weightDecay: given.weightDecay ?? defaultWeightDecay(base.optimizer),
     warmupEpochs: given.warmupEpochs ?? defaultWarmupEpochs(base.epochs, base.schedule),
   };
@@ -398,6 +409,8 @@ async function trainModel(
     log(`precision: bf16 (convolutions and matmuls in bfloat16 under autocast; weights, optimizer state, norms and the loss in float32)`);
     if (!cpu.bf16) log(`warning: this CPU (${cpu.model}) has no AVX512-BF16 or AMX: bfloat16 convolutions are emulated and will be slower than fp32`);
   }
+  const family = familyTrainingDefaults(config.model, config.optimizer);
+  if (family) log(`${getModelInfo(config.model).architecture} trains with its own SGD defaults where a setting is left out: ${describeTrainingDefaults(family)} (${family.source})`);
   const trainImages = data.train!.length;
   const batchSize = Math.min(config.batchSize, trainImages);
   const leftOver = trainImages % batchSize;

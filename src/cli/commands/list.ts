@@ -2,6 +2,7 @@
 // parameters and input size.
 import type { Command } from 'commander';
 import { getModelInfo, listModels } from '../../models/index.js';
+import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../../models/family.js';
 import { modelParameterCount } from '../model-loading.js';
 import { formatTable } from '../table.js';
 
@@ -12,6 +13,8 @@ interface ListRow {
   params: number;
   inputSize: number[];
   description: string;
+  /** The family's own SGD training settings, where it has them. */
+  trainingDefaults?: FamilyTrainingDefaults;
 }
 
 /** The rows of `names` whose group or architecture is `family` (every row without one). */
@@ -30,6 +33,7 @@ function rowsFor(names: string[], family: string | undefined): ListRow[] {
       params: modelParameterCount(info.name),
       inputSize: [...info.defaultInputSize],
       description: info.description,
+      ...(info.trainingDefaults ? { trainingDefaults: info.trainingDefaults } : {}),
     }));
 }
 
@@ -58,7 +62,9 @@ export function register(program: Command): void {
           members.map((row) => [row.name, row.family, row.params.toLocaleString('en-US'), row.inputSize.join('x'), row.description]),
           { alignRight: [2] },
         );
-        return `${group} (${members.length} model${members.length === 1 ? '' : 's'})\n${table}`;
+        const recipe = members.find((row) => row.trainingDefaults)?.trainingDefaults;
+        const note = recipe ? `\ntraining defaults (SGD, when left out): ${describeTrainingDefaults(recipe)} (${recipe.source})` : '';
+        return `${group} (${members.length} model${members.length === 1 ? '' : 's'})\n${table}${note}`;
       });
       console.log(sections.join('\n\n'));
     });

@@ -56,7 +56,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed>, Distrib
   lr?: number;
   optimizer: OptimizerName;
   momentum: number;
-  nesterov: boolean;
+  nesterov?: boolean;
   dropPathRate?: number;
   dropRate?: number;
   weightDecay?: number;
@@ -185,6 +185,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     optimizer: options.optimizer,
     lr: options.lr,
     momentum: options.momentum,
+    // Left out (undefined: commander sets no default when both --nesterov and --no-nesterov exist), the model family's or the library's default applies.
     nesterov: options.nesterov,
     weightDecay: options.weightDecay,
     noDecayNormBias: !options.decayNormBias,
@@ -359,9 +360,10 @@ export function register(program: Command): void {
     .option('--freeze', 'train only the classifier; every other layer keeps its (loaded) weights')
     .option('--epochs <n>', 'epochs to train', parsePositiveInt, trainingDefaults.epochs)
     .option('--batch-size <n>', 'images per step', parsePositiveInt, trainingDefaults.batchSize)
-    .option('--lr <rate>', `peak learning rate (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].lr} for ${name}`).join(', ')})`, parsePositiveNumber)
+    .option('--lr <rate>', `peak learning rate (default: ${optimizerNames.map((name) => `${optimizerDefaults[name].lr} for ${name}`).join(', ')}; with sgd, a family's own where 'resnets list' shows training defaults, such as FractalNet's 0.02)`, parsePositiveNumber)
     .option('--optimizer <name>', `one of ${optimizerNames.join(', ')} (rmsprop: torch.optim.RMSprop; rmsproptf: timm's TensorFlow-style RMSprop; lamb: timm's LAMB)`, parseChoice(optimizerNames), trainingDefaults.optimizer)
     .option('--momentum <m>', 'momentum of SGD and RMSprop', parseNonNegativeNumber, trainingDefaults.momentum)
+    .option('--nesterov', "SGD: Nesterov momentum (the default, except for families whose training defaults say otherwise, such as FractalNet)")
     .option('--no-nesterov', 'SGD: plain momentum instead of Nesterov momentum')
     .option('--drop-path-rate <p>', "stochastic depth: the last block's drop probability, earlier blocks' rising linearly from 0 (default 0)", parseProbability)
     .option('--drop-rate <p>', 'dropout before the classifier (default 0)', parseProbability)
