@@ -15,6 +15,7 @@
         "native/autograd.cc",
         "native/checkpoint.cc",
         "native/trace.cc",
+        "native/autocast.cc",
         "native/dnnl_plan.cc",
         "native/dnnl_build.cc",
         "native/distributed.cc"

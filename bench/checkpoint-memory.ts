@@ -11,10 +11,10 @@
 // batch 64, both on 128x128 inputs.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { native } from '../src/native.js';
+import { cpuFeatures } from '../src/torch/cpu-features.js';
 import { torch } from '../src/index.js';
 import { createClassifierByName } from '../src/models/index.js';
 import { SGD } from '../src/train/optim/sgd.js';
@@ -111,9 +111,8 @@ function runConfiguration(spec: string, checkpoint: boolean): StepFigures {
 if (args.child) {
   console.log(JSON.stringify(runChild(args.child)));
 } else {
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const flags = /^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-  const isa = ['avx2', 'avx512f', 'avx512_bf16', 'amx_tile'].filter((flag) => flags.split(' ').includes(flag)).join(' ');
+  const { model: cpu, isa: isaFlags } = cpuFeatures();
+  const isa = isaFlags.join(' ');
   const rows: { plain: StepFigures; checkpointed: StepFigures }[] = [];
   for (const spec of args.cases!.split(',')) rows.push({ plain: runConfiguration(spec, false), checkpointed: runConfiguration(spec, true) });
   if (args.json) {

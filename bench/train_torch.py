@@ -2,12 +2,15 @@
 
 Trains the same networks as `resnets` on synthetic data (so only the training step is
 measured): the CIFAR ResNet of He et al. (2015, section 4.2, option A shortcuts) and
-torchvision's models by name (resnet18, densenet121). SGD with momentum 0.9, Nesterov, weight decay 5e-4, cross
-entropy; the thread count is set explicitly.
+torchvision's models by name (resnet18, resnet50, densenet121). SGD with momentum 0.9, Nesterov, weight decay 5e-4,
+cross entropy; the thread count is set explicitly. --channels-last converts the model and the batch to
+torch.channels_last; --autocast bf16 runs the forward under torch.autocast('cpu', dtype=torch.bfloat16), the loss
+on its float32 output, as the autocast recipe does.
 
 Usage: train_torch.py --model resnet20 --batch-size 128 --image-size 28 --channels 1
-                      --classes 10 --threads 2 --warmup 5 --steps 20 --repeats 3
-Prints one JSON object: images per second of each repeat, their median, parameter count.
+                      --classes 10 --threads 2 --warmup 5 --steps 20 --repeats 3 [--channels-last] [--autocast bf16]
+Prints one JSON object: images per second of each repeat, their median, the median per second of process CPU
+time (steadier than wall time on a shared machine), parameter count.
 """
 import argparse
 import json
@@ -98,6 +101,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--autocast", choices=["bf16"])
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -107,29 +112,37 @@ def main():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     images = torch.randn(args.batch_size, args.channels, args.image_size, args.image_size)
     labels = torch.randint(0, args.classes, (args.batch_size,))
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    autocast = args.autocast == "bf16"
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(images), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            output = model(images)
+        loss = F.cross_entropy(output.float(), labels)
         loss.backward()
         optimizer.step()
         return loss.item()
 
     for _ in range(args.warmup):
         step()
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(args.repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             step()
         rates.append(args.steps * args.batch_size / (time.perf_counter() - start))
+        cpu_rates.append(args.steps * args.batch_size / (time.process_time() - cpu_start))
     print(json.dumps({
-        "peer": f"PyTorch {torch.__version__} eager",
+        "peer": f"PyTorch {torch.__version__} eager" + (", channels-last" if args.channels_last else "") + (", autocast bf16" if autocast else ""),
         "model": args.model,
         "parameters": sum(p.numel() for p in model.parameters()),
         "threads": torch.get_num_threads(),
         "images_per_second": statistics.median(rates),
         "runs": rates,
+        "cpu_images_per_second": statistics.median(cpu_rates),
     }))
 
 

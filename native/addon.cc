@@ -14,6 +14,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerCheckpointOps(env, exports);
   registerAllocatorStatsOps(env, exports);
   registerTraceOps(env, exports);
+  registerAutocastOps(env, exports);
   registerDnnlOps(env, exports);
   registerDistributedOps(env, exports);
   return exports;

@@ -1,6 +1,8 @@
 #include "common.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <cmath>
 #include <mutex>
@@ -40,6 +42,10 @@ int64_t acquireBytes(const at::Tensor& tensor, const void** key) {
   return use.bytes;
 }
 
+// Set when garbage collection frees a handle that was never disposed: the next report to
+// V8 then starts its windows afresh (see bytesToReport), so the fall reaches V8 at once.
+thread_local bool tCollectedLiveHandles = false;
+
 // Returns the bytes that leave the total when this handle goes.
 int64_t releaseBytes(const TensorHolder* holder) {
   if (holder->storage == nullptr) return holder->bytes;
@@ -69,6 +75,8 @@ void release(TensorHolder* holder) {
 // the next syncExternalMemory() on this thread.
 void finalizeInGc(node_api_basic_env, void* data, void*) {
   auto* holder = static_cast<TensorHolder*>(data);
+  // A handle still live here escaped every scope: garbage the collection just freed.
+  if (holder->live) tCollectedLiveHandles = true;
   release(holder);
   delete holder;
 }
@@ -108,6 +116,37 @@ TensorHolder* checkedHolder(const Napi::Value& value) {
 // What this thread's V8 isolate has been told (each Node environment runs on its own thread).
 thread_local int64_t tReportedBytes = 0;
 
+// V8 hears the highest native bytes of the last one to two windows, not every rise and
+// fall. V8 starts a full collection whenever its external figure climbs 64 MB above the
+// lowest it has seen since the last one, so reporting each step's fall would have it
+// collect several times per training step (measured: a fifth of densenet121's forward
+// pass). A rise past the window's highest is reported at once, so tensors nobody
+// disposed still push V8 to collect, and once a collection has freed such tensors the
+// windows start afresh, so V8 hears that fall at once and the next 64 MB of garbage sets
+// off the next collection (without this, each collection's limit would ratchet up from
+// the window's peak); any other fall reaches V8 within two windows.
+constexpr auto kReportWindow = std::chrono::seconds(5);
+struct ReportWindows {
+  std::chrono::steady_clock::time_point started{};
+  int64_t currentPeak = 0;
+  int64_t previousPeak = 0;
+};
+thread_local ReportWindows tWindows;
+
+int64_t bytesToReport(int64_t now) {
+  auto clock = std::chrono::steady_clock::now();
+  if (tCollectedLiveHandles) {
+    tCollectedLiveHandles = false;
+    tWindows = ReportWindows{clock, now, 0};
+  } else if (clock - tWindows.started >= kReportWindow) {
+    tWindows.previousPeak = tWindows.currentPeak;
+    tWindows.currentPeak = 0;
+    tWindows.started = clock;
+  }
+  tWindows.currentPeak = std::max(tWindows.currentPeak, now);
+  return std::max(tWindows.currentPeak, tWindows.previousPeak);
+}
+
 std::string messageOf(const c10::Error& error) { return error.what_without_backtrace(); }
 
 // A JS number that must be an integer libtorch can hold: casting NaN, infinities or
@@ -125,10 +164,10 @@ int64_t liveTensorBytes() { return gLiveBytes.load(); }
 int64_t nativeBytes() { return countingAllocatorInstalled() ? allocatedCpuBytes() : liveTensorBytes(); }
 
 void syncExternalMemory(Napi::Env env) {
-  const int64_t now = nativeBytes();
-  const int64_t change = now - tReportedBytes;
+  const int64_t reported = bytesToReport(nativeBytes());
+  const int64_t change = reported - tReportedBytes;
   if (change == 0) return;
-  tReportedBytes = now;
+  tReportedBytes = reported;
   Napi::MemoryManagement::AdjustExternalMemory(env, change);
 }
 

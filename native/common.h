@@ -72,6 +72,7 @@ void registerAutogradOps(Napi::Env env, Exports exports);
 void registerCheckpointOps(Napi::Env env, Exports exports);
 void registerAllocatorStatsOps(Napi::Env env, Exports exports);
 void registerTraceOps(Napi::Env env, Exports exports);
+void registerAutocastOps(Napi::Env env, Exports exports);
 void registerDnnlOps(Napi::Env env, Exports exports);
 void registerDistributedOps(Napi::Env env, Exports exports);
 

@@ -6,6 +6,8 @@
 export type NativeHandle = object & { readonly __nativeTensor?: never };
 export type DTypeCode = number;
 export type Scalar = number | boolean;
+/** Autocast on one device: on or off, the lower precision, and whether weight casts are cached. */
+export type AutocastState = { enabled: boolean; dtype: DTypeCode; cache: boolean };
 type MemoryFigures = { liveTensors: number; nativeBytes: number; tensorBytes: number; countsAllAllocations: boolean };
 
 // What traceEnd hands back: the traced graph as plain objects.
@@ -275,6 +277,14 @@ export interface NativeAddon {
   tracePopScope(): void;
   traceAbandon(): void;
   traceEnd(outputs: NativeHandle[]): RawGraph;
+
+  // native/autocast.cc
+  /** This thread's autocast state on 'cpu' or 'cuda'. */
+  autocastState(device: string): AutocastState;
+  /** Sets the state (and enters one more nested region); returns the state it replaced. */
+  autocastEnter(device: string, state: AutocastState): AutocastState;
+  /** Leaves a region, putting back the state autocastEnter returned; the outermost one drops the cached weight casts. */
+  autocastExit(device: string, previous: AutocastState): void;
 
   // native/dnnl_plan.cc
   dnnlPlanCreate(spec: DnnlPlanSpec): DnnlPlanHandle;

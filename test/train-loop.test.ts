@@ -147,21 +147,21 @@ describe('training loop', () => {
     assert.notDeepEqual(runs[0].weights, runs[2].weights);
   });
 
-  it('stopping mid-epoch and resuming from the state file equals an uninterrupted run', async () => {
+  for (const precision of ['fp32', 'bf16'] as const) it(`stopping mid-epoch and resuming from the state file equals an uninterrupted run (${precision})`, async () => {
     const dir = tempDir();
     try {
-      const straight = setup({ epochs: 2 });
+      const straight = setup({ epochs: 2, precision });
       await train(straight.options);
 
       const info = { model: 'tiny', modelOptions: {}, classes: ['a', 'b', 'c', 'd'], inputShape: [1, 8, 8] as [number, number, number], mean: [0], std: [1], cropPct: 1 };
-      const first = setup({ epochs: 2 });
+      const first = setup({ epochs: 2, precision });
       let steps = 0;
       const run = new RunDirectory(dir.path, info);
       const stopped = await train({ ...first.options, run, shouldStop: () => ++steps === 5 });
       assert.equal(stopped.status, 'stopped');
       assert.deepEqual([stopped.state.epoch, stopped.state.batch, stopped.state.iteration], [0, 5, 5]);
 
-      const second = setup({ epochs: 2, modelSeed: 99 }); // other initial weights: the state file must replace them
+      const second = setup({ epochs: 2, modelSeed: 99, precision }); // other initial weights: the state file must replace them
       const state = run.loadState(second.model, second.options.optimizer);
       const resumed = await train({ ...second.options, run, resumeFrom: state });
       assert.equal(resumed.status, 'completed');

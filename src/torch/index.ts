@@ -8,4 +8,6 @@ export * from './functional.js';
 export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
 export * as autograd from './autograd.js';
+export { autocast, isAutocastEnabled, type AutocastOptions } from './autocast.js';
+export { cpuFeatures, describeCpu, type CpuFeatures } from './cpu-features.js';
 export { checkpoint, checkpointOne, isRecomputing } from './checkpoint.js';

@@ -43,7 +43,7 @@ export {
   type SessionOptions,
   type SessionResult,
 } from './session.js';
-export { trainingStep, crossEntropyLoss, type LossFunction, type TrainingStepOptions, type TrainingStepResult } from './step.js';
+export { trainingStep, crossEntropyLoss, forwardAndLoss, checkPrecision, trainingPrecisions, type ForwardSettings, type LossFunction, type TrainingPrecision, type TrainingStepOptions, type TrainingStepResult } from './step.js';
 export {
   prepareData,
   trainLoader,

@@ -18,7 +18,7 @@ import { softTargetCrossEntropy } from './losses.js';
 import { mixupRandom, type Mixup } from './mixup.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { Schedule } from './schedule.js';
-import { crossEntropyLoss, trainingStep, type LossFunction } from './step.js';
+import { crossEntropyLoss, trainingStep, type LossFunction, type TrainingPrecision } from './step.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -92,6 +92,10 @@ export interface TrainOptions {
   monitor?: 'loss' | 'accuracy';
   /** Clip the gradients' joint 2-norm to this before each update. */
   clipGradNorm?: number;
+  /** 'bf16': mixed-precision forward passes (weights, optimizer state and norms stay float32); default 'fp32'. */
+  precision?: TrainingPrecision;
+  /** Channels-last batches, for a model whose convolution weights are channels-last (convWeightsToChannelsLast_). */
+  channelsLast?: boolean;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
   run?: RunDirectory;
   /** Continue from this point (the model and optimizer already hold its tensors). */
@@ -182,7 +186,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        const step = { model: options.stepModel ?? model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params };
+        const step = { model: options.stepModel ?? model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast };
         if (mixup) {
           // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
           const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));

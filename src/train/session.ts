@@ -28,6 +28,11 @@ import { createEmbeddingHead, type EmbeddingHead, type EmbeddingLossName } from 
 import type { MarginSpec } from './losses/margin.js';
 import { embeddingModelOptions } from './embedding-setup.js';
 import type { Module } from '../nn/module.js';
+import { cpuFeatures } from '../torch/cpu-features.js';
+import { getNumThreads, setNumThreads } from '../torch/runtime.js';
+import { convWeightsToChannelsLast_ } from '../models/index.js';
+import { chooseTrainingThreads } from './threads.js';
+import { checkPrecision, type TrainingPrecision } from './step.js';
 import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../models/family.js';
 import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
@@ -110,6 +115,8 @@ export interface RunConfig {
   weights?: string;
   /** Train only the classifier: every other parameter stays as built or loaded. */
   freeze?: boolean;
+  /** 'bf16': mixed-precision forward passes as PyTorch's CPU autocast (absent in older runs: 'fp32'). */
+  precision?: TrainingPrecision;
   /** Data-parallel runs: batch-norm statistics over the global batch (SyncBatchNorm). */
   syncBatchNorm?: boolean;
 }
@@ -187,6 +194,10 @@ export interface SessionOptions {
   log?: (line: string) => void;
   /** Activation checkpointing (model.setGradCheckpointing): less memory, the same result, more compute. */
   gradCheckpointing?: boolean | GradCheckpointingOptions;
+  /** Train with channels-last convolution weights and batches (faster where oneDNN's NHWC kernels are: bench/README.md). */
+  channelsLast?: boolean;
+  /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
+  autoThreads?: boolean;
   /** Train as one rank of the initialised process group (train.distributed.init): data-parallel, the batch size global. */
   dataParallel?: DataParallelOptions;
 }
@@ -244,6 +255,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   const log = options.log ?? (() => {});
   if (!options.resume) checkFreshRunDir(options.out);
   getModelInfo(config.model); // an unknown name fails before the data is read
+  if (config.precision !== undefined) checkPrecision(config.precision);
   if (config.loss && (config.mixup || config.cutmix)) {
     // Mixed batches train on soft targets over class logits; a loss head takes one identity per image.
     throw new Error(`--mixup and --cutmix train a classifier on soft targets; they do not apply with --loss ${config.loss}, which needs one identity per image`);
@@ -262,6 +274,12 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     log(`warning: batch size ${config.batchSize} is larger than the ${trainSize} training images; using batches of ${trainSize}`);
   }
 
+  if (options.autoThreads) {
+    const [, height, width] = data.inputShape;
+    const choice = chooseTrainingThreads({ batchSize: Math.min(config.batchSize, trainSize), height, width });
+    setNumThreads(choice.threads);
+    log(`threads: ${getNumThreads()} (${choice.reason}; --threads sets it)`);
+  }
   manualSeed(config.seed);
   const [channels] = data.inputShape;
   const modelOptions = config.loss
@@ -290,6 +308,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
       throw new Error('--sync-bn does not combine with --checkpoint-activations: the recomputed segments would normalise with per-rank statistics');
     }
     if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
+    if (options.channelsLast) convWeightsToChannelsLast_(model);
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
@@ -385,6 +404,11 @@ async function trainModel(
   }
   if (head) log(`loss: ${head.describe()} over ${head.embeddingSize}-d embeddings, ${head.numClasses} class centres (saved as ${RUN_FILES.head})`);
   log(`${config.model}: ${model.countParameters().toLocaleString('en-US')} parameters; ${count(trainData.numBatches(), 'step')} per epoch; ${schedule.description}`);
+  if (config.precision === 'bf16') {
+    const cpu = cpuFeatures();
+    log(`precision: bf16 (convolutions and matmuls in bfloat16 under autocast; weights, optimizer state, norms and the loss in float32)`);
+    if (!cpu.bf16) log(`warning: this CPU (${cpu.model}) has no AVX512-BF16 or AMX: bfloat16 convolutions are emulated and will be slower than fp32`);
+  }
   const family = familyTrainingDefaults(config.model, config.optimizer);
   if (family) log(`${getModelInfo(config.model).architecture} trains with its own SGD defaults where a setting is left out: ${describeTrainingDefaults(family)} (${family.source})`);
   const trainImages = data.train!.length;
@@ -415,6 +439,8 @@ async function trainModel(
     monitor: config.monitor,
     loss: head?.lossFunction(),
     clipGradNorm: config.clipGradNorm,
+    precision: config.precision,
+    channelsLast: options.channelsLast,
     run: writer ? run : undefined,
     resumeFrom: resumeFrom ?? fresh,
     shouldStop: options.shouldStop,

@@ -4,6 +4,7 @@
 // in here.
 import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
+import { autocast } from '../torch/autocast.js';
 import { crossEntropy } from '../torch/functional.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
@@ -29,6 +30,42 @@ export function crossEntropyLoss(options: { labelSmoothing?: number } = {}): Los
   return (logits, labels) => crossEntropy(logits, labels, { labelSmoothing });
 }
 
+/**
+ * The arithmetic of the forward pass. 'bf16' is mixed precision as PyTorch's CPU
+ * autocast: convolutions and matmuls in bfloat16, while the weights the optimizer
+ * updates, its state, the norms' parameters and statistics, and the loss stay float32.
+ */
+export type TrainingPrecision = 'fp32' | 'bf16';
+export const trainingPrecisions: TrainingPrecision[] = ['fp32', 'bf16'];
+
+/** Refuses anything but 'fp32' and 'bf16', naming `option`. */
+export function checkPrecision(value: unknown, option = 'precision'): TrainingPrecision {
+  if (!trainingPrecisions.includes(value as TrainingPrecision)) {
+    throw new Error(`${option} must be one of ${trainingPrecisions.join(', ')}, got '${String(value)}'`);
+  }
+  return value as TrainingPrecision;
+}
+
+/** How the forward pass runs; neither changes what is learnt beyond float rounding. */
+export interface ForwardSettings {
+  /** Default 'fp32'. */
+  precision?: TrainingPrecision;
+  /**
+   * Feed the batch in channels-last memory (NHWC strides); with the convolution weights
+   * converted once (convWeightsToChannelsLast_), oneDNN's convolutions and libtorch's
+   * BatchNorm then run without reordering every activation.
+   */
+  channelsLast?: boolean;
+}
+
+/** The model's output and the loss: a bf16 forward runs under autocast, the loss on its float32 output. */
+export function forwardAndLoss(model: Module, images: Tensor, labels: Tensor, loss: LossFunction, settings: ForwardSettings = {}): { loss: Tensor; scores: Tensor } {
+  const input = settings.channelsLast ? images.contiguous('channelsLast') : images;
+  if ((settings.precision ?? 'fp32') === 'fp32') return lossAndScores(loss, model.call(input), labels);
+  const output = autocast('bfloat16', () => model.call(input));
+  return lossAndScores(loss, output.dtype === 'float32' ? output : output.float(), labels);
+}
+
 export interface TrainingStepOptions {
   model: Module;
   optimizer: Optimizer;
@@ -39,6 +76,10 @@ export interface TrainingStepOptions {
   clipGradNorm?: number;
   /** The parameters clipping sees; default every parameter the optimizer updates. */
   params?: Parameter[];
+  /** 'bf16': mixed precision (see TrainingPrecision); default 'fp32'. */
+  precision?: TrainingPrecision;
+  /** Channels-last batches (see ForwardSettings). */
+  channelsLast?: boolean;
 }
 
 export interface TrainingStepResult {
@@ -52,7 +93,7 @@ export interface TrainingStepResult {
 export function trainingStep(options: TrainingStepOptions): TrainingStepResult {
   const { model, optimizer, images, labels } = options;
   return tidy(() => {
-    const { loss: lossTensor, scores } = lossAndScores(options.loss, model.call(images), labels);
+    const { loss: lossTensor, scores } = forwardAndLoss(model, images, labels, options.loss, options);
     const loss = lossTensor.item();
     if (!Number.isFinite(loss)) return { loss, correct: 0 };
     optimizer.zeroGrad();

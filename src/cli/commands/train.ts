@@ -20,6 +20,7 @@ import {
   type SessionResult,
 } from '../../train/session.js';
 import type { GradCheckpointingOptions } from '../../models/classifier.js';
+import { trainingPrecisions, type TrainingPrecision } from '../../train/step.js';
 import { setNumThreads } from '../../torch/runtime.js';
 import { embeddingLossNames, type EmbeddingLossName } from '../../train/losses/embedding-heads.js';
 import { marginDefaults, type MarginSpec } from '../../train/losses/margin.js';
@@ -68,6 +69,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed>, Distrib
   minLr: number;
   labelSmoothing: number;
   clipGradNorm?: number;
+  precision: TrainingPrecision;
   augment: boolean;
   seed: number;
   optEps?: number;
@@ -98,6 +100,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed>, Distrib
   progress: boolean;
   checkpointActivations: boolean;
   segments?: number;
+  channelsLast?: boolean;
   loss?: EmbeddingLossName;
   embeddingSize?: number;
   scale?: number;
@@ -194,6 +197,7 @@ function configFromOptions(model: string, options: TrainCommandOptions): RunConf
     minLr: options.minLr,
     labelSmoothing: options.labelSmoothing,
     clipGradNorm: options.clipGradNorm,
+    precision: options.precision,
     augment: options.augment,
     seed: options.seed,
     rmspropAlpha: options.rmspropAlpha,
@@ -263,6 +267,9 @@ export async function trainWithConsole(
     dataParallel?: DataParallelOptions;
     /** Print nothing but errors (the ranks of a data-parallel run other than 0). */
     quiet?: boolean;
+    channelsLast?: boolean;
+    /** Pick the thread count from the batch and the machine's load, and say so. */
+    autoThreads?: boolean;
   },
 ): Promise<SessionResult> {
   const say = options.quiet ? () => {} : (line: string) => console.log(line);
@@ -297,6 +304,8 @@ export async function trainWithConsole(
       onEpoch: (record, isBest) => view.epoch(record, config.epochs, isBest),
       log: (line) => view.message(line),
       gradCheckpointing: options.gradCheckpointing,
+      channelsLast: options.channelsLast,
+      autoThreads: options.autoThreads,
       dataParallel: options.dataParallel,
     });
     const { result, run } = session;
@@ -383,6 +392,7 @@ export function register(program: Command): void {
     .option('--early-stopping-delta <d>', 'early stopping: the smallest change that counts as an improvement (default 0)', parseNonNegativeNumber)
     .option('--label-smoothing <e>', 'label smoothing of the training loss (with --mixup/--cutmix, folded into the mixed targets)', parseUnitInterval, trainingDefaults.labelSmoothing)
     .option('--clip-grad-norm <max>', "clip the gradients' joint 2-norm to this", parsePositiveNumber)
+    .option('--precision <p>', 'fp32, or bf16: mixed precision as PyTorch\'s CPU autocast (convolutions and matmuls in bfloat16; weights, optimizer state, norms and the loss in float32); fast on CPUs with AVX512-BF16 or AMX', parseChoice(trainingPrecisions), 'fp32')
     .option('--no-augment', 'no crops or flips (default: random resized crops and flips for folders; pad-4 random crops, and flips except for MNIST, for the built-in sets)')
     .option('--auto-augment <policy>', "torchvision's randaugment or trivialaugment (TrivialAugment Wide), after the crop and flip", parseChoice(['randaugment', 'trivialaugment'] as const))
     .option('--ra-ops <n>', 'randaugment: ops per image (default 2)', parseNonNegativeInt)
@@ -403,6 +413,7 @@ export function register(program: Command): void {
     .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
     .option('--checkpoint-activations', 'keep only segment inputs in the forward pass and recompute the rest in backward: less memory, the same result, about a third more compute')
     .option('--segments <n>', 'with --checkpoint-activations: group the blocks into N checkpointed segments (default: every block its own)', parsePositiveInt)
+    .option('--channels-last', 'train with channels-last (NHWC) convolution weights and batches: faster on CPUs for larger models and bf16 (see bench/README.md)')
     .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
     .option('--embedding-size <n>', 'with --loss: length of the embedding the model outputs (default 512)', parsePositiveInt)
     .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
@@ -421,7 +432,7 @@ export function register(program: Command): void {
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
       // Every setting that shapes the result comes from the run; only these may change.
-      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', ...distributedRuntimeOptions]);
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast', ...distributedRuntimeOptions]);
       const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
@@ -449,7 +460,12 @@ export function register(program: Command): void {
     const group = role === 'rank' ? await joinFromCommandLine(options) : undefined;
     try {
       const dataParallel = group ? { bucketCapMb: options.bucketCapMb } : undefined;
-      const session = await trainWithConsole(config, { out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, dataParallel, quiet: group !== undefined && group.rank !== 0 });
+      // Without --threads or RESNETS_NUM_THREADS a single-process run picks the count from the batch and the machine's load.
+      const autoThreads = !group && options.threads === undefined && !process.env.RESNETS_NUM_THREADS;
+      const session = await trainWithConsole(config, {
+        out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, dataParallel, quiet: group !== undefined && group.rank !== 0,
+        channelsLast: options.channelsLast, autoThreads,
+      });
       session.model.dispose();
       session.head?.dispose();
       if (session.result.status === 'stopped') throw new Interrupted();
