@@ -1,6 +1,6 @@
 // One node of a lowered graph into oneDNN primitives: convolution and inner product
 // with their post-ops (the residual sum, activations), pooling, binary ops with
-// broadcast (squeeze-and-excitation), batch normalisation, concatenation, zero fills.
+// broadcast (squeeze-and-excitation), batch normalisation, PReLU, concatenation, zero fills.
 #include "dnnl_plan.h"
 
 #include <climits>
@@ -296,6 +296,28 @@ void buildEltwise(DnnlPlan& plan, const Napi::Object& node, const std::string& n
                pd.impl_info_str());
 }
 
+// PReLU with one slope per channel (or one for all): the slopes broadcast as [1, C, 1, 1].
+void buildPrelu(DnnlPlan& plan, const Napi::Object& node, const std::string& name) {
+  int input = plan.inPlanType(idsOf(node, "inputs").at(0), name);
+  int output = static_cast<int>(intArg(node.Get("output")));
+  at::Tensor weight = unwrap(node.Get("weight"));
+  auto srcDims = plan.desc(input).dims();
+  if (srcDims.size() < 2) throw std::invalid_argument(name + ": PReLU needs a [N, C, ...] input");
+  memory::dims weightDims(srcDims.size(), 1);
+  weightDims[1] = weight.numel() == 1 ? 1 : srcDims[1];
+  if (weight.numel() != weightDims[1]) throw std::invalid_argument(name + ": PReLU has " + std::to_string(weight.numel()) +
+                                                                   " slopes for " + std::to_string(srcDims[1]) + " channels");
+  memory::desc anyWeights(weightDims, plan.dtype, tag::any);
+  dnnl::prelu_forward::desc desc(dnnl::prop_kind::forward_inference, plan.desc(input), anyWeights);
+  dnnl::prelu_forward::primitive_desc pd(desc, attributes(PostOps()), plan.engine);
+  plan.descs[output] = pd.dst_desc();
+  noteScratchpad(plan, pd);
+  tag dense = weightDims.size() == 4 ? tag::abcd : weightDims.size() == 3 ? tag::abc : tag::ab;
+  int weights = constantId(plan, plan.constant(weight, weightDims, dense, pd.weights_desc()));
+  plan.addStep(dnnl::prelu_forward(pd), {{DNNL_ARG_SRC, input}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, output}, {DNNL_ARG_SCRATCHPAD, kScratchpad}},
+               name, pd.impl_info_str());
+}
+
 void buildConcat(DnnlPlan& plan, const Napi::Object& node, const std::string& name) {
   std::vector<int> inputs;
   std::vector<memory::desc> sources;
@@ -335,6 +357,7 @@ void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index) {
     else if (kind == "binary") buildBinary(plan, node, index, name);
     else if (kind == "batchnorm") buildBatchNorm(plan, node, name);
     else if (kind == "eltwise") buildEltwise(plan, node, name);
+    else if (kind == "prelu") buildPrelu(plan, node, name);
     else if (kind == "concat") buildConcat(plan, node, name);
     else if (kind == "zeros") buildZeros(plan, node);
     else throw std::invalid_argument("unknown node kind '" + kind + "'");

@@ -48,7 +48,7 @@ export interface RawGraph {
 /** An operation fused into the primitive before it: an activation, or the residual sum (adds value `input`). */
 export type DnnlPostOp = { kind: 'eltwise'; algorithm: string; alpha: number; beta: number } | { kind: 'sum'; input: number };
 export interface DnnlNode {
-  kind: 'conv' | 'linear' | 'pool' | 'binary' | 'batchnorm' | 'eltwise' | 'concat' | 'zeros';
+  kind: 'conv' | 'linear' | 'pool' | 'binary' | 'batchnorm' | 'eltwise' | 'prelu' | 'concat' | 'zeros';
   /** The module path and op, for messages and reports. */
   name: string;
   /** Value ids read, in order. */

@@ -4,6 +4,7 @@
 // on the top-1 class, unsupported ops are named with their module.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PReLU } from '../src/nn/activation.js';
 import { Conv2d, Module, Sequential } from '../src/nn/index.js';
 import { randn } from '../src/torch/creation.js';
 import { memory, noGrad } from '../src/torch/runtime.js';
@@ -140,6 +141,42 @@ describe('the oneDNN plan', () => {
     const flat = new DnnlInference(new Sequential(new Conv2d(3, 4, 3), new FlattenThenScale()) as unknown as ImageModel);
     assert.throws(() => noGrad(() => flat.call(randn([1, 3, 8, 8]))), /op 'aten::relu' in module '1' \(FlattenThenScale\) is not supported \(it reads a flattened view of a 4-D activation\)/);
     flat.dispose();
+  });
+});
+
+describe('the oneDNN plan of the InsightFace families (input scaling, PReLU, BatchNorm around convolutions, BatchNorm1d features)', () => {
+  /** A face model whose PReLU slopes differ by channel, as trained ones do (they start all 0.25). */
+  function faceModel(name: string): ImageModel {
+    const model = trainedLookingModel(name, {});
+    noGrad(() => {
+      for (const [, module] of model.namedModules()) if (module instanceof PReLU) module.weight.copy_(tidy(() => randn(module.weight.shape).mul(0.2).add(0.25)));
+    });
+    return model;
+  }
+  for (const name of ['fresnet18', 'iresnet18']) {
+    it(`${name}: float32 within 1e-4 of the plain eval model, bfloat16 within its tolerance`, () => {
+      const model = faceModel(name);
+      const { plain, plan, compiled } = outputs(model, [1, 3, 112, 112]);
+      assert.deepEqual(plan.shape, [1, 512]);
+      const difference = relativeDifference(plan, plain);
+      assert.ok(difference <= 1e-4 && difference > 0, `relative difference ${difference}`);
+      const prelus = [...model.namedModules()].filter(([, m]) => m instanceof PReLU).map(([path]) => path);
+      const steps = compiled.describe([1, 3, 112, 112]).steps.map((s) => s.name);
+      assert.ok(prelus.length > 0 && prelus.every((path) => steps.filter((n) => n === path).length === 1), 'one step per PReLU');
+      const bf16 = outputs(model, [1, 3, 112, 112], { precision: 'bf16' });
+      const bf16Difference = relativeDifference(bf16.plan, bf16.plain);
+      assert.ok(bf16Difference <= BF16_TOLERANCE && bf16Difference > 1e-5, `bf16 relative difference ${bf16Difference}`);
+      for (const t of [plain, plan, bf16.plain, bf16.plan]) t.dispose();
+      compiled.dispose();
+      bf16.compiled.dispose();
+    });
+  }
+
+  it('the input scaling (x - 127.5) * 0.0078125 is one affine step', () => {
+    const compiled = new DnnlInference(faceModel('fresnet18'));
+    const steps = compiled.describe([1, 3, 112, 112]).steps;
+    assert.equal(steps.filter((s) => s.name === '').length, 1, JSON.stringify(steps.slice(0, 3)));
+    compiled.dispose();
   });
 });
 

@@ -2,7 +2,8 @@
 // plan (native/dnnl_*.cc), generically over whatever the module tree ran: each
 // BatchNorm that follows a convolution is folded into it, activations become post-ops
 // of the primitive before them, a residual addition becomes a sum post-op of one of its
-// operands' convolutions (or of SE's multiplication), global means become pooling, and
+// operands' convolutions (or of SE's multiplication), scalar affine steps (input
+// normalisation) compose into one eltwise step, global means become pooling, and
 // no-op views and copies disappear. An op with no oneDNN counterpart is an error
 // naming the op and its module, so the caller can fall back to another mode.
 import type { DnnlNode, DnnlPlanSpec, DnnlPostOp } from '../../native-api.js';
@@ -254,6 +255,14 @@ function lowerActivation(l: Lowering, op: GraphOp, chain: { algorithm: string; a
     l.retarget(producer, output);
     return;
   }
+  if (producer?.kind === 'eltwise' && producer.algorithm === 'linear' && chain.length === 1 && chain[0].algorithm === 'linear') {
+    // Two affine steps in a row (input normalisation's subtraction and scaling) compose into one.
+    const [a1, b1] = [producer.alpha as number, producer.beta as number];
+    producer.alpha = chain[0].alpha * a1;
+    producer.beta = chain[0].alpha * b1 + chain[0].beta;
+    l.retarget(producer, output);
+    return;
+  }
   let source = input;
   chain.forEach((step, i) => {
     const id = i === chain.length - 1 ? output : l.fresh();
@@ -284,6 +293,22 @@ function lowerAdd(l: Lowering, op: GraphOp): void {
     }
   }
   lowerBinary(l, op, 'add', a, b);
+}
+
+/** Subtraction of a scalar: x - alpha * other as an affine eltwise step. */
+function lowerSub(l: Lowering, op: GraphOp): void {
+  const alpha = op.args.alpha ?? 1;
+  if (typeof op.args.other !== 'number' || typeof alpha !== 'number') throw l.unsupported(op, 'a subtraction of anything but a scalar');
+  lowerActivation(l, op, [{ algorithm: 'linear', alpha: 1, beta: -alpha * op.args.other }]);
+}
+
+/** PReLU with one slope per channel or one for all. */
+function lowerPrelu(l: Lowering, op: GraphOp): void {
+  const input = l.value(op, 'self');
+  const weight = l.tensor(op, 'weight');
+  const channels = l.shapeOf(input)[1];
+  if (!weight || (weight.numel !== 1 && weight.numel !== channels)) throw l.unsupported(op, `its weight is not 1 or ${channels} slopes`);
+  l.emit({ kind: 'prelu', name: op.path, inputs: [input], output: op.outputs[0].id, outputShape: l.shapeOf(input), weight });
 }
 
 function lowerBinary(l: Lowering, op: GraphOp, algorithm: 'add' | 'mul', a: number, b: number): void {
@@ -425,6 +450,12 @@ function lowerOp(l: Lowering, op: GraphOp): void {
     case 'aten::add':
     case 'aten::add_':
       return lowerAdd(l, op);
+    case 'aten::sub':
+    case 'aten::sub_':
+      return lowerSub(l, op);
+    case 'aten::prelu':
+    case 'aten::_prelu_kernel':
+      return lowerPrelu(l, op);
     case 'aten::mul':
     case 'aten::mul_':
       return lowerMul(l, op);
