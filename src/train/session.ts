@@ -418,7 +418,7 @@ async function trainModel(
     log(`note: ${count(leftOver, 'training image')} of ${trainImages} do not fill a last batch of ${batchSize} and are left out of each epoch (different ones each epoch, as the order is shuffled)`);
   }
 
-  if (parallel) log(`data-parallel: ${parallel.worldSize} ranks, ${rankBatch} images each per step (global batch ${config.batchSize})`);
+  if (parallel) log(`data-parallel: ${parallel.worldSize} rank${parallel.worldSize === 1 ? '' : 's'}, ${rankBatch} images each per step (global batch ${config.batchSize})`);
   const stepModel = parallel?.wrap(model);
   const fresh = { ...initialState(config.seed), ...(parallel && parallel.worldSize > 1 ? { worldSize: parallel.worldSize } : {}) };
   const result = await train({

@@ -63,6 +63,10 @@ export async function launchRanks(options: LaunchOptions): Promise<LaunchResult>
   const { nproc } = options;
   if (!Number.isInteger(nproc) || nproc < 1) throw new Error(`--nproc must be a positive integer, got ${nproc}`);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const cores = availableParallelism();
+  if (nproc > cores) {
+    log(`note: --nproc ${nproc} starts more ranks than this machine's ${cores} cores; each rank is a full libtorch process (memory for its own model copy), and ranks sharing a core wait for each other at every all-reduce`);
+  }
   const port = options.masterPort ?? (await freePort());
   const threads = options.threadsPerRank ?? defaultThreadsPerRank(nproc);
   const children: ChildProcess[] = [];
@@ -74,7 +78,7 @@ export async function launchRanks(options: LaunchOptions): Promise<LaunchResult>
   const live = () => children.filter((child) => child.exitCode === null && child.signalCode === null);
   const onSigint = () => {
     interrupted = true;
-    log(`Ctrl-C: stopping all ${nproc} ranks after their current step`);
+    log(`Ctrl-C: stopping ${nproc === 1 ? 'the rank' : `all ${nproc} ranks`} after their current step`);
     for (const child of live()) child.kill('SIGINT');
   };
   const onSigterm = () => {
@@ -128,7 +132,7 @@ export async function launchRanks(options: LaunchOptions): Promise<LaunchResult>
         });
       });
     });
-    log(`started ${nproc} ranks on 127.0.0.1:${port}, ${threads} thread${threads === 1 ? '' : 's'} each: ${children.map((c, rank) => `rank ${rank} pid ${c.pid}`).join(', ')}`);
+    log(`started ${nproc} rank${nproc === 1 ? '' : 's'} on 127.0.0.1:${port}, ${threads} thread${threads === 1 ? '' : 's'} each: ${children.map((c, rank) => `rank ${rank} pid ${c.pid}`).join(', ')}`);
     await Promise.all(exits);
   } finally {
     if (killTimer) clearTimeout(killTimer);
