@@ -1,10 +1,9 @@
 // What a benchmark must print beside its figures: the CPU model, the instruction-set
 // flags that decide the kernels (AVX2, AVX-512, AVX512-BF16, AMX), the instruction set
 // oneDNN dispatches to, and whether bfloat16 runs natively or emulated (slowly).
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dnnlCpuInfo } from './dnnl/inference.js';
-import { cpuModel } from './roofline.js';
+import { cpuFlagSet, cpuModel } from '../torch/cpu-features.js';
 
 /** The /proc/cpuinfo flags that decide which kernels oneDNN can use. */
 const KERNEL_FLAGS = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16', 'amx_int8'];
@@ -22,22 +21,12 @@ export interface CpuReport {
   loadAverage: number[];
 }
 
-function cpuFlags(): string[] {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    const present = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
-    return KERNEL_FLAGS.filter((flag) => present.has(flag));
-  } catch {
-    return [];
-  }
-}
-
 export function cpuReport(): CpuReport {
   const { isa, version } = dnnlCpuInfo();
   return {
     model: cpuModel(),
     cores: cpus().length,
-    flags: cpuFlags(),
+    flags: KERNEL_FLAGS.filter((flag) => cpuFlagSet().has(flag)),
     dnnlIsa: isa,
     dnnlVersion: version,
     nativeBf16: isa === 'avx512_core_bf16' || isa === 'avx512_core_amx',

@@ -4,7 +4,7 @@
 // count; a benchmark's fraction is its images/s times the FLOPs per image (2 x the
 // multiply-accumulates `summary` counts: resnet50 4.09 GMACs, 8.18 GFLOP at 224x224)
 // over that peak. bench/roofline.ts measures and saves peaks; `resnets bench --peak` reads them.
-import { cpus } from 'node:os';
+import { cpuModel } from '../torch/cpu-features.js';
 import { readFileSync } from 'node:fs';
 import type { Module } from '../nn/module.js';
 import { randn } from '../torch/creation.js';
@@ -58,7 +58,7 @@ export interface RooflineReport {
   peaks: MatmulPeak[];
 }
 
-export const cpuModel = () => cpus()[0]?.model.trim() ?? 'unknown CPU';
+export { cpuModel };
 
 /** A peak in GFLOP/s and what it is, for the printed line. */
 export interface Peak {

@@ -13,17 +13,22 @@ export interface CpuFeatures {
 
 const isaFlags = ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile'];
 
-export function cpuFeatures(): CpuFeatures {
-  let info = '';
+/** The CPU's model name as the OS reports it. */
+export const cpuModel = () => cpus()[0]?.model.trim() ?? 'unknown CPU';
+
+/** Every flag /proc/cpuinfo lists for the first CPU (empty where it cannot be read). */
+export function cpuFlagSet(): Set<string> {
   try {
-    info = readFileSync('/proc/cpuinfo', 'utf8');
+    return new Set((/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').split(/\s+/).filter(Boolean));
   } catch {
-    // not Linux: nothing is known
+    return new Set(); // not Linux: nothing is known
   }
-  const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+}
+
+export function cpuFeatures(): CpuFeatures {
+  const flags = cpuFlagSet();
   const isa = isaFlags.filter((flag) => flags.has(flag));
-  return { model, isa, bf16: flags.has('avx512_bf16') || flags.has('amx_bf16') };
+  return { model: cpuModel(), isa, bf16: flags.has('avx512_bf16') || flags.has('amx_bf16') };
 }
 
 /** "Intel(R) Xeon(R) Processor (avx2 avx512f avx512_bf16 amx_bf16 amx_tile)". */
