@@ -11,6 +11,21 @@ import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
 
+/**
+ * oneDNN's ReLU and pooling turn NaN into finite values, so a NaN pixel would give
+ * finite, confident logits where the plain model gives NaN: oneDNN-backed modes
+ * (`mode` names one in the message) refuse such inputs.
+ */
+export function refuseNonFiniteInput(input: Tensor, mode: string): void {
+  const nonFinite = countNonFinite(input);
+  if (nonFinite > 0) {
+    throw new Error(
+      `the input has ${nonFinite} NaN or infinite value${nonFinite === 1 ? '' : 's'}; ${mode} ` +
+        'does not propagate them as the plain model does (its ReLU and pooling make them finite), so it refuses them',
+    );
+  }
+}
+
 export function isMkldnn(tensor: Tensor): boolean {
   return native.isMkldnn(tensor.handle) as boolean;
 }
@@ -65,15 +80,7 @@ export class MkldnnInference extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    // oneDNN's ReLU and pooling turn NaN into finite values, so a NaN pixel would give
-    // finite, confident logits where the plain model gives NaN: refuse such inputs.
-    const nonFinite = countNonFinite(input);
-    if (nonFinite > 0) {
-      throw new Error(
-        `the input has ${nonFinite} NaN or infinite value${nonFinite === 1 ? '' : 's'}; the oneDNN-layout (mkldnn) inference mode ` +
-          'does not propagate them as the plain model does (its ReLU and pooling make them finite), so it refuses them',
-      );
-    }
+    refuseNonFiniteInput(input, 'the oneDNN-layout (mkldnn) inference mode');
     return tidy(() => noGrad(() => toDense(this.model.call(toMkldnn(input.contiguous())))));
   }
 }

@@ -4,10 +4,10 @@
 import { native } from '../../native.js';
 import type { DnnlPlanHandle, DnnlPlanInfo } from '../../native-api.js';
 import { Module } from '../../nn/module.js';
-import { countNonFinite } from '../../torch/functional.js';
 import { tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
 import { captureGraph, disposeGraph } from '../graph/capture.js';
+import { refuseNonFiniteInput } from '../mkldnn.js';
 import { lowerGraph, type ConvAlgorithm, type DnnlPrecision } from './lower.js';
 
 export interface DnnlOptions {
@@ -78,14 +78,7 @@ export class DnnlInference extends Module<Tensor, Tensor> {
   }
 
   forward(input: Tensor): Tensor {
-    // Like the oneDNN-layout mode: its ReLU and pooling do not propagate NaN as the plain model does.
-    const nonFinite = countNonFinite(input);
-    if (nonFinite > 0) {
-      throw new Error(
-        `the input has ${nonFinite} NaN or infinite value${nonFinite === 1 ? '' : 's'}; the oneDNN plan does not propagate them as the plain ` +
-          'model does (its ReLU and pooling make them finite), so it refuses them',
-      );
-    }
+    refuseNonFiniteInput(input, 'the oneDNN plan');
     const plan = this.plan(input.shape);
     const dense = input.dtype === 'float32' && input.device === 'cpu' ? input : input.float();
     return tidy(() => {
