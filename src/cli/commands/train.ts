@@ -247,7 +247,7 @@ const dependentOptions: { keys: (keyof TrainCommandOptions)[]; applies: (o: Trai
 export function addRuntimeOptions(command: Command): Command {
   return command
     .option('--workers <n>', 'batches prepared ahead while the model trains (image decoding runs on the libuv thread pool; set UV_THREADPOOL_SIZE for more decoders)', parseNonNegativeInt, 2)
-    .option('--threads <n>', 'libtorch threads for the model (default: RESNETS_NUM_THREADS or all cores)', parsePositiveInt)
+    .option('--threads <n>', "libtorch threads for the model (default: RESNETS_NUM_THREADS; else train picks one from the batch size and the machine's load and prints it, and demo uses every core)", parsePositiveInt)
     .option('--no-progress', 'no progress bar, only the per-epoch lines');
 }
 
