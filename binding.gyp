@@ -18,6 +18,7 @@
         "native/autocast.cc",
         "native/dnnl_plan.cc",
         "native/dnnl_build.cc",
+        "native/dnnl_tune.cc",
         "native/distributed.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

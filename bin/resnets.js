@@ -7,10 +7,13 @@ if (!existsSync(entry)) {
   process.stderr.write("resnets: the build is missing (dist/cli/main.js); run 'npm run build' (or 'bash scripts/setup.sh') in the resnets package first\n");
   process.exit(1);
 }
-// libgomp's threads spin at each barrier before they sleep; on a machine whose cores
-// other processes share, a spinning thread holds the core its partner needs, and a
-// ResNet-50 forward at 2 threads ran 4 to 7 times slower (bench/README.md). libgomp
-// reads this once, when libtorch loads, so it is set before the addon is imported.
-process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+// libgomp's threads spin at each barrier before they sleep: 300,000 spins by default
+// (milliseconds), which on a machine whose cores other processes share holds the core a
+// partner thread needs (a ResNet-50 forward at 2 threads ran 4 to 7 times slower), while
+// not spinning at all (OMP_WAIT_POLICY=PASSIVE) costs a wake-up at each of a forward's
+// barriers (about 10% at batch 1). 10,000 spins cover the gap between two kernels and no
+// more (bench/README.md). libgomp reads these once, when libtorch loads, so they are set
+// before the addon is imported, and only when the user set neither.
+if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

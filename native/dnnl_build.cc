@@ -121,6 +121,46 @@ int vectorConstant(DnnlPlan& plan, const at::Tensor& tensor) {
   return constantId(plan, plan.constant(tensor, dims, tag::x, desc));
 }
 
+// Every implementation oneDNN has for the convolution under each algorithm, with the
+// layouts it prefers (`any`) and with the given source layouts; duplicates once.
+template <typename Operation>
+std::vector<dnnl::convolution_forward::primitive_desc> convolutionCandidates(const std::vector<algorithm>& algorithms,
+                                                                             const std::vector<memory::desc>& sources,
+                                                                             Operation operation, const dnnl::primitive_attr& attr,
+                                                                             const dnnl::engine& engine) {
+  std::vector<dnnl::convolution_forward::primitive_desc> candidates;
+  auto known = [&](const dnnl::convolution_forward::primitive_desc& pd) {
+    for (const auto& other : candidates) {
+      if (std::string(other.impl_info_str()) == pd.impl_info_str() && other.src_desc() == pd.src_desc() &&
+          other.weights_desc() == pd.weights_desc() && other.dst_desc() == pd.dst_desc())
+        return true;
+    }
+    return false;
+  };
+  for (algorithm alg : algorithms) {
+    for (const auto& source : sources) {
+      // The iterator behind next_impl reads the operation and attributes in place: both outlive it.
+      auto op = operation(alg, source);
+      dnnl::convolution_forward::primitive_desc pd;
+      try {
+        pd = dnnl::convolution_forward::primitive_desc(op, attr, engine);
+      } catch (const dnnl::error&) {
+        continue;  // no kernel for this algorithm or layout
+      }
+      do {
+        // The reference kernels are plain loops, slower by orders of magnitude and slow to time.
+        if (known(pd) || std::string(pd.impl_info_str()).rfind("ref", 0) == 0) continue;
+        // Its own copy: the iterator's current descriptor is replaced by next_impl.
+        dnnl_primitive_desc_t copy = nullptr;
+        dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&copy, pd.get()), "could not copy a primitive descriptor");
+        candidates.emplace_back(copy);
+      } while (pd.next_impl());
+    }
+  }
+  if (candidates.empty()) throw std::invalid_argument("no oneDNN convolution kernel fits");
+  return candidates;
+}
+
 void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, const std::string& name) {
   int input = idsOf(node, "inputs").at(0);
   int output = static_cast<int>(intArg(node.Get("output")));
@@ -141,24 +181,34 @@ void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, co
   auto dt = plan.dtype;
   memory::desc srcMd(srcDims, dt, tag::any), weightMd(weightDims, dt, tag::any), dstMd(dstDims, dt, tag::any);
   memory::desc biasMd({out}, memory::data_type::f32, tag::x);
-  auto describe = [&](algorithm alg) {
-    auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, srcMd, weightMd, biasMd,
-                                                       dstMd, stride, dilation, padding, padding)
-                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, srcMd, weightMd, dstMd,
-                                                       stride, dilation, padding, padding);
-    return dnnl::convolution_forward::primitive_desc(desc, attr, plan.engine);
+  auto operation = [&](algorithm alg, const memory::desc& source) {
+    return bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, source, weightMd, biasMd, dstMd,
+                                                  stride, dilation, padding, padding)
+                : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, source, weightMd, dstMd, stride,
+                                                  dilation, padding, padding);
+  };
+  auto describe = [&](algorithm alg, const memory::desc& source) {
+    return dnnl::convolution_forward::primitive_desc(operation(alg, source), attr, plan.engine);
   };
   auto requested = node.Get("algorithm").As<Napi::String>().Utf8Value();
   dnnl::convolution_forward::primitive_desc pd;
   std::string note;
-  if (requested == "winograd" || requested == "auto") {
+  if (plan.tune) {
+    auto candidates = convolutionCandidates(requested == "direct" ? std::vector<algorithm>{algorithm::convolution_direct}
+                                                                  : std::vector<algorithm>{algorithm::convolution_direct,
+                                                                                           algorithm::convolution_winograd},
+                                            {srcMd, plan.desc(input)}, operation, attr, plan.engine);
+    const memory::desc* sumOperand = post.sumInput == kNoValue ? nullptr : &plan.desc(post.sumInput);
+    pd = candidates.at(fastestConvolution(plan, candidates, plan.desc(input), sumOperand, bias.has_value()));
+    note = " (tuned of " + std::to_string(candidates.size()) + ")";
+  } else if (requested == "winograd" || requested == "auto") {
     try {
-      pd = describe(requested == "winograd" ? algorithm::convolution_winograd : algorithm::convolution_auto);
+      pd = describe(requested == "winograd" ? algorithm::convolution_winograd : algorithm::convolution_auto, srcMd);
     } catch (const dnnl::error&) {
       note = " (" + requested + " unavailable: direct)";
     }
   }
-  if (!pd) pd = describe(algorithm::convolution_direct);
+  if (!pd) pd = describe(algorithm::convolution_direct, srcMd);
   int src = plan.inLayout(input, pd.src_desc(), name);
   int weights = constantId(plan, plan.constant(weight, weightDims, groups == 1 ? tag::oihw : tag::goihw, pd.weights_desc()));
   std::vector<std::pair<int, int>> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, output}};

@@ -156,7 +156,7 @@ std::string dnnlIsaName(dnnl::cpu_isa isa) {
 
 void registerDnnlOps(Napi::Env env, Exports exports) {
   RN_FN(exports, env, "dnnlPlanCreate", {
-    // ({ dtype: 'f32' | 'bf16', input: { id, shape }, outputs: ids[], nodes: [...] }) -> plan
+    // ({ dtype: 'f32' | 'bf16', input: { id, shape }, outputs: ids[], nodes: [...], tune? }) -> plan
     auto spec = info[0].As<Napi::Object>();
     auto plan = std::make_unique<DnnlPlan>();
     auto dtype = spec.Get("dtype").As<Napi::String>().Utf8Value();
@@ -164,6 +164,7 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
     plan->dtype = dtype == "bf16" ? memory::data_type::bf16 : memory::data_type::f32;
     auto input = spec.Get("input").As<Napi::Object>();
     plan->inputId = static_cast<int>(intArg(input.Get("id")));
+    plan->tune = spec.Has("tune") && spec.Get("tune").ToBoolean().Value();
     plan->inputDims = intList(input.Get("shape"));
     plan->descs[plan->inputId] = plan->plainDesc(memory::dims(plan->inputDims.begin(), plan->inputDims.end()), memory::data_type::f32);
     auto nodes = spec.Get("nodes").As<Napi::Array>();

@@ -43,6 +43,8 @@ struct DnnlPlan {
   // Last node (by index in the spec) that reads each value, for in-place sums.
   std::unordered_map<int, size_t> lastReader;
   int nextTemporary = -1;
+  // Time each convolution's candidate kernels at build time and keep the fastest (dnnl_tune.cc).
+  bool tune = false;
   size_t scratchpadBytes = 0;
   // Set by finalize: one memory object per value, over the pooled buffers.
   std::unordered_map<int, dnnl::memory> memories;
@@ -74,6 +76,9 @@ inline bool contains(const std::vector<int>& values, int value) {
 
 // dnnl_build.cc: one node of the spec into steps of the plan.
 void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index);
+// dnnl_tune.cc: the index of the fastest candidate, counting the reorders it adds before it.
+size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
+                          const dnnl::memory::desc& producer, const dnnl::memory::desc* sumOperand, bool hasBias);
 // dnnl_plan.cc
 std::string dnnlIsaName(dnnl::cpu_isa isa);
 

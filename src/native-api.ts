@@ -63,6 +63,8 @@ export interface DnnlPlanSpec {
   input: { id: number; shape: number[] };
   outputs: number[];
   nodes: DnnlNode[];
+  /** Time each convolution's candidate kernels while building and keep the fastest. */
+  tune?: boolean;
 }
 export type DnnlPlanHandle = object & { readonly __dnnlPlan?: never };
 export interface DnnlPlanInfo {

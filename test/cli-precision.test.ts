@@ -49,6 +49,17 @@ describe('--precision bf16', () => {
     else assert.match(stderr, /bfloat16 runs emulated and will be slower than float32/);
   });
 
+  it('bench --conv-algorithm tuned reports which plan it kept and by how much', async () => {
+    const { code, stdout, stderr } = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '2', '--warmup', '0', '--runs', '1', '--threads', '1', '--conv-algorithm', 'tuned');
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /mode fused\+dnnl\+tuned /);
+    const note = /; (tuned kernels kept:|direct plan kept: the tuned one ran) ([\d.]+)x the direct plan \(([\d.]+) against ([\d.]+) ms\)$/m.exec(stdout);
+    assert.ok(note, stdout);
+    const [tunedMs, directMs] = [Number(note[3]), Number(note[4])];
+    if (tunedMs !== directMs) assert.equal(note[1] === 'tuned kernels kept:', tunedMs < directMs, note[0]);
+    assert.ok(Math.abs(Number(note[2]) - directMs / tunedMs) < 0.02 + 0.01 * (directMs / tunedMs), note[0]);
+  });
+
   it('bench refuses bf16 outside the oneDNN plan', async () => {
     const { code, stderr } = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '1', '--runs', '1', '--mkldnn', '--precision', 'bf16');
     assert.equal(code, 1);

@@ -7,7 +7,7 @@ import { resnets } from './helpers/cli.js';
 
 describe('inference mode options', () => {
   it('refuses an unknown convAlgorithm, naming the accepted ones', () => {
-    assert.throws(() => completeMode({ convAlgorithm: 'fft' as ConvAlgorithm }), /convAlgorithm must be one of direct, winograd, auto, got 'fft'/);
+    assert.throws(() => completeMode({ convAlgorithm: 'fft' as ConvAlgorithm }), /convAlgorithm must be one of direct, winograd, auto, tuned, got 'fft'/);
   });
 
   it('refuses Winograd or auto with bf16 (the plan runs bf16 convolutions direct)', () => {
@@ -16,6 +16,8 @@ describe('inference mode options', () => {
     }
     assert.equal(modeName(completeMode({ precision: 'bf16', convAlgorithm: 'direct' })), 'fused+dnnl+bf16');
     assert.equal(modeName(completeMode({ convAlgorithm: 'winograd' })), 'fused+dnnl+winograd');
+    // Tuning picks among the direct kernels in bf16, so it is allowed there.
+    assert.equal(modeName(completeMode({ precision: 'bf16', convAlgorithm: 'tuned' })), 'fused+dnnl+bf16+tuned');
   });
 
   it('bench --precision bf16 --conv-algorithm winograd is refused before any run', async () => {

@@ -14,6 +14,7 @@ import { relativeDifference } from '../src/tools/bench.js';
 import { cpuReport } from '../src/tools/cpu-info.js';
 import { DnnlInference } from '../src/tools/dnnl/inference.js';
 import { BF16_TOLERANCE, checkedInferenceModel, prepareForInference } from '../src/tools/inference-modes.js';
+import { liveTensorsAfterCollection } from './helpers/gc.js';
 import { trainedLookingModel, type ImageModel } from './helpers/trained-looking.js';
 
 /** The plain eval output and the plan's on one random batch. */
@@ -96,9 +97,30 @@ describe('the oneDNN plan', () => {
     checked.model.dispose();
   });
 
+  it('tuned: each convolution gets the fastest kernel timed while building, and the plan is kept only if it beats the direct one', () => {
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const model = trainedLookingModel('resnet18');
+      const checked = checkedInferenceModel(model, { fuse: true, layout: 'dnnl', precision, convAlgorithm: 'tuned' }, [2, 3, 32, 32]);
+      const plan = (checked.model as DnnlInference).describe([2, 3, 32, 32]);
+      assert.ok(plan.tuning, 'the tuning is reported');
+      const { tunedMs, directMs, kept } = plan.tuning;
+      assert.ok(tunedMs > 0 && directMs > 0 && Number.isFinite(tunedMs + directMs), `${tunedMs} ${directMs}`);
+      assert.equal(kept, tunedMs <= directMs ? 'tuned' : 'direct');
+      const convolutions = plan.steps.filter((s) => /conv|downsample\.0/.test(s.name) && !/\((reorder in|sum operand copy)\)$/.test(s.name));
+      assert.equal(convolutions.length, 20);
+      // Both plans keep their names; only the tuned one says how many kernels each convolution chose among.
+      assert.equal(convolutions.every((s) => /\(tuned of \d+\)$/.test(s.name)), kept === 'tuned');
+      const tolerance = precision === 'bf16' ? BF16_TOLERANCE : 1e-2;
+      assert.ok(Number.isFinite(checked.difference) && checked.difference < tolerance, `${precision}: ${checked.difference}`);
+      checked.model.dispose();
+    }
+  });
+
   it('frees the plans\' weights and buffers at once, not at garbage collection', () => {
     const compiled = new DnnlInference(trainedLookingModel('resnet18'));
     const input = randn([2, 3, 32, 32]);
+    // Earlier tests' garbage, freed by a collection during this one, would hide what the plan adds.
+    liveTensorsAfterCollection();
     const before = memory().nativeBytes;
     const forward = () => tidy(() => noGrad(() => compiled.call(input)).keep());
     const first = forward();

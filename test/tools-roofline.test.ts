@@ -77,6 +77,12 @@ describe('roofline', () => {
       const expected = 100 * tools.fractionOfPeak(row.imagesPerSecond, flops, 100);
       assert.ok(Math.abs(Number(line[i + 1]) - expected) <= 0.05 + expected * 1e-3, `${line[i + 1]} vs ${expected}`);
     });
+    const json = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '1', '--runs', '1', '--warmup', '0', '--plain', '--threads', '1', '--peak', '100', '--json');
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as { results: { resnets: { imagesPerSecond: number } }[]; ofPeak: { flopsPerImage: number; peak: { gflops: number }; fractions: { batchSize: number; fraction: number }[] } };
+    assert.equal(report.ofPeak.flopsPerImage, flops);
+    assert.equal(report.ofPeak.peak.gflops, 100);
+    assert.deepEqual(report.ofPeak.fractions, [{ batchSize: 1, fraction: tools.fractionOfPeak(report.results[0].resnets.imagesPerSecond, flops, 100) }]);
     const refused = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '1', '--runs', '1', '--peak', join(dir.path, 'missing.json'));
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /--peak .*missing\.json: not a number of GFLOP\/s/);

@@ -16,10 +16,10 @@ export {
   type Layout,
   type CheckedModel,
 } from './inference-modes.js';
-export { DnnlInference, dnnlCpuInfo, type DnnlOptions } from './dnnl/inference.js';
+export { DnnlInference, dnnlCpuInfo, type DnnlOptions, type PlanTuning } from './dnnl/inference.js';
 export { lowerGraph, type ConvAlgorithm, type LowerOptions } from './dnnl/lower.js';
 export { benchmarkInference, relativeDifference, type InferenceBenchOptions, type InferenceBenchResult } from './bench.js';
-export { cpuModel, flopsPerImage, fractionOfPeak, measureMatmulPeak, peakFractionLine, resolvePeak, PEAK_DTYPES, type MatmulPeak, type Peak, type PeakDtype, type RooflineReport } from './roofline.js';
+export { cpuModel, flopsPerImage, formatPeakFractions, fractionOfPeak, measureMatmulPeak, peakFractions, resolvePeak, PEAK_DTYPES, type MatmulPeak, type Peak, type PeakDtype, type PeakFractions, type RooflineReport } from './roofline.js';
 export { InferenceWorker, type InferenceWorkerOptions } from './inference-worker.js';
 export { captureGraph, disposeGraph, type ModelGraph, type GraphOp, type GraphValue, type ArgValue, type CaptureOptions } from './graph/capture.js';
 export { OPS, type OpCategory, type OpInfo } from './graph/ops.js';

@@ -103,11 +103,15 @@ export function fractionOfPeak(imagesPerSecond: number, flops: number, peakGflop
   return (imagesPerSecond * flops) / (peakGflops * 1e9);
 }
 
-/**
- * "of peak: batch 1 21.0%, batch 8 27.3% (...)": each result's fraction of `peak`, the
- * FLOPs per image counted on the model `build` makes (built, summarised, freed).
- */
-export function peakFractionLine(build: () => Module<Tensor, unknown>, imageShape: number[], results: { batchSize: number; imagesPerSecond: number }[], peak: Peak): string {
+export interface PeakFractions {
+  /** FLOPs of one image's forward, as flopsPerImage counts them. */
+  flopsPerImage: number;
+  peak: Peak;
+  fractions: { batchSize: number; fraction: number }[];
+}
+
+/** Each result's fraction of `peak`, the FLOPs per image counted on the model `build` makes (built, summarised, freed). */
+export function peakFractions(build: () => Module<Tensor, unknown>, imageShape: number[], results: { batchSize: number; imagesPerSecond: number }[], peak: Peak): PeakFractions {
   const model = build();
   let flops: number;
   try {
@@ -115,6 +119,11 @@ export function peakFractionLine(build: () => Module<Tensor, unknown>, imageShap
   } finally {
     model.dispose();
   }
-  const fractions = results.map((r) => `batch ${r.batchSize} ${(100 * fractionOfPeak(r.imagesPerSecond, flops, peak.gflops)).toFixed(1)}%`);
-  return `of peak: ${fractions.join(', ')} (${(flops / 1e9).toFixed(2)} GFLOP per image, 2 x summary's MACs; peak ${peak.description})`;
+  return { flopsPerImage: flops, peak, fractions: results.map((r) => ({ batchSize: r.batchSize, fraction: fractionOfPeak(r.imagesPerSecond, flops, peak.gflops) })) };
+}
+
+/** "of peak: batch 1 21.0%, batch 8 27.3% (8.18 GFLOP per image, ...; peak ...)". */
+export function formatPeakFractions({ flopsPerImage: flops, peak, fractions }: PeakFractions): string {
+  const parts = fractions.map((f) => `batch ${f.batchSize} ${(100 * f.fraction).toFixed(1)}%`);
+  return `of peak: ${parts.join(', ')} (${(flops / 1e9).toFixed(2)} GFLOP per image, 2 x summary's MACs; peak ${peak.description})`;
 }

@@ -3,10 +3,10 @@ import { Option, type Command } from 'commander';
 import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench.js';
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
 import { bf16Warning, cpuReport, formatCpuReport } from '../../tools/cpu-info.js';
-import { DnnlInference } from '../../tools/dnnl/inference.js';
+import { DnnlInference, type PlanTuning } from '../../tools/dnnl/inference.js';
 import { CONV_ALGORITHMS, type ConvAlgorithm } from '../../tools/dnnl/lower.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
-import { peakFractionLine, resolvePeak } from '../../tools/roofline.js';
+import { formatPeakFractions, peakFractions, resolvePeak } from '../../tools/roofline.js';
 import {
   checkedInferenceModel,
   DEFAULT_TOLERANCE,
@@ -87,8 +87,8 @@ function requestedMode(options: BenchOptions): InferenceMode | undefined {
   if (planOnly && (options.plain || options.mkldnn || options.channelsLast)) {
     throw new Error(`--precision ${options.precision}${options.convAlgorithm ? ` and --conv-algorithm` : ''} run in the oneDNN plan (--dnnl) only`);
   }
-  if (options.precision === 'bf16' && (options.convAlgorithm ?? 'direct') !== 'direct') {
-    throw new Error(`--conv-algorithm ${options.convAlgorithm} applies to --precision fp32 only: bf16 convolutions run direct`);
+  if (options.precision === 'bf16' && (options.convAlgorithm === 'winograd' || options.convAlgorithm === 'auto')) {
+    throw new Error(`--conv-algorithm ${options.convAlgorithm} applies to --precision fp32 only: bf16 convolutions run direct (or tuned among direct kernels)`);
   }
   if (planOnly || options.dnnl) return { fuse: true, layout: 'dnnl', precision: options.precision, ...(options.convAlgorithm ? { convAlgorithm: options.convAlgorithm } : {}) };
   if (!options.plain && !options.fuse && !options.channelsLast && !options.mkldnn) return undefined;
@@ -103,17 +103,24 @@ function chooseModel(name: string, options: BenchOptions, probeShape: number[]):
   return fastestFaithfulModel(build, probeShape, DEFAULT_TOLERANCE);
 }
 
+function tuningNote({ tunedMs, directMs, kept }: PlanTuning): string {
+  const speedup = `${(directMs / tunedMs).toFixed(2)}x the direct plan (${tunedMs.toFixed(2)} against ${directMs.toFixed(2)} ms)`;
+  return kept === 'tuned' ? `tuned kernels kept: ${speedup}` : `direct plan kept: the tuned one ran ${speedup}`;
+}
+
 /** The kernels oneDNN picked for the plan's primitives, most used first ('brgconv:avx512_core_amx_bf16 x53'). */
 function planKernels(model: unknown, shape: number[]): string | undefined {
   if (!(model instanceof DnnlInference)) return undefined;
   const counts = new Map<string, number>();
   let reorders = 0;
-  for (const step of model.describe(shape).steps) {
+  const info = model.describe(shape);
+  for (const step of info.steps) {
     if (step.name.endsWith('(reorder in)') || step.name.endsWith('(reorder out)') || step.name.endsWith('(sum operand copy)')) reorders++;
     else counts.set(step.impl, (counts.get(step.impl) ?? 0) + 1);
   }
   const kernels = [...counts].sort((a, b) => b[1] - a[1]).map(([impl, count]) => `${impl} x${count}`);
-  return `${kernels.join(', ')}; ${reorders} reorder${reorders === 1 ? '' : 's'}`;
+  const tuning = info.tuning ? `; ${tuningNote(info.tuning)}` : '';
+  return `${kernels.join(', ')}; ${reorders} reorder${reorders === 1 ? '' : 's'}${tuning}`;
 }
 
 export function register(program: Command): void {
@@ -133,7 +140,7 @@ export function register(program: Command): void {
     .option('--dnnl', 'the model compiled to a oneDNN plan: convolutions fused with their BatchNorm, residual sum and activation')
     .option('--plain', 'the plain eval model: no folding, dense layout')
     .addOption(new Option('--precision <p>', `fp32, or bf16: bfloat16 weights and activations in the oneDNN plan (fast with AVX512-BF16 or AMX)`).argParser(parseChoice(PRECISIONS)).default('fp32'))
-    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's 3x3 stride-1 convolutions: direct, winograd or auto (fp32 only; default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
+    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's convolutions: direct, winograd or auto for the 3x3 stride-1 ones (fp32 only), or tuned: every kernel timed for each convolution while building, the fastest kept (default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
     .option('--compare-torch', 'also time torchvision in Debian python3-torch (see --torch-mode), alternating runs with ours')
     .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').argParser(parseChoice(TORCH_MODES)).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')
@@ -181,6 +188,7 @@ export function register(program: Command): void {
         model.dispose();
         await peer?.close();
       }
+      const ofPeak = peak ? peakFractions(() => buildModel(name, { init: false, modelOptions: options.modelOptions }), [channels, size, size], rows.map((row) => ({ batchSize: row.batchSize, imagesPerSecond: row.resnets.imagesPerSecond })), peak) : undefined;
       if (options.json) {
         const report = {
           model: name,
@@ -197,6 +205,7 @@ export function register(program: Command): void {
           engine: options.engine,
           peer: peer?.description,
           results: rows,
+          ...(ofPeak ? { ofPeak } : {}),
         };
         console.log(JSON.stringify(report, null, 2));
         return;
@@ -216,6 +225,6 @@ export function register(program: Command): void {
       console.log(formatTable(header, table, { alignRight: [0, 1, 2, 3, 4, 5] }));
       const peerNote = peer ? `; ${peer.description}, its runs alternating with ours` : '';
       console.log(`median of ${options.runs} runs after ${options.warmup} warm-up runs${peerNote}`);
-      if (peak) console.log(peakFractionLine(() => buildModel(name, { init: false, modelOptions: options.modelOptions }), [channels, size, size], rows.map((row) => ({ batchSize: row.batchSize, imagesPerSecond: row.resnets.imagesPerSecond })), peak));
+      if (ofPeak) console.log(formatPeakFractions(ofPeak));
     });
 }

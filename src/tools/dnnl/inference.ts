@@ -4,6 +4,7 @@
 import { native } from '../../native.js';
 import type { DnnlPlanHandle, DnnlPlanInfo } from '../../native-api.js';
 import { Module } from '../../nn/module.js';
+import { randn } from '../../torch/creation.js';
 import { tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
 import { captureGraph, disposeGraph } from '../graph/capture.js';
@@ -18,7 +19,18 @@ export interface DnnlOptions {
 interface CompiledPlan {
   handle: DnnlPlanHandle;
   outputShapes: number[][];
+  /** With convAlgorithm 'tuned': the tuned plan's and the direct plan's best forward (ms), and which was kept. */
+  tuning?: PlanTuning;
 }
+
+export interface PlanTuning {
+  tunedMs: number;
+  directMs: number;
+  kept: 'tuned' | 'direct';
+}
+
+/** Forwards timed per plan when a tuned plan is checked against the direct one. */
+const TUNING_CHECK_RUNS = 5;
 
 /** Plans kept per model: each holds its own reordered weights. */
 const MAX_PLANS = 3;
@@ -28,12 +40,37 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
   const graph = captureGraph(model, { input: shape });
   try {
     return tidy(() => {
-      const lowered = lowerGraph(graph, options);
-      return { handle: native.dnnlPlanCreate(lowered.spec), outputShapes: lowered.outputShapes };
+      const build = (convAlgorithm: ConvAlgorithm) => {
+        const lowered = lowerGraph(graph, { ...options, convAlgorithm });
+        return { handle: native.dnnlPlanCreate(lowered.spec), outputShapes: lowered.outputShapes };
+      };
+      if (options.convAlgorithm !== 'tuned') return build(options.convAlgorithm);
+      // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
+      const tuned = build('tuned');
+      const direct = build('direct');
+      const probe = randn(shape);
+      const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], probe);
+      const keepTuned = tunedMs <= directMs;
+      native.dnnlPlanFree((keepTuned ? direct : tuned).handle);
+      const kept = keepTuned ? tuned : direct;
+      return { ...kept, tuning: { tunedMs, directMs, kept: keepTuned ? 'tuned' : 'direct' } };
     });
   } finally {
     disposeGraph(graph);
   }
+}
+
+/** Each plan's best forward on `input` in milliseconds, the plans' runs alternating. */
+function bestForwardTimes(plans: DnnlPlanHandle[], input: Tensor): number[] {
+  const best = plans.map(() => Infinity);
+  for (let run = 0; run <= TUNING_CHECK_RUNS; run++) {
+    plans.forEach((plan, i) => {
+      const start = performance.now();
+      for (const handle of native.dnnlPlanRun(plan, input.handle)) native.dispose(handle);
+      if (run > 0) best[i] = Math.min(best[i], performance.now() - start);
+    });
+  }
+  return best;
 }
 
 export class DnnlInference extends Module<Tensor, Tensor> {
@@ -72,9 +109,10 @@ export class DnnlInference extends Module<Tensor, Tensor> {
     return plan;
   }
 
-  /** Each step of the plan for `shape` with the kernel oneDNN chose, and its memory. */
-  describe(shape: number[]): DnnlPlanInfo {
-    return native.dnnlPlanInfo(this.plan(shape).handle);
+  /** Each step of the plan for `shape` with the kernel oneDNN chose, its memory, and how tuning went. */
+  describe(shape: number[]): DnnlPlanInfo & { tuning?: PlanTuning } {
+    const plan = this.plan(shape);
+    return { ...native.dnnlPlanInfo(plan.handle), ...(plan.tuning ? { tuning: plan.tuning } : {}) };
   }
 
   forward(input: Tensor): Tensor {

@@ -13,8 +13,13 @@ import { Tensor } from '../../torch/tensor.js';
 import type { ArgValue, GraphOp, ModelGraph } from '../graph/capture.js';
 
 export type DnnlPrecision = 'fp32' | 'bf16';
-/** Convolution algorithm for 3x3 stride-1 convolutions (others always run direct). */
-export const CONV_ALGORITHMS = ['direct', 'winograd', 'auto'] as const;
+/**
+ * How the plan's convolutions pick their kernels. 'direct', 'winograd' and 'auto' set the
+ * algorithm of the 3x3 stride-1 ones (the others always run direct); 'tuned' times every
+ * kernel oneDNN offers for each convolution at build time (Winograd too, in fp32, where it
+ * applies) and keeps the fastest, counting the reorders a kernel's layout adds.
+ */
+export const CONV_ALGORITHMS = ['direct', 'winograd', 'auto', 'tuned'] as const;
 export type ConvAlgorithm = (typeof CONV_ALGORITHMS)[number];
 
 export interface LowerOptions {
@@ -178,6 +183,11 @@ class Lowering {
   }
 }
 
+/** A node's algorithm; when tuning, 'auto' makes Winograd a candidate beside the direct kernels. */
+function nodeAlgorithm(algorithm: ConvAlgorithm): Exclude<ConvAlgorithm, 'tuned'> {
+  return algorithm === 'tuned' ? 'auto' : algorithm;
+}
+
 function lowerConvolution(l: Lowering, op: GraphOp): void {
   if (op.args.transposed === true) throw l.unsupported(op, 'transposed convolution');
   if (typeof op.args.padding === 'string') throw l.unsupported(op, `padding '${op.args.padding}'`);
@@ -200,7 +210,7 @@ function lowerConvolution(l: Lowering, op: GraphOp): void {
     padding: l.ints(op, 'padding'),
     dilation,
     groups,
-    algorithm: winogradShaped && l.options.precision === 'fp32' ? l.options.convAlgorithm : 'direct',
+    algorithm: winogradShaped && l.options.precision === 'fp32' ? nodeAlgorithm(l.options.convAlgorithm) : 'direct',
     postOps: [],
   });
 }
@@ -302,7 +312,11 @@ function lowerSub(l: Lowering, op: GraphOp): void {
   lowerActivation(l, op, [{ algorithm: 'linear', alpha: 1, beta: -alpha * op.args.other }]);
 }
 
-/** PReLU with one slope per channel or one for all. */
+/**
+ * PReLU with one slope per channel or one for all, a step of its own: oneDNN 2.6 has a
+ * PReLU post-op, but no optimised convolution takes it (the reference loops do, 100 times
+ * slower), so it is not fused.
+ */
 function lowerPrelu(l: Lowering, op: GraphOp): void {
   const input = l.value(op, 'self');
   const weight = l.tensor(op, 'weight');
@@ -499,7 +513,7 @@ export function lowerGraph(graph: ModelGraph, options: LowerOptions): LoweredPla
     return id;
   });
   return {
-    spec: { dtype: options.precision === 'bf16' ? 'bf16' : 'f32', input: { id: graph.input.id, shape: graph.input.shape }, outputs, nodes: l.nodes.map(withHandles) },
+    spec: { dtype: options.precision === 'bf16' ? 'bf16' : 'f32', input: { id: graph.input.id, shape: graph.input.shape }, outputs, nodes: l.nodes.map(withHandles), tune: options.convAlgorithm === 'tuned' },
     outputShapes: graph.outputs.map((output) => output.shape),
   };
 }
