@@ -138,6 +138,8 @@ async function loader(batchSize: number, prefetch: number): Promise<number> {
 }
 
 torch.setNumThreads(threads);
+// As `resnets train` does: freed activations stay in the process for the next step.
+torch.retainFreedMemory();
 const loadBefore = loadavg()[0];
 interface PeerResult {
   mode: string;

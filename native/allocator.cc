@@ -10,6 +10,10 @@
 #include <atomic>
 #include <mutex>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace resnets {
 
 namespace {
@@ -82,6 +86,22 @@ void registerAllocatorStatsOps(Napi::Env env, Exports exports) {
     return result;
   });
   RN_FN(exports, env, "resetPeakAllocatorBytes", gPeakBytes.store(gAllocatedBytes.load()); return info.Env().Undefined(););
+  RN_FN(exports, env, "retainFreedMemory", {
+    // () -> whether glibc took the settings. By default glibc maps each block over its
+    // (adaptive) threshold afresh and hands freed memory at the top of the heap back to
+    // the kernel, so every training step page-faults its activations in again; these keep
+    // blocks up to 32 MB (glibc's largest threshold) in the heap and the heap's free top.
+#ifdef __GLIBC__
+    constexpr int kMmapThreshold = 32 << 20;
+    constexpr int kTrimThreshold = INT32_MAX;
+    constexpr int kTopPad = 64 << 20;
+    bool applied = mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1 &&
+                   mallopt(M_TOP_PAD, kTopPad) == 1;
+    return Napi::Boolean::New(info.Env(), applied);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+  });
 }
 
 }  // namespace resnets

@@ -272,6 +272,7 @@ export interface NativeAddon {
   // native/allocator.cc
   allocatorStats(): { currentBytes: number; peakBytes: number };
   resetPeakAllocatorBytes(): void;
+  retainFreedMemory(): boolean;
 
   // native/trace.cc
   traceBegin(inputs: NativeHandle[], named: NativeHandle[], names: string[]): void;

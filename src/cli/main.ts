@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { packageRoot } from '../native.js';
-import { useDefaultThreads } from '../torch/runtime.js';
+import { retainFreedMemory, useDefaultThreads } from '../torch/runtime.js';
 import { reportError } from './errors.js';
 import * as bench from './commands/bench.js';
 import * as convert from './commands/convert.js';
@@ -54,6 +54,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   try {
     // Commands that take --threads override this.
     useDefaultThreads();
+    // The command owns the process: freed activations stay for the next step or batch.
+    retainFreedMemory();
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
