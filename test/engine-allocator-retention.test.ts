@@ -18,13 +18,12 @@ function residentAroundFrees(mode: 'default' | 'retain'): Rounds {
 }
 
 describe('torch.retainFreedMemory', () => {
-  it('keeps freed tensors resident, where glibc by default hands the heap\'s free top back', () => {
-    const byDefault = residentAroundFrees('default');
-    const retaining = residentAroundFrees('retain');
-    assert.equal(byDefault.retained, false);
-    assert.equal(retaining.retained, true, 'glibc took the settings');
-    const returned = (r: Rounds) => Math.max(...r.rounds.map(({ held, afterFree }) => held - afterFree));
-    assert.ok(returned(byDefault) > 16, `by default: ${JSON.stringify(byDefault.rounds)}`);
-    assert.ok(returned(retaining) < 4, `retaining: ${JSON.stringify(retaining.rounds)}`);
+  it('keeps freed tensors resident: three rounds of 256 MB freed, none handed back to the kernel', () => {
+    assert.equal(residentAroundFrees('default').retained, false);
+    const { retained, rounds } = residentAroundFrees('retain');
+    assert.equal(retained, true, 'glibc took the settings');
+    // By default glibc trims the heap's free top when it passes its (adaptive) threshold, in
+    // most rounds by 100 MB or more here; how much depends on the order of earlier frees.
+    for (const { held, afterFree } of rounds) assert.ok(held - afterFree < 4, `memory went back to the kernel: ${JSON.stringify(rounds)}`);
   });
 });

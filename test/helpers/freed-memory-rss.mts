@@ -5,7 +5,7 @@ import { torch } from '../../src/index.js';
 const retained = process.argv[2] === 'retain' ? torch.retainFreedMemory() : false;
 const rss = () => process.memoryUsage().rss / 2 ** 20;
 const rounds = Array.from({ length: 3 }, () => {
-  const tensors = Array.from({ length: 256 }, () => torch.full([1 << 18], 1));
+  const tensors = Array.from({ length: 256 }, () => torch.full([1 << 18], 1, { dtype: 'float32' }));
   const held = rss();
   torch.dispose(tensors);
   return { held, afterFree: rss() };
