@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { torch } from '../src/index.js';
+import { describeCpu } from '../src/torch/cpu-features.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -127,8 +128,9 @@ child.stdin.end();
 
 if (flags.json) {
   const withRatios = rows.map((row) => ({ ...row, ratio: { wall: row.ours.wall / row.pytorch.wall, cpu: row.ours.cpu / row.pytorch.cpu } }));
-  console.log(JSON.stringify({ threads, runs, libtorch: torch.version, pytorch: pytorchVersion, rows: withRatios }, null, 2));
+  console.log(JSON.stringify({ cpu: describeCpu(), threads, runs, libtorch: torch.version, pytorch: pytorchVersion, rows: withRatios }, null, 2));
 } else {
+  console.log(describeCpu());
   console.log(`threads: ours ${torch.getNumThreads()}, PyTorch ${pytorchThreads}; median of ${runs} alternating runs after a warm-up; libtorch ${torch.version}, PyTorch ${pytorchVersion}`);
   console.log('| workload | ours µs/op wall (CPU) | PyTorch µs/op wall (CPU) | ours / PyTorch wall (CPU) |');
   console.log('| --- | ---: | ---: | ---: |');
