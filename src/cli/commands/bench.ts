@@ -151,7 +151,8 @@ export function register(program: Command): void {
       `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
         `\nWith --precision bf16 the outputs are checked against float32 to ${toleranceFor({ precision: 'bf16' })} (relative) and their top-1 class is reported.` +
         '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch --torch-mode jit-optimized\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime' +
-        '\n          resnets bench resnet50 --batch-size 8 --threads 2 --precision bf16 --compare-torch --torch-mode autocast-bf16',
+        '\n          resnets bench resnet50 --batch-size 8 --threads 2 --precision bf16 --compare-torch --torch-mode autocast-bf16' +
+        '\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --conv-algorithm tuned --engine onnxruntime   (kernels timed while building: seconds per batch size)',
     )
     .action(async (name: string, options: BenchOptions, cmd: Command) => {
       if (cmd.getOptionValueSource('torchMode') === 'cli' && !options.compareTorch) {
