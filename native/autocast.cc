@@ -10,27 +10,13 @@
 
 namespace resnets {
 
-namespace {
-
-struct AutocastState {
-  bool enabled;
-  at::ScalarType dtype;
-  bool cache;
-};
-
-bool isCuda(const std::string& device) {
-  if (device == "cpu") return false;
-  if (device == "cuda") return true;
-  throw std::invalid_argument("autocast: device must be 'cpu' or 'cuda', got '" + device + "'");
-}
-
-AutocastState current(bool cuda) {
+AutocastState currentAutocast(bool cuda) {
   return {cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(),
           cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype(),
           at::autocast::is_autocast_cache_enabled()};
 }
 
-void apply(bool cuda, const AutocastState& state) {
+void applyAutocast(bool cuda, const AutocastState& state) {
   if (cuda) {
     at::autocast::set_enabled(state.enabled);
     at::autocast::set_autocast_gpu_dtype(state.dtype);
@@ -39,6 +25,14 @@ void apply(bool cuda, const AutocastState& state) {
     at::autocast::set_autocast_cpu_dtype(state.dtype);
   }
   at::autocast::set_autocast_cache_enabled(state.cache);
+}
+
+namespace {
+
+bool isCuda(const std::string& device) {
+  if (device == "cpu") return false;
+  if (device == "cuda") return true;
+  throw std::invalid_argument("autocast: device must be 'cpu' or 'cuda', got '" + device + "'");
 }
 
 Napi::Object toJs(Napi::Env env, const AutocastState& state) {
@@ -60,7 +54,7 @@ AutocastState fromJs(const Napi::Value& value) {
 void registerAutocastOps(Napi::Env env, Exports exports) {
   RN_FN(exports, env, "autocastState", {
     // (device) -> { enabled, dtype, cache } of this thread
-    return toJs(info.Env(), current(isCuda(info[0].As<Napi::String>().Utf8Value())));
+    return toJs(info.Env(), currentAutocast(isCuda(info[0].As<Napi::String>().Utf8Value())));
   });
   RN_FN(exports, env, "autocastEnter", {
     // (device, { enabled, dtype, cache }) -> the state it replaced, for autocastExit
@@ -70,8 +64,8 @@ void registerAutocastOps(Napi::Env env, Exports exports) {
       // What libtorch 1.13's CPU autocast kernels support; PyTorch warns and disables itself.
       throw std::invalid_argument(std::string("autocast: on the CPU only bfloat16 is supported, got ") + c10::toString(next.dtype));
     }
-    AutocastState previous = current(cuda);
-    apply(cuda, next);
+    AutocastState previous = currentAutocast(cuda);
+    applyAutocast(cuda, next);
     at::autocast::increment_nesting();
     return toJs(info.Env(), previous);
   });
@@ -80,7 +74,7 @@ void registerAutocastOps(Napi::Env env, Exports exports) {
     bool cuda = isCuda(info[0].As<Napi::String>().Utf8Value());
     AutocastState previous = fromJs(info[1]);
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    apply(cuda, previous);
+    applyAutocast(cuda, previous);
     return info.Env().Undefined();
   });
 }

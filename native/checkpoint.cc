@@ -13,7 +13,6 @@
 #include "common.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
@@ -93,25 +92,15 @@ std::vector<at::Tensor> callSegment(Napi::Env env, const Napi::Function& segment
   return outputs;
 }
 
-// Whether the forward ran under CPU autocast, and to which dtype: the recompute runs the
-// same way (as torch.utils.checkpoint does), although backward runs outside the region.
-struct AutocastSnapshot {
-  bool enabled = at::autocast::is_cpu_enabled();
-  at::ScalarType dtype = at::autocast::get_autocast_cpu_dtype();
-
-  void apply() const {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
-};
-
 struct CheckpointBackward : public torch::autograd::Node {
   Napi::Env env;
   Napi::FunctionReference segment;
   std::vector<at::Tensor> inputs;  // detached: the node holds data, not the graph before it
   std::vector<bool> inputRequiresGrad;
   RngSnapshot rng;
-  AutocastSnapshot autocast;
+  // Whether the forward ran under CPU autocast, and to which dtype: the recompute runs the
+  // same way (as torch.utils.checkpoint does), although backward runs outside the region.
+  AutocastState autocast = currentAutocast(false);
 
   CheckpointBackward(Napi::Env env, Napi::Function fn, std::vector<at::Tensor> saved, RngSnapshot snapshot)
       : env(env), segment(Napi::Persistent(fn)), rng(std::move(snapshot)) {
@@ -149,23 +138,23 @@ struct CheckpointBackward : public torch::autograd::Node {
     std::vector<at::Tensor> outputs;
     {
       RngSnapshot after = rng.current();
-      AutocastSnapshot autocastAfter;
+      AutocastState autocastAfter = currentAutocast(false);
       rng.restore();
-      autocast.apply();
+      applyAutocast(false, autocast);
       at::AutoGradMode gradMode(true);
       try {
         outputs = callSegment(env, segment.Value(), leaves);
       } catch (const Napi::Error& error) {
         after.restore();
-        autocastAfter.apply();
+        applyAutocast(false, autocastAfter);
         throw std::runtime_error(std::string("checkpoint: recomputing a segment failed: ") + error.Message());
       } catch (...) {
         after.restore();
-        autocastAfter.apply();
+        applyAutocast(false, autocastAfter);
         throw;
       }
       after.restore();
-      autocastAfter.apply();
+      applyAutocast(false, autocastAfter);
     }
     if (outputs.size() != grads.size()) {
       throw std::runtime_error("checkpoint: the recomputed segment returned " + std::to_string(outputs.size()) +

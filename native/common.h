@@ -73,6 +73,15 @@ void registerCheckpointOps(Napi::Env env, Exports exports);
 void registerAllocatorStatsOps(Napi::Env env, Exports exports);
 void registerTraceOps(Napi::Env env, Exports exports);
 void registerAutocastOps(Napi::Env env, Exports exports);
+// autocast.cc: this thread's autocast settings for the CPU or CUDA, read and put back whole
+// (torch.autocast's regions, and a checkpointed segment's recompute).
+struct AutocastState {
+  bool enabled;
+  at::ScalarType dtype;
+  bool cache;
+};
+AutocastState currentAutocast(bool cuda);
+void applyAutocast(bool cuda, const AutocastState& state);
 void registerDnnlOps(Napi::Env env, Exports exports);
 void registerDistributedOps(Napi::Env env, Exports exports);
 

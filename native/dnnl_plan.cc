@@ -75,8 +75,8 @@ void finalize(DnnlPlan& plan) {
   for (int id : plan.denseOutputIds) plan.memories[id] = dnnl::memory(plan.desc(id), plan.engine, DNNL_MEMORY_NONE);
   for (auto& step : plan.steps) {
     for (auto [arg, value] : step.args) {
-      if (plan.memories.count(value)) continue;
-      plan.memories[value] = dnnl::memory(plan.desc(value), plan.engine, bufferOf.at(plan.root(value)));
+      if (!plan.memories.count(value)) plan.memories[value] = dnnl::memory(plan.desc(value), plan.engine, bufferOf.at(plan.root(value)));
+      step.execArgs.emplace(arg, plan.memories.at(value));
     }
   }
 }
@@ -216,11 +216,7 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
       outputs.push_back(at::empty(at::IntArrayRef(dims), at::kFloat));
       plan.memories.at(dense).set_data_handle(outputs.back().data_ptr());
     }
-    for (auto& step : plan.steps) {
-      std::unordered_map<int, dnnl::memory> args;
-      for (auto [arg, value] : step.args) args.emplace(arg, plan.memories.at(value));
-      step.primitive.execute(plan.stream, args);
-    }
+    for (auto& step : plan.steps) step.primitive.execute(plan.stream, step.execArgs);
     plan.stream.wait();
     return wrapList(info.Env(), outputs);
   });

@@ -21,6 +21,8 @@ struct DnnlStep {
   // What it computes and which kernel oneDNN picked ('brgconv:avx512_core_amx_bf16').
   std::string name;
   std::string impl;
+  // `args` as the memory objects they name, set by finalize; a run only points the input and outputs at new data.
+  std::unordered_map<int, dnnl::memory> execArgs;
 };
 
 struct DnnlPlan {

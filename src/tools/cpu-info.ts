@@ -23,10 +23,11 @@ export interface CpuReport {
 
 export function cpuReport(): CpuReport {
   const { isa, version } = dnnlCpuInfo();
+  const flags = cpuFlagSet();
   return {
     model: cpuModel(),
     cores: cpus().length,
-    flags: KERNEL_FLAGS.filter((flag) => cpuFlagSet().has(flag)),
+    flags: KERNEL_FLAGS.filter((flag) => flags.has(flag)),
     dnnlIsa: isa,
     dnnlVersion: version,
     nativeBf16: isa === 'avx512_core_bf16' || isa === 'avx512_core_amx',
