@@ -29,12 +29,12 @@
       "conditions": [
         ["libtorch==''", {
           "include_dirs": ["/usr/include/torch/csrc/api/include", "native/compat"],
-          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-ldnnl"]
+          "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-ldnnl", "-lgomp"]
         }, {
           "include_dirs": ["<(libtorch)/include", "<(libtorch)/include/torch/csrc/api/include"],
           "libraries": [
             "-L<(libtorch)/lib", "-Wl,-rpath,<(libtorch)/lib",
-            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed", "-ldnnl"
+            "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--as-needed", "-ldnnl", "-lgomp"
           ]
         }]
       ]

@@ -199,8 +199,22 @@ void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, co
                                                                                            algorithm::convolution_winograd},
                                             {srcMd, plan.desc(input)}, operation, attr, plan.engine);
     const memory::desc* sumOperand = post.sumInput == kNoValue ? nullptr : &plan.desc(post.sumInput);
-    pd = candidates.at(fastestConvolution(plan, candidates, plan.desc(input), sumOperand, bias.has_value()));
-    note = " (tuned of " + std::to_string(candidates.size()) + ")";
+    ConvolutionGeometry geometry{requested == "direct" ? "direct" : "direct+winograd", weightDims, dstDims, stride, padding, dilation,
+                                 bias.has_value()};
+    std::string problem = convolutionProblem(geometry, plan.desc(input), sumOperand, post.ops);
+    auto known = plan.knownChoices.find(problem);
+    if (known != plan.knownChoices.end()) {
+      for (const auto& candidate : candidates) {
+        if (convolutionChoice(candidate) != known->second) continue;
+        pd = candidate;
+        break;
+      }
+    }
+    bool measured = !pd;  // a choice this oneDNN no longer offers is measured again
+    if (measured) pd = candidates.at(fastestConvolution(plan, candidates, plan.desc(input), sumOperand, bias.has_value()));
+    plan.tuningChoices.push_back({problem, convolutionChoice(pd), measured});
+    plan.knownChoices[problem] = plan.tuningChoices.back().choice;  // the same convolution later in the plan
+    note = measured ? " (tuned of " + std::to_string(candidates.size()) + ")" : " (tuned before, of " + std::to_string(candidates.size()) + ")";
   } else if (requested == "winograd" || requested == "auto") {
     try {
       pd = describe(requested == "winograd" ? algorithm::convolution_winograd : algorithm::convolution_auto, srcMd);

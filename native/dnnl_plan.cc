@@ -156,7 +156,7 @@ std::string dnnlIsaName(dnnl::cpu_isa isa) {
 
 void registerDnnlOps(Napi::Env env, Exports exports) {
   RN_FN(exports, env, "dnnlPlanCreate", {
-    // ({ dtype: 'f32' | 'bf16', input: { id, shape }, outputs: ids[], nodes: [...], tune? }) -> plan
+    // ({ dtype: 'f32' | 'bf16', input: { id, shape }, outputs: ids[], nodes: [...], tune?, knownChoices? }) -> plan
     auto spec = info[0].As<Napi::Object>();
     auto plan = std::make_unique<DnnlPlan>();
     auto dtype = spec.Get("dtype").As<Napi::String>().Utf8Value();
@@ -165,6 +165,14 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
     auto input = spec.Get("input").As<Napi::Object>();
     plan->inputId = static_cast<int>(intArg(input.Get("id")));
     plan->tune = spec.Has("tune") && spec.Get("tune").ToBoolean().Value();
+    if (spec.Has("knownChoices")) {
+      auto known = spec.Get("knownChoices").As<Napi::Object>();
+      auto problems = known.GetPropertyNames();
+      for (uint32_t i = 0; i < problems.Length(); i++) {
+        auto problem = problems.Get(i).As<Napi::String>();
+        plan->knownChoices[problem.Utf8Value()] = known.Get(problem).As<Napi::String>().Utf8Value();
+      }
+    }
     plan->inputDims = intList(input.Get("shape"));
     plan->descs[plan->inputId] = plan->plainDesc(memory::dims(plan->inputDims.begin(), plan->inputDims.end()), memory::data_type::f32);
     auto nodes = spec.Get("nodes").As<Napi::Array>();
@@ -228,7 +236,7 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
     return info.Env().Undefined();
   });
   RN_FN(exports, env, "dnnlPlanInfo", {
-    // (plan) -> { steps: [{ name, impl }], activationBytes, constantBytes, scratchpadBytes }
+    // (plan) -> { steps: [{ name, impl }], activationBytes, constantBytes, scratchpadBytes, tuningChoices? }
     DnnlPlan& plan = planOf(info[0]);
     Napi::Env env = info.Env();
     auto steps = Napi::Array::New(env, plan.steps.size());
@@ -245,6 +253,17 @@ void registerDnnlOps(Napi::Env env, Exports exports) {
     out.Set("activationBytes", static_cast<double>(plan.activationBytes));
     out.Set("constantBytes", static_cast<double>(constantBytes));
     out.Set("scratchpadBytes", static_cast<double>(plan.scratchpadBytes));
+    if (plan.tune) {
+      auto choices = Napi::Array::New(env, plan.tuningChoices.size());
+      for (size_t i = 0; i < plan.tuningChoices.size(); i++) {
+        auto choice = Napi::Object::New(env);
+        choice.Set("problem", plan.tuningChoices[i].problem);
+        choice.Set("choice", plan.tuningChoices[i].choice);
+        choice.Set("measured", plan.tuningChoices[i].measured);
+        choices.Set(static_cast<uint32_t>(i), choice);
+      }
+      out.Set("tuningChoices", choices);
+    }
     return out;
   });
   RN_FN(exports, env, "dnnlCpuInfo", {

@@ -47,6 +47,14 @@ struct DnnlPlan {
   int nextTemporary = -1;
   // Time each convolution's candidate kernels at build time and keep the fastest (dnnl_tune.cc).
   bool tune = false;
+  // Choices made before (convolutionProblem -> convolutionChoice), reused instead of timing again.
+  std::unordered_map<std::string, std::string> knownChoices;
+  struct TuningChoice {
+    std::string problem, choice;
+    bool measured;
+  };
+  // Each tuned convolution's choice, in plan order.
+  std::vector<TuningChoice> tuningChoices;
   size_t scratchpadBytes = 0;
   // Set by finalize: one memory object per value, over the pooled buffers.
   std::unordered_map<int, dnnl::memory> memories;
@@ -81,6 +89,18 @@ void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index);
 // dnnl_tune.cc: the index of the fastest candidate, counting the reorders it adds before it.
 size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
                           const dnnl::memory::desc& producer, const dnnl::memory::desc* sumOperand, bool hasBias);
+// What a tuned choice depends on: the threads, the shapes and geometry, the producer's
+// layout, the post-ops and the residual sum operand's layout, as text (the tuning cache's key).
+struct ConvolutionGeometry {
+  std::string algorithms;
+  dnnl::memory::dims weights, dst, stride, padding, dilation;
+  bool bias;
+};
+std::string convolutionProblem(const ConvolutionGeometry& geometry, const dnnl::memory::desc& producer,
+                               const dnnl::memory::desc* sumOperand, const dnnl::post_ops& postOps);
+// The kernel and the layouts a candidate reads and writes, as text.
+std::string convolutionChoice(const dnnl::convolution_forward::primitive_desc& pd);
+std::string layoutText(const dnnl::memory::desc& desc);
 // dnnl_plan.cc
 std::string dnnlIsaName(dnnl::cpu_isa isa);
 

@@ -6,9 +6,14 @@
 // for the shape, not a measurement, and it ignores the layout the producer left.
 #include "dnnl_plan.h"
 
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include <omp.h>
+
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <sstream>
 
 namespace resnets {
 
@@ -64,7 +69,60 @@ class ReorderCosts {
   std::vector<std::pair<std::pair<memory::desc, memory::desc>, double>> known_;
 };
 
+void appendDims(std::ostringstream& out, const dnnl_dims_t dims, int count) {
+  for (int i = 0; i < count; i++) out << (i ? "x" : "") << dims[i];
+}
+
 }  // namespace
+
+std::string layoutText(const memory::desc& desc) {
+  const dnnl_memory_desc_t& md = desc.data;
+  std::ostringstream out;
+  out << dnnl_dt2str(md.data_type) << ":";
+  appendDims(out, md.dims, md.ndims);
+  if (md.format_kind != dnnl_blocked) return out.str() + ":format" + std::to_string(md.format_kind);
+  const auto& blocking = md.format_desc.blocking;
+  out << ":strides ";
+  appendDims(out, blocking.strides, md.ndims);
+  out << ":blocks";
+  for (int i = 0; i < blocking.inner_nblks; i++) out << " " << blocking.inner_idxs[i] << "/" << blocking.inner_blks[i];
+  if (md.offset0 != 0) out << ":offset " << md.offset0;
+  return out.str();
+}
+
+std::string convolutionProblem(const ConvolutionGeometry& geometry, const memory::desc& producer, const memory::desc* sumOperand,
+                               const dnnl::post_ops& postOps) {
+  std::ostringstream out;
+  out << "conv threads " << omp_get_max_threads() << " " << geometry.algorithms << " src " << layoutText(producer);
+  auto list = [&](const char* name, const memory::dims& dims) {
+    out << " " << name;
+    for (size_t i = 0; i < dims.size(); i++) out << (i ? "x" : " ") << dims[i];
+  };
+  list("weights", geometry.weights);
+  list("dst", geometry.dst);
+  list("stride", geometry.stride);
+  list("padding", geometry.padding);
+  list("dilation", geometry.dilation);
+  out << (geometry.bias ? " bias" : "") << " post";
+  for (int i = 0; i < postOps.len(); i++) {
+    if (postOps.kind(i) == dnnl::primitive::kind::sum) {
+      out << " sum(" << (sumOperand ? layoutText(*sumOperand) : "?") << ")";
+    } else if (postOps.kind(i) == dnnl::primitive::kind::eltwise) {
+      float scale, alpha, beta;
+      dnnl::algorithm alg;
+      postOps.get_params_eltwise(i, scale, alg, alpha, beta);
+      out << " eltwise " << static_cast<int>(alg) << "(" << alpha << "," << beta << ")";
+    } else {
+      out << " kind " << static_cast<int>(postOps.kind(i));
+    }
+  }
+  return out.str();
+}
+
+std::string convolutionChoice(const dnnl::convolution_forward::primitive_desc& pd) {
+  return std::string(pd.impl_info_str()) + " src " + layoutText(pd.src_desc()) + " weights " + layoutText(pd.weights_desc()) +
+         " dst " + layoutText(pd.dst_desc());
+}
 
 size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
                           const memory::desc& producer, const memory::desc* sumOperand, bool hasBias) {

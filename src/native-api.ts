@@ -65,6 +65,14 @@ export interface DnnlPlanSpec {
   nodes: DnnlNode[];
   /** Time each convolution's candidate kernels while building and keep the fastest. */
   tune?: boolean;
+  /** With tune: choices made before (problem -> choice, as tuningChoices reports them), taken instead of timing. */
+  knownChoices?: Record<string, string>;
+}
+/** One tuned convolution: what its choice depends on, the kernel and layouts chosen, and whether this build timed it. */
+export interface DnnlTuningChoice {
+  problem: string;
+  choice: string;
+  measured: boolean;
 }
 export type DnnlPlanHandle = object & { readonly __dnnlPlan?: never };
 export interface DnnlPlanInfo {
@@ -73,6 +81,8 @@ export interface DnnlPlanInfo {
   activationBytes: number;
   constantBytes: number;
   scratchpadBytes: number;
+  /** A tuned plan's convolutions, in plan order. */
+  tuningChoices?: DnnlTuningChoice[];
 }
 
 export interface NativeAddon {

@@ -49,15 +49,35 @@ describe('--precision bf16', () => {
     else assert.match(stderr, /bfloat16 runs emulated and will be slower than float32/);
   });
 
-  it('bench --conv-algorithm tuned reports which plan it kept and by how much', async () => {
-    const { code, stdout, stderr } = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '2', '--warmup', '0', '--runs', '1', '--threads', '1', '--conv-algorithm', 'tuned');
-    assert.equal(code, 0, stderr);
-    assert.match(stdout, /mode fused\+dnnl\+tuned /);
-    const note = /; (tuned kernels kept:|direct plan kept: the tuned one ran) ([\d.]+)x the direct plan \(([\d.]+) against ([\d.]+) ms\)$/m.exec(stdout);
-    assert.ok(note, stdout);
-    const [tunedMs, directMs] = [Number(note[3]), Number(note[4])];
-    if (tunedMs !== directMs) assert.equal(note[1] === 'tuned kernels kept:', tunedMs < directMs, note[0]);
-    assert.ok(Math.abs(Number(note[2]) - directMs / tunedMs) < 0.02 + 0.01 * (directMs / tunedMs), note[0]);
+  it('bench --conv-algorithm tuned reports which plan it kept and by how much, and a second run reads the choices back', async () => {
+    const cache = file('tuning.json');
+    const previous = process.env.RESNETS_TUNING_CACHE;
+    process.env.RESNETS_TUNING_CACHE = cache;
+    try {
+      const bench = async () => {
+        const { code, stdout, stderr } = await resnets('bench', 'resnet18', '--size', '32', '--batch-size', '2', '--warmup', '0', '--runs', '1', '--threads', '1', '--conv-algorithm', 'tuned');
+        assert.equal(code, 0, stderr);
+        assert.match(stdout, /mode fused\+dnnl\+tuned /);
+        const note = /; (tuned kernels kept:|direct plan kept: the tuned one ran) ([\d.]+)x the direct plan \(([\d.]+) against ([\d.]+) ms(, measured before)?\); (.*)$/m.exec(stdout);
+        assert.ok(note, stdout);
+        const [tunedMs, directMs] = [Number(note[3]), Number(note[4])];
+        if (tunedMs !== directMs) assert.equal(note[1] === 'tuned kernels kept:', tunedMs < directMs, note[0]);
+        assert.ok(Math.abs(Number(note[2]) - directMs / tunedMs) < 0.02 + 0.01 * (directMs / tunedMs), note[0]);
+        return { measuredBefore: note[5] !== undefined, timing: note[6], verdict: note.slice(1, 5) };
+      };
+      const first = await bench();
+      assert.equal(first.measuredBefore, false);
+      const timed = /^(\d+) of 20 convolutions timed now, saved to (.+)$/.exec(first.timing);
+      assert.ok(timed && Number(timed[1]) > 0 && Number(timed[1]) < 20, first.timing);
+      assert.equal(timed[2], cache);
+      const second = await bench();
+      assert.equal(second.measuredBefore, true);
+      assert.equal(second.timing, `every kernel choice read from ${cache}`);
+      assert.deepEqual(second.verdict, first.verdict, 'the decision measured before is the one reported');
+    } finally {
+      if (previous === undefined) delete process.env.RESNETS_TUNING_CACHE;
+      else process.env.RESNETS_TUNING_CACHE = previous;
+    }
   });
 
   it('bench refuses bf16 outside the oneDNN plan', async () => {

@@ -3,7 +3,9 @@
 // sum fuse into the convolutions, bfloat16 agrees with float32 within its tolerance and
 // on the top-1 class, unsupported ops are named with their module.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { PReLU } from '../src/nn/activation.js';
 import { Conv2d, Module, Sequential } from '../src/nn/index.js';
 import { randn } from '../src/torch/creation.js';
@@ -15,6 +17,7 @@ import { cpuReport } from '../src/tools/cpu-info.js';
 import { DnnlInference } from '../src/tools/dnnl/inference.js';
 import { BF16_TOLERANCE, checkedInferenceModel, prepareForInference } from '../src/tools/inference-modes.js';
 import { liveTensorsAfterCollection } from './helpers/gc.js';
+import { tempDir } from './helpers/python.js';
 import { trainedLookingModel, type ImageModel } from './helpers/trained-looking.js';
 
 /** The plain eval output and the plan's on one random batch. */
@@ -27,6 +30,18 @@ function outputs(model: ImageModel, shape: number[], options: ConstructorParamet
   input.dispose();
   return { plain, plan, compiled };
 }
+
+// Tuned choices go to a file of this run's own, not the user's cache.
+const temp = tempDir('resnets-dnnl-');
+const tuningEnv = { RESNETS_TUNING_CACHE: process.env.RESNETS_TUNING_CACHE, RESNETS_HOME: process.env.RESNETS_HOME };
+process.env.RESNETS_TUNING_CACHE = join(temp.path, 'tuning.json');
+after(() => {
+  for (const [name, value] of Object.entries(tuningEnv)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  temp.cleanup();
+});
 
 describe('the oneDNN plan', () => {
   const families: [name: string, options: Record<string, unknown>, size: number][] = [
@@ -109,11 +124,61 @@ describe('the oneDNN plan', () => {
       const convolutions = plan.steps.filter((s) => /conv|downsample\.0/.test(s.name) && !/\((reorder in|sum operand copy)\)$/.test(s.name));
       assert.equal(convolutions.length, 20);
       // Both plans keep their names; only the tuned one says how many kernels each convolution chose among.
-      assert.equal(convolutions.every((s) => /\(tuned of \d+\)$/.test(s.name)), kept === 'tuned');
+      assert.equal(convolutions.every((s) => /\(tuned (before, )?of \d+\)$/.test(s.name)), kept === 'tuned');
       const tolerance = precision === 'bf16' ? BF16_TOLERANCE : 1e-2;
       assert.ok(Number.isFinite(checked.difference) && checked.difference < tolerance, `${precision}: ${checked.difference}`);
       checked.model.dispose();
     }
+  });
+
+  it('tuned choices are kept in the tuning cache: a later build times nothing and gets the same kernels', () => {
+    const shape = [1, 3, 16, 16];
+    const kernels = (compiled: DnnlInference) => compiled.describe(shape).steps.map((s) => `${s.name.replace(/ \(tuned.*\)$/, '')}: ${s.impl}`);
+    const build = (file: string | undefined) => {
+      if (file === undefined) delete process.env.RESNETS_TUNING_CACHE;
+      else process.env.RESNETS_TUNING_CACHE = file;
+      const compiled = new DnnlInference(trainedLookingModel('resnet20', { numClasses: 10 }), { convAlgorithm: 'tuned' });
+      const tuning = compiled.describe(shape).tuning!;
+      const steps = kernels(compiled);
+      compiled.model.dispose();
+      compiled.dispose();
+      return { tuning, steps };
+    };
+    const first = join(temp.path, 'first.json');
+    const measured = build(first);
+    assert.equal(measured.tuning.convolutions, 19);
+    assert.ok(measured.tuning.timed > 0 && measured.tuning.timed < 19, `${measured.tuning.timed}: repeated convolutions are timed once`);
+    assert.equal(measured.tuning.decisionCached, false);
+    assert.equal(measured.tuning.cacheFile, first);
+    const saved = JSON.parse(readFileSync(first, 'utf8')) as { cpu: string; convolutions: Record<string, string>; plans: Record<string, unknown> };
+    assert.equal(Object.keys(saved.convolutions).length, measured.tuning.timed);
+    assert.equal(Object.keys(saved.plans).length, 1);
+
+    // Another process's view: the same file under a new name, read from disk.
+    const second = join(temp.path, 'second.json');
+    copyFileSync(first, second);
+    const reread = build(second);
+    assert.equal(reread.tuning.timed, 0);
+    assert.equal(reread.tuning.decisionCached, true);
+    assert.deepEqual([reread.tuning.kept, reread.tuning.tunedMs, reread.tuning.directMs], [measured.tuning.kept, measured.tuning.tunedMs, measured.tuning.directMs]);
+    assert.deepEqual(reread.steps, measured.steps);
+
+    // Another CPU's file is not used, and is replaced by this CPU's.
+    const foreign = join(temp.path, 'foreign.json');
+    writeFileSync(foreign, JSON.stringify({ ...saved, cpu: 'another CPU' }));
+    assert.equal(build(foreign).tuning.timed, measured.tuning.timed);
+    assert.notEqual(JSON.parse(readFileSync(foreign, 'utf8')).cpu, 'another CPU');
+
+    // By default the file lives in $RESNETS_HOME/tuning; 'off' keeps the choices in the process.
+    process.env.RESNETS_HOME = join(temp.path, 'home');
+    const fallback = build(undefined);
+    assert.match(fallback.tuning.cacheFile ?? '', /\/home\/tuning\/dnnl-[\d.]+-\w+\.json$/);
+    assert.ok(existsSync(fallback.tuning.cacheFile!));
+    process.env.RESNETS_HOME = join(temp.path, 'home-off');
+    const off = build('off');
+    assert.equal(off.tuning.cacheFile, undefined);
+    assert.equal(existsSync(join(temp.path, 'home-off')), false);
+    process.env.RESNETS_TUNING_CACHE = join(temp.path, 'tuning.json');
   });
 
   it('frees the plans\' weights and buffers at once, not at garbage collection', () => {

@@ -103,9 +103,12 @@ function chooseModel(name: string, options: BenchOptions, probeShape: number[]):
   return fastestFaithfulModel(build, probeShape, DEFAULT_TOLERANCE);
 }
 
-function tuningNote({ tunedMs, directMs, kept }: PlanTuning): string {
-  const speedup = `${(directMs / tunedMs).toFixed(2)}x the direct plan (${tunedMs.toFixed(2)} against ${directMs.toFixed(2)} ms)`;
-  return kept === 'tuned' ? `tuned kernels kept: ${speedup}` : `direct plan kept: the tuned one ran ${speedup}`;
+function tuningNote({ tunedMs, directMs, kept, decisionCached, timed, convolutions, cacheFile }: PlanTuning): string {
+  const speedup = `${(directMs / tunedMs).toFixed(2)}x the direct plan (${tunedMs.toFixed(2)} against ${directMs.toFixed(2)} ms${decisionCached ? ', measured before' : ''})`;
+  const verdict = kept === 'tuned' ? `tuned kernels kept: ${speedup}` : `direct plan kept: the tuned one ran ${speedup}`;
+  const source = cacheFile ?? "this process's tuning";
+  const timing = timed === 0 ? `every kernel choice read from ${source}` : `${timed} of ${convolutions} convolutions timed now${cacheFile ? `, saved to ${cacheFile}` : ''}`;
+  return `${verdict}; ${timing}`;
 }
 
 /** The kernels oneDNN picked for the plan's primitives, most used first ('brgconv:avx512_core_amx_bf16 x53'). */
@@ -140,7 +143,7 @@ export function register(program: Command): void {
     .option('--dnnl', 'the model compiled to a oneDNN plan: convolutions fused with their BatchNorm, residual sum and activation')
     .option('--plain', 'the plain eval model: no folding, dense layout')
     .addOption(new Option('--precision <p>', `fp32, or bf16: bfloat16 weights and activations in the oneDNN plan (fast with AVX512-BF16 or AMX)`).argParser(parseChoice(PRECISIONS)).default('fp32'))
-    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's convolutions: direct, winograd or auto for the 3x3 stride-1 ones (fp32 only), or tuned: every kernel timed for each convolution while building, the fastest kept (default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
+    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's convolutions: direct, winograd or auto for the 3x3 stride-1 ones (fp32 only), or tuned: every kernel timed for each convolution on the first build, the fastest kept and recorded in $RESNETS_HOME/tuning (default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
     .option('--compare-torch', 'also time torchvision in Debian python3-torch (see --torch-mode), alternating runs with ours')
     .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').argParser(parseChoice(TORCH_MODES)).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')

@@ -10,6 +10,7 @@ import { Tensor } from '../../torch/tensor.js';
 import { captureGraph, disposeGraph } from '../graph/capture.js';
 import { refuseNonFiniteInput } from '../mkldnn.js';
 import { lowerGraph, type ConvAlgorithm, type DnnlPrecision } from './lower.js';
+import { knownConvolutionChoices, knownPlanDecision, planKey, rememberTuning, tuningCachePath, type PlanDecision } from './tuning-cache.js';
 
 export interface DnnlOptions {
   precision?: DnnlPrecision;
@@ -19,14 +20,18 @@ export interface DnnlOptions {
 interface CompiledPlan {
   handle: DnnlPlanHandle;
   outputShapes: number[][];
-  /** With convAlgorithm 'tuned': the tuned plan's and the direct plan's best forward (ms), and which was kept. */
+  /** With convAlgorithm 'tuned': how the plan's kernels were chosen, and whether the tuned plan was kept. */
   tuning?: PlanTuning;
 }
 
-export interface PlanTuning {
-  tunedMs: number;
-  directMs: number;
-  kept: 'tuned' | 'direct';
+export interface PlanTuning extends PlanDecision {
+  /** Tuned convolutions in the plan, and how many of them this build timed (the rest were chosen before, or repeat one). */
+  convolutions: number;
+  timed: number;
+  /** Whether the tuned-against-direct decision came from the tuning cache rather than a measurement now. */
+  decisionCached: boolean;
+  /** The tuning cache file, unless RESNETS_TUNING_CACHE=off. */
+  cacheFile?: string;
 }
 
 /** Forwards timed per plan when a tuned plan is checked against the direct one. */
@@ -40,20 +45,42 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
   const graph = captureGraph(model, { input: shape });
   try {
     return tidy(() => {
-      const build = (convAlgorithm: ConvAlgorithm) => {
+      const build = (convAlgorithm: ConvAlgorithm, knownChoices?: Record<string, string>) => {
         const lowered = lowerGraph(graph, { ...options, convAlgorithm });
-        return { handle: native.dnnlPlanCreate(lowered.spec), outputShapes: lowered.outputShapes };
+        const spec = knownChoices ? { ...lowered.spec, knownChoices } : lowered.spec;
+        return { handle: native.dnnlPlanCreate(spec), outputShapes: lowered.outputShapes };
       };
       if (options.convAlgorithm !== 'tuned') return build(options.convAlgorithm);
-      // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
-      const tuned = build('tuned');
-      const direct = build('direct');
-      const probe = randn(shape);
-      const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], probe);
-      const keepTuned = tunedMs <= directMs;
-      native.dnnlPlanFree((keepTuned ? direct : tuned).handle);
-      const kept = keepTuned ? tuned : direct;
-      return { ...kept, tuning: { tunedMs, directMs, kept: keepTuned ? 'tuned' : 'direct' } };
+      const tuned = build('tuned', knownConvolutionChoices());
+      const choices = native.dnnlPlanInfo(tuned.handle).tuningChoices ?? [];
+      const key = planKey(shape, options.precision, choices);
+      const known = knownPlanDecision(key);
+      let decision: PlanDecision;
+      let kept = tuned;
+      if (known) {
+        decision = known;
+        if (known.kept === 'direct') {
+          native.dnnlPlanFree(tuned.handle);
+          kept = build('direct');
+        }
+      } else {
+        // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
+        const direct = build('direct');
+        const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], randn(shape));
+        decision = { kept: tunedMs <= directMs ? 'tuned' : 'direct', tunedMs, directMs };
+        kept = decision.kept === 'tuned' ? tuned : direct;
+        native.dnnlPlanFree((decision.kept === 'tuned' ? direct : tuned).handle);
+      }
+      rememberTuning(choices, key, decision);
+      const cacheFile = tuningCachePath();
+      const tuning: PlanTuning = {
+        ...decision,
+        convolutions: choices.length,
+        timed: choices.filter((choice) => choice.measured).length,
+        decisionCached: known !== undefined,
+        ...(cacheFile ? { cacheFile } : {}),
+      };
+      return { ...kept, tuning };
     });
   } finally {
     disposeGraph(graph);

@@ -1,0 +1,115 @@
+// Tuned kernel choices kept between runs. Timing every kernel for every convolution costs
+// seconds per input shape (about 2 s for a ResNet-50 at batch 1, 10 s at batch 8); the
+// choices depend only on the CPU, oneDNN, the thread count and each convolution's shapes
+// and layouts, so the first plan built on a machine records them and later plans read
+// them. One file per oneDNN version and instruction set in $RESNETS_HOME/tuning, holding
+// this CPU model's entries; RESNETS_TUNING_CACHE=off keeps them in this process only.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { resnetsHome } from '../../models/weights-cache.js';
+import { native } from '../../native.js';
+import type { DnnlTuningChoice } from '../../native-api.js';
+import { cpuModel } from '../../torch/cpu-features.js';
+
+/** Whether the whole tuned plan beat the direct one (each convolution was chosen alone). */
+export interface PlanDecision {
+  kept: 'tuned' | 'direct';
+  tunedMs: number;
+  directMs: number;
+}
+
+interface TuningRecord {
+  format: 1;
+  cpu: string;
+  /** convolution problem -> the kernel and layouts chosen */
+  convolutions: Record<string, string>;
+  /** planKey -> decision */
+  plans: Record<string, PlanDecision>;
+}
+
+const FORMAT = 1;
+
+/** The file this machine's choices live in, or undefined when RESNETS_TUNING_CACHE=off. */
+export function tuningCachePath(): string | undefined {
+  const setting = process.env.RESNETS_TUNING_CACHE;
+  if (setting === 'off') return undefined;
+  if (setting) return setting;
+  const { version, isa } = native.dnnlCpuInfo();
+  return join(resnetsHome(), 'tuning', `dnnl-${version}-${isa}.json`);
+}
+
+// Per file (tests and users may point RESNETS_TUNING_CACHE elsewhere); '' is the in-process record.
+const loaded = new Map<string, TuningRecord>();
+
+function emptyRecord(): TuningRecord {
+  return { format: FORMAT, cpu: cpuModel(), convolutions: {}, plans: {} };
+}
+
+/** The record on disk when it is this CPU's and this format's; anything else reads as empty (and is replaced on save). */
+function readRecord(path: string): TuningRecord {
+  let parsed: Partial<TuningRecord>;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<TuningRecord>;
+  } catch {
+    return emptyRecord(); // missing or unreadable: tune again
+  }
+  const usable = parsed.format === FORMAT && parsed.cpu === cpuModel() && typeof parsed.convolutions === 'object' && typeof parsed.plans === 'object';
+  return usable ? (parsed as TuningRecord) : emptyRecord();
+}
+
+function record(): { path?: string; tuning: TuningRecord } {
+  const path = tuningCachePath();
+  const key = path ?? '';
+  let tuning = loaded.get(key);
+  if (!tuning) {
+    tuning = path ? readRecord(path) : emptyRecord();
+    loaded.set(key, tuning);
+  }
+  return { path, tuning };
+}
+
+/** Choices recorded before, for the plan builder's knownChoices. */
+export function knownConvolutionChoices(): Record<string, string> {
+  return record().tuning.convolutions;
+}
+
+/** The key of a plan: its input, precision and every convolution's problem and choice, in order. */
+export function planKey(shape: number[], precision: string, choices: DnnlTuningChoice[]): string {
+  const hash = createHash('sha256').update(JSON.stringify([shape, precision, choices.map(({ problem, choice }) => [problem, choice])]));
+  return hash.digest('hex');
+}
+
+export function knownPlanDecision(key: string): PlanDecision | undefined {
+  return record().tuning.plans[key];
+}
+
+let warnedUnwritable = false;
+
+/** Records a plan's choices and decision, in this process and in the file (written whole, then renamed into place). */
+export function rememberTuning(choices: DnnlTuningChoice[], key: string, decision: PlanDecision): void {
+  const { path, tuning } = record();
+  for (const { problem, choice } of choices) tuning.convolutions[problem] = choice;
+  tuning.plans[key] = decision;
+  if (!path) return;
+  try {
+    // Another process may have added entries since this one read the file: keep them too.
+    const current = readRecord(path);
+    const merged: TuningRecord = {
+      ...tuning,
+      convolutions: { ...current.convolutions, ...tuning.convolutions },
+      plans: { ...current.plans, ...tuning.plans },
+    };
+    loaded.set(path, merged);
+    mkdirSync(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(merged, null, 1)}\n`);
+    renameSync(temporary, path);
+  } catch (error) {
+    if (warnedUnwritable) return;
+    warnedUnwritable = true;
+    process.emitWarning(`the oneDNN tuning cache ${path} could not be written (${(error as Error).message}); choices are kept in this process only`, {
+      code: 'RESNETS_TUNING_CACHE',
+    });
+  }
+}
