@@ -35,8 +35,13 @@ export interface InferenceMode {
 /** The mode prepareForInference applies when given only some of the fields: the compiled plan. */
 export const DEFAULT_MODE: InferenceMode = { fuse: true, layout: 'dnnl' };
 
-/** Candidates, fastest first as measured (bench/README.md). */
+/**
+ * Candidates, fastest first as measured (bench/README.md). The tuned plan times kernels
+ * on its first build per machine and shape (then reads them back from the tuning cache);
+ * the direct plan follows for a model whose tuned kernels (Winograd) drift too far.
+ */
 export const MODES_FASTEST_FIRST: InferenceMode[] = [
+  { fuse: true, layout: 'dnnl', convAlgorithm: 'tuned' },
   { fuse: true, layout: 'dnnl' },
   { fuse: true, layout: 'mkldnn' },
   { fuse: true, layout: 'channels-last' },

@@ -151,11 +151,12 @@ export function register(program: Command): void {
     .option('--peak <gflops|file>', "the CPU's peak, to print the fraction of it reached: GFLOP/s, or a roofline file from bench/roofline.ts --save (its peak for --precision at these threads)")
     .addHelpText(
       'after',
-      `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used.` +
+      `\nWithout --fuse, --channels-last, --mkldnn, --dnnl or --plain the fastest mode whose outputs stay within ${DEFAULT_TOLERANCE} (relative) of the plain eval model is used:` +
+        '\nfirst the tuned oneDNN plan (kernels timed on the first build per machine and batch size, then read from $RESNETS_HOME/tuning).' +
         `\nWith --precision bf16 the outputs are checked against float32 to ${toleranceFor({ precision: 'bf16' })} (relative) and their top-1 class is reported.` +
         '\nExamples: resnets bench resnet50 --batch-size 1,8 --threads 2 --compare-torch --torch-mode jit-optimized\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --engine onnxruntime' +
         '\n          resnets bench resnet50 --batch-size 8 --threads 2 --precision bf16 --compare-torch --torch-mode autocast-bf16' +
-        '\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --conv-algorithm tuned --engine onnxruntime   (kernels timed while building: seconds per batch size)',
+        '\n          resnets bench resnet50 --batch-size 1,8 --threads 2 --dnnl --engine onnxruntime   (the direct plan: the kernels oneDNN ranks first)',
     )
     .action(async (name: string, options: BenchOptions, cmd: Command) => {
       if (cmd.getOptionValueSource('torchMode') === 'cli' && !options.compareTorch) {
