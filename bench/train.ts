@@ -5,10 +5,11 @@
 //
 //   node --import tsx bench/train.ts [--threads 2] [--steps 20] [--repeats 3] [--json]
 //                                    [--only resnet20,resnet18,resnet50,densenet121] [--skip-torch] [--skip-loader]
-//                                    [--precision fp32|bf16] [--channels-last] [--peers nchw,channels-last]
+//                                    [--precision fp32|bf16] [--channels-last | --mkldnn] [--peers nchw,channels-last]
 //
 // --precision bf16 trains ours under autocast and the peers under torch.autocast bf16;
-// --channels-last trains ours with channels-last weights and batches; --peers lists the
+// --channels-last trains ours with channels-last weights and batches, --mkldnn with
+// activations in oneDNN's blocked layout (ForwardSettings.mkldnn); --peers lists the
 // PyTorch modes timed beside ours (nchw: PyTorch's default, as a user runs it).
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,7 @@ import { fashionMnistStats, loadFashionMnist } from '../src/data/fashion-mnist.j
 import { createClassifierByName } from '../src/models/index.js';
 import { torch } from '../src/index.js';
 import { SGD } from '../src/train/optim/sgd.js';
-import { checkPrecision, forwardAndLoss, crossEntropyLoss } from '../src/train/step.js';
+import { checkForwardSettings, checkPrecision, forwardAndLoss, crossEntropyLoss } from '../src/train/step.js';
 import { convWeightsToChannelsLast_ } from '../src/models/index.js';
 import { describeCpu } from '../src/torch/cpu-features.js';
 import { loadavg } from 'node:os';
@@ -35,11 +36,14 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     precision: { type: 'string', default: 'fp32' },
     'channels-last': { type: 'boolean', default: false },
+    mkldnn: { type: 'boolean', default: false },
     peers: { type: 'string', default: 'nchw' },
   },
 });
 const precision = checkPrecision(args.precision, '--precision');
 const channelsLast = args['channels-last'];
+const mkldnn = args.mkldnn;
+checkForwardSettings({ channelsLast, mkldnn, precision }, { channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision' });
 const peerModes = args.peers.split(',');
 for (const mode of peerModes) if (mode !== 'nchw' && mode !== 'channels-last') throw new Error(`--peers takes nchw and/or channels-last, got '${mode}'`);
 const threads = Number(args.threads);
@@ -78,7 +82,7 @@ function ours(c: Case): { measure: () => { wall: number; cpu: number }; paramete
   const step = () =>
     torch.tidy(() => {
       optimizer.zeroGrad();
-      const { loss } = forwardAndLoss(model, images, labels, lossFunction, { precision });
+      const { loss } = forwardAndLoss(model, images, labels, lossFunction, { precision, mkldnn });
       loss.backward();
       optimizer.step();
       return loss.item();
@@ -181,7 +185,7 @@ for (const c of cases) {
     peer.ratio = peer.imagesPerSecond ? resnets / peer.imagesPerSecond : undefined;
     peer.cpuRatio = peer.cpuRuns.length > 0 ? resnetsCpu / median(peer.cpuRuns) : undefined;
   }
-  results.push({ ...c, threads, precision, channelsLast, resnets, resnetsCpu, runs: oursRuns, cpuRuns: oursCpuRuns, peers, parameters: mine.parameters });
+  results.push({ ...c, threads, precision, channelsLast, mkldnn, resnets, resnetsCpu, runs: oursRuns, cpuRuns: oursCpuRuns, peers, parameters: mine.parameters });
 }
 const loaderRate = args['skip-loader'] ? undefined : await loader(128, 2);
 const machine = { cpu: describeCpu(), loadAverage: [loadBefore, loadavg()[0]] };
@@ -190,7 +194,7 @@ if (args.json) {
   console.log(JSON.stringify({ machine, training: results, loader: loaderRate === undefined ? undefined : { dataset: 'fashion-mnist', batchSize: 128, augment: 'randomCrop(28, padding 4) + horizontal flip', imagesPerSecond: loaderRate } }, null, 2));
 } else {
   console.log(`${machine.cpu}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' -> ')}`);
-  console.log(`training throughput, ${threads} threads, ${precision}${channelsLast ? ', ours channels-last' : ''}, synthetic batches (median of ${repeats} alternating rounds of ${steps} steps, after ${warmup} warm-up steps)`);
+  console.log(`training throughput, ${threads} threads, ${precision}${channelsLast ? ', ours channels-last' : ''}${mkldnn ? ', ours in oneDNN\'s blocked layout' : ''}, synthetic batches (median of ${repeats} alternating rounds of ${steps} steps, after ${warmup} warm-up steps)`);
   console.log('(ratio: ours / theirs in images per second of wall time; cpu ratio: per second of process CPU time)');
   console.log(`model        batch  input      resnets img/s  ${peerModes.map((m) => `PyTorch ${m} img/s  ratio  cpu ratio`).join('  ')}`);
   for (const r of results) {

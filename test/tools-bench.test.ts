@@ -17,7 +17,8 @@ import {
   prepareForInference,
   type InferenceMode,
 } from '../src/tools/inference-modes.js';
-import { isMkldnn, MkldnnInference, toDense, toMkldnn } from '../src/tools/mkldnn.js';
+import { MkldnnInference } from '../src/tools/mkldnn.js';
+import { isMkldnn, toDense, toMkldnn } from '../src/torch/mkldnn-layout.js';
 import { benchmarkAgainstPeer } from '../src/tools/bench-compare.js';
 import { assertComparedRuns } from './helpers/bench.js';
 import { TorchPeer } from '../src/tools/torch-peer.js';

@@ -16,7 +16,7 @@ import {
   outputDifference,
   prepareForInference,
 } from '../src/tools/inference-modes.js';
-import { toDense, toMkldnn } from '../src/tools/mkldnn.js';
+import { toDense, toMkldnn } from '../src/torch/mkldnn-layout.js';
 
 type ImageModel = Parameters<typeof prepareForInference>[0];
 const SHAPE = [2, 3, 32, 32];

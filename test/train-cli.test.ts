@@ -246,6 +246,24 @@ describe('resnets train on bad input', () => {
     assert.match(done.stderr, /already finished its 2 epochs/);
   });
 
+  it("--mkldnn trains with activations in oneDNN's blocked layout, is kept off refused combinations, and may change on --resume", async () => {
+    const blocked = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked'), ...tiny, '--epochs', '1', '--mkldnn');
+    assert.equal(blocked.code, 0, blocked.stderr);
+    assert.match(blocked.stdout, /--mkldnn: activations in oneDNN's blocked layout from the first convolution to the classifier/);
+    assert.match(blocked.stdout, /finished 1 epoch/);
+    const resumed = await resnets('train', '--resume', path('blocked'), '--epochs', '2', '--mkldnn', '--no-progress');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.doesNotMatch(resumed.stdout, /ignoring/);
+    assert.match(resumed.stdout, /finished 2 epochs/);
+    const bf16 = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked-bf16'), ...tiny, '--mkldnn', '--precision', 'bf16');
+    assert.equal(bf16.code, 1);
+    assert.match(bf16.stderr, /--mkldnn trains in float32 only/);
+    const se = await resnets('train', 'seresnet18', '--data', path('shapes'), '--out', path('blocked-se'), ...tiny, '--mkldnn');
+    assert.equal(se.code, 1);
+    assert.match(se.stderr, /--mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\)/);
+    assert.equal(existsSync(path('blocked-se')), false, 'nothing is written for a refused run');
+  });
+
   it('--limit-train on a folder keeps every class', async () => {
     const data = await prepareData({ data: path('shapes'), imageSize: 16, limitTrain: 6 }, { train: true, test: false });
     const labels = await Promise.all(Array.from({ length: data.train!.length }, async (_, i) => (await data.train!.get(i)).label));

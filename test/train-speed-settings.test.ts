@@ -1,9 +1,13 @@
 // Settings that make training faster without changing what it learns beyond float
-// rounding: channels-last weights and batches, and the thread count a run picks.
+// rounding: channels-last weights and batches, activations in oneDNN's blocked layout,
+// and the thread count a run picks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { models, torch, train } from '../src/index.js';
+import { checkMkldnnTraining } from '../src/train/mkldnn-check.js';
+import { checkForwardSettings } from '../src/train/step.js';
 import { chooseTrainingThreads } from '../src/train/threads.js';
+import { trainedLookingModel } from './helpers/trained-looking.js';
 
 torch.setNumThreads(1);
 
@@ -35,6 +39,70 @@ describe('channels-last training', () => {
     const worst = Math.max(...nhwc.weight.map((w, i) => Math.abs(w - dense.weight[i])));
     assert.ok(worst < 2e-3, `largest weight difference ${worst}`);
     torch.dispose([images, labels]);
+  });
+});
+
+describe("training with activations in oneDNN's blocked layout (mkldnn)", () => {
+  it('takes the same steps as dense training, to float rounding, and updates the batch-norm statistics alike', () => {
+    const images = torch.randn([16, 3, 12, 12]);
+    const labels = torch.randint(0, 4, [16]);
+    const run = (mkldnn: boolean) => {
+      torch.manualSeed(3);
+      const model = models.createModelFromConfig({ family: 'cifar_resnet', depth: 10, widths: [8, 16], numClasses: 4 }).train();
+      const optimizer = new train.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+      const losses = Array.from({ length: 4 }, () => train.trainingStep({ model, optimizer, images, labels, loss: train.crossEntropyLoss(), mkldnn }).loss);
+      const state = model.stateDict();
+      const values = (name: string) => Array.from(state[name].toTypedArray() as Float32Array);
+      const result = { losses, weight: values('layer1.0.conv1.weight'), runningVar: values('layer2.0.bn2.running_var') };
+      optimizer.disposeState();
+      model.dispose();
+      return result;
+    };
+    const dense = run(false);
+    const blocked = run(true);
+    blocked.losses.forEach((loss, i) => assert.ok(Math.abs(loss - dense.losses[i]) < 1e-4, `step ${i}: ${loss} vs ${dense.losses[i]}`));
+    const worst = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    assert.ok(worst(blocked.weight, dense.weight) < 2e-3, `largest weight difference ${worst(blocked.weight, dense.weight)}`);
+    assert.ok(worst(blocked.runningVar, dense.runningVar) < 1e-4 * Math.max(...dense.runningVar), 'running variances');
+    torch.dispose([images, labels]);
+  });
+
+  it('gives the gradients of the dense path, to float rounding (ResNet-18, pre-activation ResNet-18)', () => {
+    for (const name of ['resnet18', 'resnetv2_18']) {
+      const model = trainedLookingModel(name).train();
+      torch.manualSeed(5);
+      const images = torch.randn([4, 3, 32, 32]);
+      const labels = torch.randint(0, 7, [4]);
+      const gradients = (mkldnn: boolean) => {
+        for (const p of model.parameters()) p.grad?.zero_();
+        const { loss } = train.forwardAndLoss(model, images, labels, train.crossEntropyLoss(), { mkldnn });
+        loss.backward();
+        return model.parameters().map((p) => p.grad!.clone());
+      };
+      const dense = gradients(false);
+      const blocked = gradients(true);
+      const worst = Math.max(...dense.map((g, i) => g.sub(blocked[i]).norm().item() / g.norm().item()));
+      assert.ok(worst < 1e-3, `${name}: largest relative gradient difference ${worst}`);
+      torch.dispose([images, labels, ...dense, ...blocked]);
+      model.dispose();
+    }
+  });
+
+  it('checkMkldnnTraining passes models whose every op runs blocked and names the module of the first that does not', () => {
+    for (const name of ['resnet18', 'resnetv2_18', 'resnet20', 'resnext50_32x4d']) {
+      assert.doesNotThrow(() => checkMkldnnTraining(() => models.createClassifierByName(name, { numClasses: 3 }), [3, 32, 32], 'mkldnn'), name);
+    }
+    assert.throws(
+      () => checkMkldnnTraining(() => models.createClassifierByName('seresnet18', { numClasses: 3 }), [3, 32, 32], '--mkldnn'),
+      /^Error: --mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\) .*aten::mean.*\. Train without --mkldnn/,
+    );
+    assert.throws(() => checkMkldnnTraining(() => models.createClassifierByName('densenet121', { numClasses: 3 }), [3, 32, 32], 'mkldnn'), /denseblock1\.denselayer1 \(DenseLayer\)/);
+  });
+
+  it('refuses channels-last with it, and bf16', () => {
+    assert.throws(() => checkForwardSettings({ mkldnn: true, channelsLast: true }), /channelsLast and mkldnn are two layouts for the same activations: choose one/);
+    assert.throws(() => checkForwardSettings({ mkldnn: true, precision: 'bf16' }), /mkldnn trains in float32 only/);
+    assert.doesNotThrow(() => checkForwardSettings({ channelsLast: true, precision: 'bf16' }));
   });
 });
 

@@ -9,6 +9,7 @@ import { Conv2d } from '../nn/conv.js';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/scope.js';
+import { isMkldnn, toDense, toMkldnn } from '../torch/mkldnn-layout.js';
 import { Tensor } from '../torch/tensor.js';
 
 /**
@@ -24,20 +25,6 @@ export function refuseNonFiniteInput(input: Tensor, mode: string): void {
         'does not propagate them as the plain model does (its ReLU and pooling make them finite), so it refuses them',
     );
   }
-}
-
-export function isMkldnn(tensor: Tensor): boolean {
-  return native.isMkldnn(tensor.handle) as boolean;
-}
-
-/** A copy of a dense float32 CPU tensor in oneDNN's layout. */
-export function toMkldnn(tensor: Tensor): Tensor {
-  return new Tensor(native.toMkldnn(tensor.handle));
-}
-
-/** A dense (strided) copy of a oneDNN-layout tensor. */
-export function toDense(tensor: Tensor): Tensor {
-  return new Tensor(native.toDense(tensor.handle));
 }
 
 /** Whether the model's tensors can move to oneDNN's layout: float32 on the CPU. */

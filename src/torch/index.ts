@@ -11,3 +11,4 @@ export * as autograd from './autograd.js';
 export { autocast, isAutocastEnabled, type AutocastOptions } from './autocast.js';
 export { cpuFeatures, describeCpu, type CpuFeatures } from './cpu-features.js';
 export { checkpoint, checkpointOne, isRecomputing } from './checkpoint.js';
+export { isMkldnn, toMkldnn, toDense } from './mkldnn-layout.js';

@@ -43,7 +43,7 @@ export {
   type SessionOptions,
   type SessionResult,
 } from './session.js';
-export { trainingStep, crossEntropyLoss, forwardAndLoss, checkPrecision, trainingPrecisions, type ForwardSettings, type LossFunction, type TrainingPrecision, type TrainingStepOptions, type TrainingStepResult } from './step.js';
+export { trainingStep, crossEntropyLoss, forwardAndLoss, checkForwardSettings, checkPrecision, trainingPrecisions, type ForwardSettings, type LossFunction, type TrainingPrecision, type TrainingStepOptions, type TrainingStepResult } from './step.js';
 export {
   prepareData,
   trainLoader,
@@ -60,4 +60,5 @@ export {
 } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
 export { checkpointNumClasses, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';
+export { checkMkldnnTraining } from './mkldnn-check.js';
 export * as distributed from './distributed/index.js';

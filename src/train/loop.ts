@@ -96,6 +96,8 @@ export interface TrainOptions {
   precision?: TrainingPrecision;
   /** Channels-last batches, for a model whose convolution weights are channels-last (convWeightsToChannelsLast_). */
   channelsLast?: boolean;
+  /** Batches in oneDNN's blocked layout (ForwardSettings.mkldnn). */
+  mkldnn?: boolean;
   /** Where metrics, checkpoints and curves go; without it nothing is written. */
   run?: RunDirectory;
   /** Continue from this point (the model and optimizer already hold its tensors). */
@@ -186,7 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         optimizer.setLr(lr);
         if (schedule.momentumAt) optimizer.setMomentum(schedule.momentumAt(state.iteration));
         manualSeed(stepSeed(state.seed, state.iteration));
-        const step = { model: options.stepModel ?? model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast };
+        const step = { model: options.stepModel ?? model, optimizer, labels: batch.labels, clipGradNorm: options.clipGradNorm, params, precision: options.precision, channelsLast: options.channelsLast, mkldnn: options.mkldnn };
         if (mixup) {
           // The batch is mixed before the step: the loss takes the soft targets, the accuracy each image's own label.
           const mixed = mixup.apply(batch.images, batch.labels, mixupRandom(state.seed, state.iteration));

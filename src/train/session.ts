@@ -32,7 +32,8 @@ import { cpuFeatures } from '../torch/cpu-features.js';
 import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { convWeightsToChannelsLast_ } from '../models/index.js';
 import { chooseTrainingThreads } from './threads.js';
-import { checkPrecision, type TrainingPrecision } from './step.js';
+import { checkForwardSettings, checkPrecision, type TrainingPrecision } from './step.js';
+import { checkMkldnnTraining } from './mkldnn-check.js';
 import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../models/family.js';
 import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
@@ -196,6 +197,8 @@ export interface SessionOptions {
   gradCheckpointing?: boolean | GradCheckpointingOptions;
   /** Train with channels-last convolution weights and batches (faster where oneDNN's NHWC kernels are: bench/README.md). */
   channelsLast?: boolean;
+  /** Train with activations in oneDNN's blocked layout between layers (float32; models whose ops all run on it: checkMkldnnTraining). */
+  mkldnn?: boolean;
   /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
   autoThreads?: boolean;
   /** Train as one rank of the initialised process group (train.distributed.init): data-parallel, the batch size global. */
@@ -309,6 +312,13 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     }
     if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
     if (options.channelsLast) convWeightsToChannelsLast_(model);
+    if (options.mkldnn) {
+      checkForwardSettings({ channelsLast: options.channelsLast, mkldnn: true, precision: config.precision }, { channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision' });
+      if (options.gradCheckpointing) throw new Error('--mkldnn does not combine with --checkpoint-activations');
+      if (parallel && config.syncBatchNorm) throw new Error("--mkldnn does not combine with --sync-bn: the synchronised batch norm's statistics need dense tensors");
+      checkMkldnnTraining(buildModel, data.inputShape, '--mkldnn');
+      log("--mkldnn: activations in oneDNN's blocked layout from the first convolution to the classifier");
+    }
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
@@ -441,6 +451,7 @@ async function trainModel(
     clipGradNorm: config.clipGradNorm,
     precision: config.precision,
     channelsLast: options.channelsLast,
+    mkldnn: options.mkldnn,
     run: writer ? run : undefined,
     resumeFrom: resumeFrom ?? fresh,
     shouldStop: options.shouldStop,

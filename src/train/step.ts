@@ -6,6 +6,7 @@ import type { Module } from '../nn/module.js';
 import type { Parameter } from '../nn/parameter.js';
 import { autocast } from '../torch/autocast.js';
 import { crossEntropy } from '../torch/functional.js';
+import { isMkldnn, toDense, toMkldnn } from '../torch/mkldnn-layout.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
 import { clipGradNorm } from './optim/clip.js';
@@ -56,10 +57,31 @@ export interface ForwardSettings {
    * BatchNorm then run without reordering every activation.
    */
   channelsLast?: boolean;
+  /**
+   * Feed the batch in oneDNN's blocked layout: activations stay blocked from the first
+   * convolution to the classifier instead of being reordered into that layout and back by
+   * every convolution (bench/README.md). float32 only, and only for models whose every op
+   * libtorch runs on blocked tensors (checkMkldnnTraining says whether a model does).
+   */
+  mkldnn?: boolean;
+}
+
+/** Refuses settings that do not combine, naming the options as `names` spells them. */
+export function checkForwardSettings(settings: ForwardSettings, names = { channelsLast: 'channelsLast', mkldnn: 'mkldnn', precision: 'precision' }): void {
+  if (!settings.mkldnn) return;
+  if (settings.channelsLast) throw new Error(`${names.channelsLast} and ${names.mkldnn} are two layouts for the same activations: choose one`);
+  if ((settings.precision ?? 'fp32') !== 'fp32') {
+    throw new Error(`${names.mkldnn} trains in float32 only: libtorch's autocast does not take oneDNN-layout tensors (${names.channelsLast} takes ${names.precision} bf16)`);
+  }
 }
 
 /** The model's output and the loss: a bf16 forward runs under autocast, the loss on its float32 output. */
 export function forwardAndLoss(model: Module, images: Tensor, labels: Tensor, loss: LossFunction, settings: ForwardSettings = {}): { loss: Tensor; scores: Tensor } {
+  checkForwardSettings(settings);
+  if (settings.mkldnn) {
+    const output = model.call(toMkldnn(images.contiguous()));
+    return lossAndScores(loss, isMkldnn(output) ? toDense(output) : output, labels);
+  }
   const input = settings.channelsLast ? images.contiguous('channelsLast') : images;
   if ((settings.precision ?? 'fp32') === 'fp32') return lossAndScores(loss, model.call(input), labels);
   const output = autocast('bfloat16', () => model.call(input));
@@ -80,6 +102,8 @@ export interface TrainingStepOptions {
   precision?: TrainingPrecision;
   /** Channels-last batches (see ForwardSettings). */
   channelsLast?: boolean;
+  /** Batches in oneDNN's blocked layout (see ForwardSettings). */
+  mkldnn?: boolean;
 }
 
 export interface TrainingStepResult {

@@ -101,6 +101,7 @@ export interface TrainCommandOptions extends Pick<RunConfig, SameNamed>, Distrib
   checkpointActivations: boolean;
   segments?: number;
   channelsLast?: boolean;
+  mkldnn?: boolean;
   loss?: EmbeddingLossName;
   embeddingSize?: number;
   scale?: number;
@@ -268,6 +269,7 @@ export async function trainWithConsole(
     /** Print nothing but errors (the ranks of a data-parallel run other than 0). */
     quiet?: boolean;
     channelsLast?: boolean;
+    mkldnn?: boolean;
     /** Pick the thread count from the batch and the machine's load, and say so. */
     autoThreads?: boolean;
   },
@@ -305,6 +307,7 @@ export async function trainWithConsole(
       log: (line) => view.message(line),
       gradCheckpointing: options.gradCheckpointing,
       channelsLast: options.channelsLast,
+      mkldnn: options.mkldnn,
       autoThreads: options.autoThreads,
       dataParallel: options.dataParallel,
     });
@@ -414,6 +417,7 @@ export function register(program: Command): void {
     .option('--checkpoint-activations', 'keep only segment inputs in the forward pass and recompute the rest in backward: less memory, the same result, about a third more compute')
     .option('--segments <n>', 'with --checkpoint-activations: group the blocks into N checkpointed segments (default: every block its own)', parsePositiveInt)
     .option('--channels-last', 'train with channels-last (NHWC) convolution weights and batches: faster on CPUs for larger models and bf16 (see bench/README.md)')
+    .option('--mkldnn', "train with activations in oneDNN's blocked layout between layers: faster on CPUs in float32 (see bench/README.md); for models whose every op runs on it (ResNet, ResNeXt, pre-activation and CIFAR ResNets), checked before training")
     .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
     .option('--embedding-size <n>', 'with --loss: length of the embedding the model outputs (default 512)', parsePositiveInt)
     .option('--scale <s>', `with a margin loss: the scale s (default ${marginDefaults.arcface.s})`, parsePositiveNumber)
@@ -432,7 +436,7 @@ export function register(program: Command): void {
       if (model !== undefined && model !== config.model) throw new Error(`${options.resume} is a run of ${config.model}, not ${model}`);
       if (options.out !== undefined && resolve(options.out) !== resolve(options.resume)) throw new Error('--resume continues the run in its own folder; leave out --out');
       // Every setting that shapes the result comes from the run; only these may change.
-      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast', ...distributedRuntimeOptions]);
+      const allowed = new Set(['resume', 'out', 'epochs', 'workers', 'threads', 'progress', 'checkpointActivations', 'segments', 'channelsLast', 'mkldnn', ...distributedRuntimeOptions]);
       const ignored = cmd.options.filter((option) => !allowed.has(option.attributeName()) && cmd.getOptionValueSource(option.attributeName()) === 'cli');
       if (ignored.length > 0) console.log(`note: --resume uses the run's saved settings; ignoring ${ignored.map((option) => option.long).join(', ')}`);
       const saved = readSessionConfig(options.resume).epochs;
@@ -464,7 +468,7 @@ export function register(program: Command): void {
       const autoThreads = !group && options.threads === undefined && !process.env.RESNETS_NUM_THREADS;
       const session = await trainWithConsole(config, {
         out, resume: Boolean(options.resume), workers: options.workers, progress: options.progress, gradCheckpointing, dataParallel, quiet: group !== undefined && group.rank !== 0,
-        channelsLast: options.channelsLast, autoThreads,
+        channelsLast: options.channelsLast, mkldnn: options.mkldnn, autoThreads,
       });
       session.model.dispose();
       session.head?.dispose();
