@@ -246,21 +246,28 @@ describe('resnets train on bad input', () => {
     assert.match(done.stderr, /already finished its 2 epochs/);
   });
 
-  it("--mkldnn trains with activations in oneDNN's blocked layout, is kept off refused combinations, and may change on --resume", async () => {
-    const blocked = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked'), ...tiny, '--epochs', '1', '--mkldnn');
-    assert.equal(blocked.code, 0, blocked.stderr);
-    assert.match(blocked.stdout, /--mkldnn: activations in oneDNN's blocked layout from the first convolution to the classifier/);
-    assert.match(blocked.stdout, /finished 1 epoch/);
-    const resumed = await resnets('train', '--resume', path('blocked'), '--epochs', '2', '--mkldnn', '--no-progress');
+  it("trains in oneDNN's blocked layout where it applies, says which layout it took, and --mkldnn / --no-mkldnn may change on --resume", async () => {
+    const automatic = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked'), ...tiny, '--epochs', '1');
+    assert.equal(automatic.code, 0, automatic.stderr);
+    assert.match(automatic.stdout, /^layout: oneDNN's blocked layout for the activations \(--no-mkldnn trains dense NCHW\)$/m);
+    assert.match(automatic.stdout, /finished 1 epoch/);
+    const required = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked-required'), ...tiny, '--epochs', '1', '--mkldnn');
+    assert.equal(required.code, 0, required.stderr);
+    assert.match(required.stdout, /^layout: oneDNN's blocked layout for the activations \(--mkldnn\)$/m);
+    const resumed = await resnets('train', '--resume', path('blocked'), '--epochs', '2', '--no-mkldnn', '--no-progress');
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.doesNotMatch(resumed.stdout, /ignoring/);
+    assert.match(resumed.stdout, /^layout: dense NCHW \(--no-mkldnn\)$/m);
     assert.match(resumed.stdout, /finished 2 epochs/);
+    const se = await resnets('train', 'seresnet18', '--data', path('shapes'), '--out', path('se-dense'), ...tiny, '--epochs', '1');
+    assert.equal(se.code, 0, se.stderr);
+    assert.match(se.stdout, /^layout: dense NCHW \(oneDNN's blocked layout has no kernel for layer1\.0\.se \(SqueezeExcite\) .*aten::mean/m);
     const bf16 = await resnets('train', 'resnet20', '--data', path('shapes'), '--out', path('blocked-bf16'), ...tiny, '--mkldnn', '--precision', 'bf16');
     assert.equal(bf16.code, 1);
     assert.match(bf16.stderr, /--mkldnn trains in float32 only/);
-    const se = await resnets('train', 'seresnet18', '--data', path('shapes'), '--out', path('blocked-se'), ...tiny, '--mkldnn');
-    assert.equal(se.code, 1);
-    assert.match(se.stderr, /--mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\)/);
+    const refused = await resnets('train', 'seresnet18', '--data', path('shapes'), '--out', path('blocked-se'), ...tiny, '--mkldnn');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\)/);
     assert.equal(existsSync(path('blocked-se')), false, 'nothing is written for a refused run');
   });
 

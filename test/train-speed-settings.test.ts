@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { models, torch, train } from '../src/index.js';
-import { checkMkldnnTraining } from '../src/train/mkldnn-check.js';
+import { checkMkldnnTraining, chooseTrainingLayout } from '../src/train/mkldnn-check.js';
 import { checkForwardSettings } from '../src/train/step.js';
 import { chooseTrainingThreads } from '../src/train/threads.js';
 import { trainedLookingModel } from './helpers/trained-looking.js';
@@ -97,6 +97,27 @@ describe("training with activations in oneDNN's blocked layout (mkldnn)", () => 
       /^Error: --mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\) .*aten::mean.*\. Train without --mkldnn/,
     );
     assert.throws(() => checkMkldnnTraining(() => models.createClassifierByName('densenet121', { numClasses: 3 }), [3, 32, 32], 'mkldnn'), /denseblock1\.denselayer1 \(DenseLayer\)/);
+  });
+
+  it('chooseTrainingLayout takes it where it applies, refuses it where it was required and cannot apply, and says why', () => {
+    const build = () => models.createClassifierByName('resnet20', { numClasses: 3 });
+    const se = () => models.createClassifierByName('seresnet18', { numClasses: 3 });
+    const base = { mkldnn: 'auto' as const, channelsLast: false, precision: 'fp32', gradCheckpointing: false, syncBatchNorm: false };
+    assert.deepEqual(chooseTrainingLayout(base, build, [3, 16, 16]), { mkldnn: true, note: "layout: oneDNN's blocked layout for the activations (--no-mkldnn trains dense NCHW)" });
+    assert.equal(chooseTrainingLayout({ ...base, mkldnn: false }, build, [3, 16, 16]).mkldnn, false);
+    assert.match(chooseTrainingLayout(base, se, [3, 16, 16]).note, /^layout: dense NCHW \(oneDNN's blocked layout has no kernel for layer1\.0\.se \(SqueezeExcite\)/);
+    assert.throws(() => chooseTrainingLayout({ ...base, mkldnn: true }, se, [3, 16, 16]), /--mkldnn: this model cannot train in oneDNN's blocked layout/);
+    for (const [change, note, error] of [
+      [{ precision: 'bf16' }, /dense NCHW \(--precision bf16 runs under autocast/, /--mkldnn trains in float32 only/],
+      [{ channelsLast: true }, /^layout: channels-last$/, /two layouts for the same activations/],
+      [{ gradCheckpointing: true }, /dense NCHW \(--checkpoint-activations\)/, /does not combine with --checkpoint-activations/],
+      [{ syncBatchNorm: true }, /dense NCHW \(--sync-bn/, /does not combine with --sync-bn/],
+    ] as const) {
+      const chosen = chooseTrainingLayout({ ...base, ...change }, build, [3, 16, 16]);
+      assert.equal(chosen.mkldnn, false);
+      assert.match(chosen.note, note);
+      assert.throws(() => chooseTrainingLayout({ ...base, ...change, mkldnn: true }, build, [3, 16, 16]), error);
+    }
   });
 
   it('refuses channels-last with it, and bf16', () => {

@@ -32,8 +32,8 @@ import { cpuFeatures } from '../torch/cpu-features.js';
 import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { convWeightsToChannelsLast_ } from '../models/index.js';
 import { chooseTrainingThreads } from './threads.js';
-import { checkForwardSettings, checkPrecision, type TrainingPrecision } from './step.js';
-import { checkMkldnnTraining } from './mkldnn-check.js';
+import { checkPrecision, type TrainingPrecision } from './step.js';
+import { chooseTrainingLayout } from './mkldnn-check.js';
 import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../models/family.js';
 import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
@@ -197,8 +197,12 @@ export interface SessionOptions {
   gradCheckpointing?: boolean | GradCheckpointingOptions;
   /** Train with channels-last convolution weights and batches (faster where oneDNN's NHWC kernels are: bench/README.md). */
   channelsLast?: boolean;
-  /** Train with activations in oneDNN's blocked layout between layers (float32; models whose ops all run on it: checkMkldnnTraining). */
-  mkldnn?: boolean;
+  /**
+   * Activations in oneDNN's blocked layout through the training step (float32, models whose
+   * every op runs on it: checkMkldnnTraining): true requires it, false trains dense, 'auto'
+   * (the default) uses it where it applies. The log says which.
+   */
+  mkldnn?: boolean | 'auto';
   /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
   autoThreads?: boolean;
   /** Train as one rank of the initialised process group (train.distributed.init): data-parallel, the batch size global. */
@@ -294,6 +298,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   const parallel = options.dataParallel ? new DataParallelRun({ ...options.dataParallel, syncBatchNorm: config.syncBatchNorm }) : undefined;
   let head: EmbeddingHead | undefined;
   let optimizer: Optimizer;
+  let mkldnn = false;
   let ema: ModelEma | undefined;
   try {
     if ((config.weights || config.freeze) && !(model instanceof ImageClassifier)) {
@@ -312,24 +317,33 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
     }
     if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
     if (options.channelsLast) convWeightsToChannelsLast_(model);
-    if (options.mkldnn) {
-      checkForwardSettings({ channelsLast: options.channelsLast, mkldnn: true, precision: config.precision }, { channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision' });
-      if (options.gradCheckpointing) throw new Error('--mkldnn does not combine with --checkpoint-activations');
-      if (parallel && config.syncBatchNorm) throw new Error("--mkldnn does not combine with --sync-bn: the synchronised batch norm's statistics need dense tensors");
-      checkMkldnnTraining(buildModel, data.inputShape, '--mkldnn');
-      log("--mkldnn: activations in oneDNN's blocked layout from the first convolution to the classifier");
-    }
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
     ema = config.modelEma ? new ModelEma(model, buildModel(), { decay: config.modelEmaDecay }) : undefined;
+    // Last of the set-up: its probe draws random numbers, after everything whose initialisation a seed fixes.
+    const layout = chooseTrainingLayout(
+      {
+        mkldnn: options.mkldnn ?? 'auto',
+        channelsLast: options.channelsLast ?? false,
+        precision: config.precision ?? 'fp32',
+        gradCheckpointing: Boolean(options.gradCheckpointing),
+        syncBatchNorm: Boolean(parallel && config.syncBatchNorm),
+      },
+      buildModel,
+      data.inputShape,
+    );
+    mkldnn = layout.mkldnn;
+    log(layout.note);
   } catch (error) {
     model.dispose();
     head?.dispose();
+    ema?.dispose();
     throw error;
   }
   try {
-    const result = await trainModel(config, options, data, model, optimizer, modelOptions, head, ema, parallel);
+    // The layout chosen above, resolved: the loop needs a yes or no.
+    const result = await trainModel(config, { ...options, mkldnn }, data, model, optimizer, modelOptions, head, ema, parallel);
     return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
@@ -451,7 +465,7 @@ async function trainModel(
     clipGradNorm: config.clipGradNorm,
     precision: config.precision,
     channelsLast: options.channelsLast,
-    mkldnn: options.mkldnn,
+    mkldnn: options.mkldnn === true,
     run: writer ? run : undefined,
     resumeFrom: resumeFrom ?? fresh,
     shouldStop: options.shouldStop,
