@@ -19,7 +19,8 @@ import { fashionMnistStats, loadFashionMnist } from '../src/data/fashion-mnist.j
 import { createClassifierByName } from '../src/models/index.js';
 import { torch } from '../src/index.js';
 import { SGD } from '../src/train/optim/sgd.js';
-import { checkForwardSettings, checkPrecision, forwardAndLoss, crossEntropyLoss } from '../src/train/step.js';
+import { checkMkldnnTraining, MkldnnTrainingUnsupported } from '../src/train/mkldnn-check.js';
+import { checkForwardSettings, checkPrecision, forwardAndLoss, crossEntropyLoss, LIBRARY_SETTING_NAMES } from '../src/train/step.js';
 import { convWeightsToChannelsLast_ } from '../src/models/index.js';
 import { describeCpu } from '../src/torch/cpu-features.js';
 import { loadavg } from 'node:os';
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
 const precision = checkPrecision(args.precision, '--precision');
 const channelsLast = args['channels-last'];
 const mkldnn = args.mkldnn;
-checkForwardSettings({ channelsLast, mkldnn, precision }, { channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision' });
+checkForwardSettings({ channelsLast, mkldnn, precision }, { ...LIBRARY_SETTING_NAMES, channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision' });
 const peerModes = args.peers.split(',');
 for (const mode of peerModes) if (mode !== 'nchw' && mode !== 'channels-last') throw new Error(`--peers takes nchw and/or channels-last, got '${mode}'`);
 const threads = Number(args.threads);
@@ -158,6 +159,15 @@ interface PeerResult {
 const results = [];
 // Rounds alternate between ours and each peer mode, so that a change in the machine's load hits all alike.
 for (const c of cases) {
+  if (mkldnn) {
+    try {
+      checkMkldnnTraining(() => createClassifierByName(c.model, { numClasses: c.classes, inChans: c.channels }), [c.channels, c.imageSize, c.imageSize], '--mkldnn');
+    } catch (error) {
+      if (!(error instanceof MkldnnTrainingUnsupported)) throw error;
+      console.error(`skipped ${c.model}: ${error.reason}`);
+      continue;
+    }
+  }
   const mine = ours(c);
   const oursRuns: number[] = [];
   const oursCpuRuns: number[] = [];

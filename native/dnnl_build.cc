@@ -199,8 +199,8 @@ void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, co
                                                                                            algorithm::convolution_winograd},
                                             {srcMd, plan.desc(input)}, operation, attr, plan.engine);
     const memory::desc* sumOperand = post.sumInput == kNoValue ? nullptr : &plan.desc(post.sumInput);
-    ConvolutionGeometry geometry{requested == "direct" ? "direct" : "direct+winograd", weightDims, dstDims, stride, padding, dilation,
-                                 bias.has_value()};
+    ConvolutionGeometry geometry{plan.dtype, requested == "direct" ? "direct" : "direct+winograd", weightDims, dstDims, stride, padding,
+                                 dilation, bias.has_value()};
     std::string problem = convolutionProblem(geometry, plan.desc(input), sumOperand, post.ops);
     auto known = plan.knownChoices.find(problem);
     if (known != plan.knownChoices.end()) {

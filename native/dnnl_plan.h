@@ -89,9 +89,11 @@ void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index);
 // dnnl_tune.cc: the index of the fastest candidate, counting the reorders it adds before it.
 size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
                           const dnnl::memory::desc& producer, const dnnl::memory::desc* sumOperand, bool hasBias);
-// What a tuned choice depends on: the threads, the shapes and geometry, the producer's
+// What a tuned choice depends on: the threads, the plan's data type, the shapes and geometry, the producer's
 // layout, the post-ops and the residual sum operand's layout, as text (the tuning cache's key).
 struct ConvolutionGeometry {
+  // The plan's data type: a bf16 plan's first convolution reads the same f32 input as an fp32 plan's.
+  dnnl::memory::data_type dtype;
   std::string algorithms;
   dnnl::memory::dims weights, dst, stride, padding, dilation;
   bool bias;

@@ -93,7 +93,9 @@ std::string layoutText(const memory::desc& desc) {
 std::string convolutionProblem(const ConvolutionGeometry& geometry, const memory::desc& producer, const memory::desc* sumOperand,
                                const dnnl::post_ops& postOps) {
   std::ostringstream out;
-  out << "conv threads " << omp_get_max_threads() << " " << geometry.algorithms << " src " << layoutText(producer);
+  // oneDNN's OpenMP runtime reads omp_get_max_threads(), which libtorch's thread count need not match.
+  out << "conv threads " << omp_get_max_threads() << " " << dnnl_dt2str(static_cast<dnnl_data_type_t>(geometry.dtype)) << " "
+      << geometry.algorithms << " src " << layoutText(producer);
   auto list = [&](const char* name, const memory::dims& dims) {
     out << " " << name;
     for (size_t i = 0; i < dims.size(); i++) out << (i ? "x" : " ") << dims[i];

@@ -134,51 +134,70 @@ describe('the oneDNN plan', () => {
   it('tuned choices are kept in the tuning cache: a later build times nothing and gets the same kernels', () => {
     const shape = [1, 3, 16, 16];
     const kernels = (compiled: DnnlInference) => compiled.describe(shape).steps.map((s) => `${s.name.replace(/ \(tuned.*\)$/, '')}: ${s.impl}`);
-    const build = (file: string | undefined) => {
+    const build = (file: string | undefined, precision: 'fp32' | 'bf16' = 'fp32') => {
       if (file === undefined) delete process.env.RESNETS_TUNING_CACHE;
       else process.env.RESNETS_TUNING_CACHE = file;
-      const compiled = new DnnlInference(trainedLookingModel('resnet20', { numClasses: 10 }), { convAlgorithm: 'tuned' });
+      const compiled = new DnnlInference(trainedLookingModel('resnet20', { numClasses: 10 }), { convAlgorithm: 'tuned', precision });
       const tuning = compiled.describe(shape).tuning!;
       const steps = kernels(compiled);
       compiled.model.dispose();
       compiled.dispose();
       return { tuning, steps };
     };
-    const first = join(temp.path, 'first.json');
-    const measured = build(first);
-    assert.equal(measured.tuning.convolutions, 19);
-    assert.ok(measured.tuning.timed > 0 && measured.tuning.timed < 19, `${measured.tuning.timed}: repeated convolutions are timed once`);
-    assert.equal(measured.tuning.decisionCached, false);
-    assert.equal(measured.tuning.cacheFile, first);
-    const saved = JSON.parse(readFileSync(first, 'utf8')) as { cpu: string; convolutions: Record<string, string>; plans: Record<string, unknown> };
-    assert.equal(Object.keys(saved.convolutions).length, measured.tuning.timed);
-    assert.equal(Object.keys(saved.plans).length, 1);
+    const restore = { cache: process.env.RESNETS_TUNING_CACHE, home: process.env.RESNETS_HOME };
+    try {
+      const first = join(temp.path, 'first.json');
+      const measured = build(first);
+      assert.equal(measured.tuning.convolutions, 19);
+      assert.ok(measured.tuning.timed > 0 && measured.tuning.timed < 19, `${measured.tuning.timed}: repeated convolutions are timed once`);
+      assert.equal(measured.tuning.decisionCached, false);
+      assert.equal(measured.tuning.cacheFile, first);
+      const saved = JSON.parse(readFileSync(first, 'utf8')) as { cpu: string; convolutions: Record<string, string>; plans: Record<string, unknown> };
+      assert.equal(Object.keys(saved.convolutions).length, measured.tuning.timed);
+      assert.equal(Object.keys(saved.plans).length, 1);
 
-    // Another process's view: the same file under a new name, read from disk.
-    const second = join(temp.path, 'second.json');
-    copyFileSync(first, second);
-    const reread = build(second);
-    assert.equal(reread.tuning.timed, 0);
-    assert.equal(reread.tuning.decisionCached, true);
-    assert.deepEqual([reread.tuning.kept, reread.tuning.tunedMs, reread.tuning.directMs], [measured.tuning.kept, measured.tuning.tunedMs, measured.tuning.directMs]);
-    assert.deepEqual(reread.steps, measured.steps);
+      // Another process's view: the same file under a new name, read from disk.
+      const second = join(temp.path, 'second.json');
+      copyFileSync(first, second);
+      const reread = build(second);
+      assert.equal(reread.tuning.timed, 0);
+      assert.equal(reread.tuning.decisionCached, true);
+      assert.deepEqual([reread.tuning.kept, reread.tuning.tunedMs, reread.tuning.directMs], [measured.tuning.kept, measured.tuning.tunedMs, measured.tuning.directMs]);
+      assert.deepEqual(reread.steps, measured.steps);
 
-    // Another CPU's file is not used, and is replaced by this CPU's.
-    const foreign = join(temp.path, 'foreign.json');
-    writeFileSync(foreign, JSON.stringify({ ...saved, cpu: 'another CPU' }));
-    assert.equal(build(foreign).tuning.timed, measured.tuning.timed);
-    assert.notEqual(JSON.parse(readFileSync(foreign, 'utf8')).cpu, 'another CPU');
+      // A bf16 plan's choices are its own: they leave the float32 ones in place.
+      assert.ok(build(second, 'bf16').tuning.timed > 0);
+      assert.equal(build(second).tuning.timed, 0);
+      assert.equal(build(second, 'bf16').tuning.timed, 0);
 
-    // By default the file lives in $RESNETS_HOME/tuning; 'off' keeps the choices in the process.
-    process.env.RESNETS_HOME = join(temp.path, 'home');
-    const fallback = build(undefined);
-    assert.match(fallback.tuning.cacheFile ?? '', /\/home\/tuning\/dnnl-[\d.]+-\w+\.json$/);
-    assert.ok(existsSync(fallback.tuning.cacheFile!));
-    process.env.RESNETS_HOME = join(temp.path, 'home-off');
-    const off = build('off');
-    assert.equal(off.tuning.cacheFile, undefined);
-    assert.equal(existsSync(join(temp.path, 'home-off')), false);
-    process.env.RESNETS_TUNING_CACHE = join(temp.path, 'tuning.json');
+      // Another CPU's file, or a damaged one, is not used, and is replaced by this CPU's.
+      for (const [name, content] of [
+        ['foreign.json', { ...saved, cpu: 'another CPU' }],
+        ['damaged.json', { ...saved, convolutions: null, plans: [] }],
+      ] as const) {
+        const file = join(temp.path, name);
+        writeFileSync(file, JSON.stringify(content));
+        assert.ok(build(file).tuning.timed > 0, name);
+        const rewritten = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+        assert.equal(rewritten.cpu, saved.cpu, name);
+        assert.ok(Object.keys(rewritten.convolutions).length > 0 && Object.keys(rewritten.plans).length === 1, name);
+      }
+
+      // By default the file lives in $RESNETS_HOME/tuning, one per CPU model; 'off' keeps the choices in the process.
+      process.env.RESNETS_HOME = join(temp.path, 'home');
+      const fallback = build(undefined);
+      assert.match(fallback.tuning.cacheFile ?? '', /\/home\/tuning\/dnnl-[\d.]+-\w+-[0-9a-f]{8}\.json$/);
+      assert.ok(existsSync(fallback.tuning.cacheFile!));
+      process.env.RESNETS_HOME = join(temp.path, 'home-off');
+      const off = build('off');
+      assert.equal(off.tuning.cacheFile, undefined);
+      assert.equal(existsSync(join(temp.path, 'home-off')), false);
+    } finally {
+      for (const [name, value] of [['RESNETS_TUNING_CACHE', restore.cache], ['RESNETS_HOME', restore.home]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('frees the plans\' weights and buffers at once, not at garbage collection', () => {

@@ -94,7 +94,7 @@ describe("training with activations in oneDNN's blocked layout (mkldnn)", () => 
     }
     assert.throws(
       () => checkMkldnnTraining(() => models.createClassifierByName('seresnet18', { numClasses: 3 }), [3, 32, 32], '--mkldnn'),
-      /^Error: --mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\) .*aten::mean.*\. Train without --mkldnn/,
+      /^MkldnnTrainingUnsupported: --mkldnn: this model cannot train in oneDNN's blocked layout: layer1\.0\.se \(SqueezeExcite\) .*aten::mean.*\. Train without --mkldnn/,
     );
     assert.throws(() => checkMkldnnTraining(() => models.createClassifierByName('densenet121', { numClasses: 3 }), [3, 32, 32], 'mkldnn'), /denseblock1\.denselayer1 \(DenseLayer\)/);
   });
@@ -107,6 +107,8 @@ describe("training with activations in oneDNN's blocked layout (mkldnn)", () => 
     assert.equal(chooseTrainingLayout({ ...base, mkldnn: false }, build, [3, 16, 16]).mkldnn, false);
     assert.match(chooseTrainingLayout(base, se, [3, 16, 16]).note, /^layout: dense NCHW \(oneDNN's blocked layout has no kernel for layer1\.0\.se \(SqueezeExcite\)/);
     assert.throws(() => chooseTrainingLayout({ ...base, mkldnn: true }, se, [3, 16, 16]), /--mkldnn: this model cannot train in oneDNN's blocked layout/);
+    // An error dense training would meet as well (here a wrong channel count) is not taken for a missing kernel.
+    assert.throws(() => chooseTrainingLayout(base, build, [1, 16, 16]), (error: Error) => !/blocked layout/.test(error.message));
     for (const [change, note, error] of [
       [{ precision: 'bf16' }, /dense NCHW \(--precision bf16 runs under autocast/, /--mkldnn trains in float32 only/],
       [{ channelsLast: true }, /^layout: channels-last$/, /two layouts for the same activations/],

@@ -60,5 +60,5 @@ export {
 } from './data-setup.js';
 export { loadInto, loadTrainedModel, trainedWeightsInfo, type TrainedModel } from './trained-model.js';
 export { checkpointNumClasses, classifierWeightKey, freezeAllButClassifier, loadPretrained, loadPretrainedFile, readCheckpoint } from './pretrained.js';
-export { checkMkldnnTraining } from './mkldnn-check.js';
+export { checkMkldnnTraining, MkldnnTrainingUnsupported } from './mkldnn-check.js';
 export * as distributed from './distributed/index.js';

@@ -6,9 +6,28 @@
 import type { Module } from '../nn/module.js';
 import { randn, zeros } from '../torch/creation.js';
 import { tidy } from '../torch/scope.js';
-import { forwardAndLoss } from './step.js';
+import { forwardAndLoss, mkldnnConflict, type SettingNames } from './step.js';
 
-/** Throws, naming the first module whose op has no blocked-layout kernel, unless `build()`'s model trains in that layout. */
+/** A model has an op libtorch cannot run on oneDNN-layout tensors; `reason` names it and its module. */
+export class MkldnnTrainingUnsupported extends Error {
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(`${what}: this model cannot train in oneDNN's blocked layout: ${reason}. Train without ${what} (--channels-last is the other fast layout)`);
+    this.name = 'MkldnnTrainingUnsupported';
+  }
+}
+
+/**
+ * libtorch's refusals of oneDNN-layout tensors ("Could not run 'aten::mean.out' with
+ * arguments from the 'MkldnnCPU' backend", "unsupported tensor layout: Mkldnn",
+ * "mkldnn_batch_norm: ...") all name the layout; other errors (out of memory, a wrong
+ * input shape) would stop dense training as well.
+ */
+const LAYOUT_REFUSAL = /mkldnn/i;
+
+/** Throws MkldnnTrainingUnsupported, naming the first module whose op has no blocked-layout kernel, unless `build()`'s model trains in that layout. */
 export function checkMkldnnTraining(build: () => Module, inputShape: number[], what: string): void {
   const model = build();
   try {
@@ -19,9 +38,10 @@ export function checkMkldnnTraining(build: () => Module, inputShape: number[], w
       loss.backward();
     });
   } catch (error) {
-    // libtorch's "Could not run ... from the 'MkldnnCPU' backend" goes on to list every backend; the op and the module are what matter.
-    const reason = (error as Error).message.split('\n')[0].replace(/\. This could be because .*$/, '');
-    throw new Error(`${what}: this model cannot train in oneDNN's blocked layout: ${reason}. Train without ${what} (--channels-last is the other fast layout)`);
+    const message = (error as Error).message;
+    if (!LAYOUT_REFUSAL.test(message)) throw error;
+    // libtorch's "Could not run ..." goes on to list every backend; the op and the module are what matter.
+    throw new MkldnnTrainingUnsupported(what, message.split('\n')[0].replace(/\. This could be because .*$/, ''));
   } finally {
     model.dispose();
   }
@@ -36,28 +56,21 @@ export interface LayoutSettings {
   syncBatchNorm: boolean;
 }
 
-/** Whether a run trains in oneDNN's blocked layout, and the line that says which layout and why (CLI option names). */
+const CLI_NAMES: SettingNames = { channelsLast: '--channels-last', mkldnn: '--mkldnn', precision: '--precision', gradCheckpointing: '--checkpoint-activations', syncBatchNorm: '--sync-bn' };
+
+/** Whether a run trains in oneDNN's blocked layout, and the line that says which layout and why (in the CLI's flags, as the session's other notes). */
 export function chooseTrainingLayout(settings: LayoutSettings, build: () => Module, inputShape: number[]): { mkldnn: boolean; note: string } {
   if (settings.mkldnn === false) return { mkldnn: false, note: `layout: ${settings.channelsLast ? 'channels-last' : 'dense NCHW (--no-mkldnn)'}` };
-  const blocker = settings.channelsLast
-    ? { note: 'channels-last', error: '--channels-last and --mkldnn are two layouts for the same activations: choose one' }
-    : settings.precision !== 'fp32'
-      ? { note: `dense NCHW (--precision ${settings.precision} runs under autocast, which takes no oneDNN-layout tensors)`, error: `--mkldnn trains in float32 only: libtorch's autocast does not take oneDNN-layout tensors (--channels-last takes --precision ${settings.precision})` }
-      : settings.gradCheckpointing
-        ? { note: 'dense NCHW (--checkpoint-activations)', error: '--mkldnn does not combine with --checkpoint-activations' }
-        : settings.syncBatchNorm
-          ? { note: 'dense NCHW (--sync-bn needs dense batch statistics)', error: "--mkldnn does not combine with --sync-bn: the synchronised batch norm's statistics need dense tensors" }
-          : undefined;
-  if (blocker) {
-    if (settings.mkldnn === true) throw new Error(blocker.error);
-    return { mkldnn: false, note: `layout: ${blocker.note}` };
+  const conflict = mkldnnConflict(settings, CLI_NAMES);
+  if (conflict) {
+    if (settings.mkldnn === true) throw new Error(conflict.error);
+    return { mkldnn: false, note: `layout: ${conflict.note}` };
   }
   try {
     checkMkldnnTraining(build, inputShape, '--mkldnn');
   } catch (error) {
-    if (settings.mkldnn === true) throw error;
-    const reason = (error as Error).message.replace(/^--mkldnn: this model cannot train in oneDNN's blocked layout: /, '').replace(/\. Train without --mkldnn.*$/, '');
-    return { mkldnn: false, note: `layout: dense NCHW (oneDNN's blocked layout has no kernel for ${reason})` };
+    if (settings.mkldnn === true || !(error instanceof MkldnnTrainingUnsupported)) throw error;
+    return { mkldnn: false, note: `layout: dense NCHW (oneDNN's blocked layout has no kernel for ${error.reason})` };
   }
   return { mkldnn: true, note: `layout: oneDNN's blocked layout for the activations${settings.mkldnn === 'auto' ? ' (--no-mkldnn trains dense NCHW)' : ' (--mkldnn)'}` };
 }

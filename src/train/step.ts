@@ -66,13 +66,44 @@ export interface ForwardSettings {
   mkldnn?: boolean;
 }
 
-/** Refuses settings that do not combine, naming the options as `names` spells them. */
-export function checkForwardSettings(settings: ForwardSettings, names = { channelsLast: 'channelsLast', mkldnn: 'mkldnn', precision: 'precision' }): void {
-  if (!settings.mkldnn) return;
-  if (settings.channelsLast) throw new Error(`${names.channelsLast} and ${names.mkldnn} are two layouts for the same activations: choose one`);
-  if ((settings.precision ?? 'fp32') !== 'fp32') {
-    throw new Error(`${names.mkldnn} trains in float32 only: libtorch's autocast does not take oneDNN-layout tensors (${names.channelsLast} takes ${names.precision} bf16)`);
+/** How messages name the settings: the library's option names, or the CLI's flags. */
+export interface SettingNames {
+  channelsLast: string;
+  mkldnn: string;
+  precision: string;
+  gradCheckpointing: string;
+  syncBatchNorm: string;
+}
+export const LIBRARY_SETTING_NAMES: SettingNames = { channelsLast: 'channelsLast', mkldnn: 'mkldnn', precision: 'precision', gradCheckpointing: 'gradCheckpointing', syncBatchNorm: 'syncBatchNorm' };
+
+/**
+ * Why oneDNN's blocked layout cannot apply with these settings: a short note for a run
+ * that falls back to another layout, and the error for one that asked for it; undefined
+ * where nothing stands in its way.
+ */
+export function mkldnnConflict(
+  settings: { channelsLast?: boolean; precision?: string; gradCheckpointing?: boolean; syncBatchNorm?: boolean },
+  names: SettingNames = LIBRARY_SETTING_NAMES,
+): { note: string; error: string } | undefined {
+  const precision = settings.precision ?? 'fp32';
+  if (settings.channelsLast) return { note: 'channels-last', error: `${names.channelsLast} and ${names.mkldnn} are two layouts for the same activations: choose one` };
+  if (precision !== 'fp32') {
+    return {
+      note: `dense NCHW (${names.precision} ${precision} runs under autocast, which takes no oneDNN-layout tensors)`,
+      error: `${names.mkldnn} trains in float32 only: libtorch's autocast does not take oneDNN-layout tensors (${names.channelsLast} takes ${names.precision} ${precision})`,
+    };
   }
+  if (settings.gradCheckpointing) return { note: `dense NCHW (${names.gradCheckpointing})`, error: `${names.mkldnn} does not combine with ${names.gradCheckpointing}` };
+  if (settings.syncBatchNorm) {
+    return { note: `dense NCHW (${names.syncBatchNorm} needs dense batch statistics)`, error: `${names.mkldnn} does not combine with ${names.syncBatchNorm}: the synchronised batch norm's statistics need dense tensors` };
+  }
+  return undefined;
+}
+
+/** Refuses forward settings that do not combine (see mkldnnConflict). */
+export function checkForwardSettings(settings: ForwardSettings, names: SettingNames = LIBRARY_SETTING_NAMES): void {
+  const conflict = settings.mkldnn ? mkldnnConflict(settings, names) : undefined;
+  if (conflict) throw new Error(conflict.error);
 }
 
 /** The model's output and the loss: a bf16 forward runs under autocast, the loss on its float32 output. */

@@ -51,36 +51,42 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
         return { handle: native.dnnlPlanCreate(spec), outputShapes: lowered.outputShapes };
       };
       if (options.convAlgorithm !== 'tuned') return build(options.convAlgorithm);
-      const tuned = build('tuned', knownConvolutionChoices());
-      const choices = native.dnnlPlanInfo(tuned.handle).tuningChoices ?? [];
-      const key = planKey(shape, options.precision, choices);
-      const known = knownPlanDecision(key);
-      let decision: PlanDecision;
-      let kept = tuned;
-      if (known) {
-        decision = known;
-        if (known.kept === 'direct') {
-          native.dnnlPlanFree(tuned.handle);
-          kept = build('direct');
+      // Each plan holds packed weights: every one built here is freed unless it is the one returned.
+      const built: CompiledPlan[] = [];
+      const track = (plan: CompiledPlan) => (built.push(plan), plan);
+      let kept: CompiledPlan | undefined;
+      try {
+        const tuned = track(build('tuned', knownConvolutionChoices()));
+        const choices = native.dnnlPlanInfo(tuned.handle).tuningChoices ?? [];
+        const key = planKey(shape, options.precision, choices);
+        const known = knownPlanDecision(key);
+        let decision: PlanDecision;
+        if (known) {
+          decision = known;
+          kept = known.kept === 'tuned' ? tuned : track(build('direct'));
+        } else {
+          // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
+          const direct = track(build('direct'));
+          const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], randn(shape));
+          decision = { kept: tunedMs <= directMs ? 'tuned' : 'direct', tunedMs, directMs };
+          kept = decision.kept === 'tuned' ? tuned : direct;
         }
-      } else {
-        // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
-        const direct = build('direct');
-        const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], randn(shape));
-        decision = { kept: tunedMs <= directMs ? 'tuned' : 'direct', tunedMs, directMs };
-        kept = decision.kept === 'tuned' ? tuned : direct;
-        native.dnnlPlanFree((decision.kept === 'tuned' ? direct : tuned).handle);
+        rememberTuning(choices, key, decision);
+        const cacheFile = tuningCachePath();
+        const tuning: PlanTuning = {
+          ...decision,
+          convolutions: choices.length,
+          timed: choices.filter((choice) => choice.measured).length,
+          decisionCached: known !== undefined,
+          ...(cacheFile ? { cacheFile } : {}),
+        };
+        return { ...kept, tuning };
+      } catch (error) {
+        kept = undefined;
+        throw error;
+      } finally {
+        for (const plan of built) if (plan !== kept) native.dnnlPlanFree(plan.handle);
       }
-      rememberTuning(choices, key, decision);
-      const cacheFile = tuningCachePath();
-      const tuning: PlanTuning = {
-        ...decision,
-        convolutions: choices.length,
-        timed: choices.filter((choice) => choice.measured).length,
-        decisionCached: known !== undefined,
-        ...(cacheFile ? { cacheFile } : {}),
-      };
-      return { ...kept, tuning };
     });
   } finally {
     disposeGraph(graph);

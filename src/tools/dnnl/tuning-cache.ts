@@ -2,11 +2,12 @@
 // seconds per input shape (about 2 s for a ResNet-50 at batch 1, 10 s at batch 8); the
 // choices depend only on the CPU, oneDNN, the thread count and each convolution's shapes
 // and layouts, so the first plan built on a machine records them and later plans read
-// them. One file per oneDNN version and instruction set in $RESNETS_HOME/tuning, holding
-// this CPU model's entries; RESNETS_TUNING_CACHE=off keeps them in this process only.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// them. One file per oneDNN version, instruction set and CPU model in $RESNETS_HOME/tuning;
+// RESNETS_TUNING_CACHE=FILE names another, RESNETS_TUNING_CACHE=off keeps them in this process only.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { resnetsHome } from '../../models/weights-cache.js';
 import { native } from '../../native.js';
 import type { DnnlTuningChoice } from '../../native-api.js';
@@ -36,7 +37,9 @@ export function tuningCachePath(): string | undefined {
   if (setting === 'off') return undefined;
   if (setting) return setting;
   const { version, isa } = native.dnnlCpuInfo();
-  return join(resnetsHome(), 'tuning', `dnnl-${version}-${isa}.json`);
+  // The CPU model in the name too: machines sharing a $RESNETS_HOME keep a file each.
+  const cpu = createHash('sha256').update(cpuModel()).digest('hex').slice(0, 8);
+  return join(resnetsHome(), 'tuning', `dnnl-${version}-${isa}-${cpu}.json`);
 }
 
 // Per file (tests and users may point RESNETS_TUNING_CACHE elsewhere); '' is the in-process record.
@@ -46,16 +49,28 @@ function emptyRecord(): TuningRecord {
   return { format: FORMAT, cpu: cpuModel(), convolutions: {}, plans: {} };
 }
 
-/** The record on disk when it is this CPU's and this format's; anything else reads as empty (and is replaced on save). */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function isDecision(value: unknown): value is PlanDecision {
+  return isRecord(value) && (value.kept === 'tuned' || value.kept === 'direct') && Number.isFinite(value.tunedMs) && Number.isFinite(value.directMs);
+}
+
+/**
+ * The record on disk when it is this CPU's and this format's, keeping only well-formed
+ * entries; a missing, unreadable or foreign file reads as empty (and is replaced on save).
+ */
 function readRecord(path: string): TuningRecord {
-  let parsed: Partial<TuningRecord>;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<TuningRecord>;
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
-    return emptyRecord(); // missing or unreadable: tune again
+    return emptyRecord();
   }
-  const usable = parsed.format === FORMAT && parsed.cpu === cpuModel() && typeof parsed.convolutions === 'object' && typeof parsed.plans === 'object';
-  return usable ? (parsed as TuningRecord) : emptyRecord();
+  if (!isRecord(parsed) || parsed.format !== FORMAT || parsed.cpu !== cpuModel() || !isRecord(parsed.convolutions) || !isRecord(parsed.plans)) return emptyRecord();
+  const record = emptyRecord();
+  for (const [problem, choice] of Object.entries(parsed.convolutions)) if (typeof choice === 'string') record.convolutions[problem] = choice;
+  for (const [key, decision] of Object.entries(parsed.plans)) if (isDecision(decision)) record.plans[key] = decision;
+  return record;
 }
 
 function record(): { path?: string; tuning: TuningRecord } {
@@ -86,12 +101,15 @@ export function knownPlanDecision(key: string): PlanDecision | undefined {
 
 let warnedUnwritable = false;
 
-/** Records a plan's choices and decision, in this process and in the file (written whole, then renamed into place). */
+/** Records a plan's choices and decision, in this process and in the file (written whole, then renamed into place) when any is new. */
 export function rememberTuning(choices: DnnlTuningChoice[], key: string, decision: PlanDecision): void {
   const { path, tuning } = record();
+  const isNew = tuning.plans[key] === undefined || choices.some(({ problem, choice }) => tuning.convolutions[problem] !== choice);
   for (const { problem, choice } of choices) tuning.convolutions[problem] = choice;
   tuning.plans[key] = decision;
-  if (!path) return;
+  if (!path || !isNew) return;
+  // Worker threads of one process may write at once: the temporary name is theirs alone.
+  const temporary = `${path}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     // Another process may have added entries since this one read the file: keep them too.
     const current = readRecord(path);
@@ -102,10 +120,10 @@ export function rememberTuning(choices: DnnlTuningChoice[], key: string, decisio
     };
     loaded.set(path, merged);
     mkdirSync(dirname(path), { recursive: true });
-    const temporary = `${path}.${process.pid}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(merged, null, 1)}\n`);
     renameSync(temporary, path);
   } catch (error) {
+    rmSync(temporary, { force: true });
     if (warnedUnwritable) return;
     warnedUnwritable = true;
     process.emitWarning(`the oneDNN tuning cache ${path} could not be written (${(error as Error).message}); choices are kept in this process only`, {
