@@ -15,5 +15,11 @@ if (!existsSync(entry)) {
 // more (bench/README.md). libgomp reads these once, when libtorch loads, so they are set
 // before the addon is imported, and only when the user set neither.
 if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
+// Debian's default OpenBLAS (the pthread build, which libtorch's linear layers call) keeps
+// its worker threads spinning for 2^28 cycles (about 0.1 s) after each call, on the cores
+// oneDNN's next kernels need; a PyTorch peer doing the same halved our ResNet-50 batch-1
+// figure in `bench --compare-torch` (bench/README.md). 2^4 cycles, OpenBLAS's least, lets
+// them sleep at once. Read when OpenBLAS loads, so set here too, unless the user set it.
+if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

@@ -6,7 +6,7 @@
 import { Module } from '../nn/module.js';
 import { Sequential } from '../nn/sequential.js';
 import { pad } from '../torch/functional.js';
-import { native } from '../native.js';
+import { isMkldnn, toDense, toMkldnn } from '../torch/mkldnn-layout.js';
 import { tidy } from '../torch/scope.js';
 import { Tensor } from '../torch/tensor.js';
 import { ClassifierHead } from '../layers/classifier-head.js';
@@ -72,11 +72,9 @@ export class ZeroPadShortcut extends Module {
     if (outChannels < inChannels) throw new Error(`ZeroPadShortcut cannot reduce channels (${inChannels} -> ${outChannels})`);
   }
   forward(input: Tensor): Tensor {
-    // oneDNN's blocked layout (inference with packed weights) has no strided views:
+    // oneDNN's blocked layout (inference with packed weights, training with --mkldnn) has no strided views:
     // the shortcut works on a dense copy there and hands back the same layout.
-    if (native.isMkldnn(input.handle)) {
-      return tidy(() => new Tensor(native.toMkldnn(this.forward(new Tensor(native.toDense(input.handle))).handle)));
-    }
+    if (isMkldnn(input)) return tidy(() => toMkldnn(this.forward(toDense(input))));
     const subsampled = this.stride > 1 ? input.slice(2, 0, undefined, this.stride).slice(3, 0, undefined, this.stride) : input;
     return pad(subsampled, [0, 0, 0, 0, 0, this.outChannels - this.inChannels]);
   }
