@@ -201,19 +201,8 @@ void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, co
     const memory::desc* sumOperand = post.sumInput == kNoValue ? nullptr : &plan.desc(post.sumInput);
     ConvolutionGeometry geometry{plan.dtype, requested == "direct" ? "direct" : "direct+winograd", weightDims, dstDims, stride, padding,
                                  dilation, bias.has_value()};
-    std::string problem = convolutionProblem(geometry, plan.desc(input), sumOperand, post.ops);
-    auto known = plan.knownChoices.find(problem);
-    if (known != plan.knownChoices.end()) {
-      for (const auto& candidate : candidates) {
-        if (convolutionChoice(candidate) != known->second) continue;
-        pd = candidate;
-        break;
-      }
-    }
-    bool measured = !pd;  // a choice this oneDNN no longer offers is measured again
-    if (measured) pd = candidates.at(fastestConvolution(plan, candidates, plan.desc(input), sumOperand, bias.has_value()));
-    plan.tuningChoices.push_back({problem, convolutionChoice(pd), measured});
-    plan.knownChoices[problem] = plan.tuningChoices.back().choice;  // the same convolution later in the plan
+    pd = tunedConvolution(plan, candidates, geometry, plan.desc(input), sumOperand, post.ops);
+    bool measured = plan.tuningChoices.back().measured;
     note = measured ? " (tuned of " + std::to_string(candidates.size()) + ")" : " (tuned before, of " + std::to_string(candidates.size()) + ")";
   } else if (requested == "winograd" || requested == "auto") {
     try {

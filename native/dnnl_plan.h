@@ -47,7 +47,7 @@ struct DnnlPlan {
   int nextTemporary = -1;
   // Time each convolution's candidate kernels at build time and keep the fastest (dnnl_tune.cc).
   bool tune = false;
-  // Choices made before (convolutionProblem -> convolutionChoice), reused instead of timing again.
+  // Choices made before (a convolution's problem -> its kernel and layouts, as text), reused instead of timing again.
   std::unordered_map<std::string, std::string> knownChoices;
   struct TuningChoice {
     std::string problem, choice;
@@ -86,11 +86,8 @@ inline bool contains(const std::vector<int>& values, int value) {
 
 // dnnl_build.cc: one node of the spec into steps of the plan.
 void buildDnnlNode(DnnlPlan& plan, const Napi::Object& node, size_t index);
-// dnnl_tune.cc: the index of the fastest candidate, counting the reorders it adds before it.
-size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
-                          const dnnl::memory::desc& producer, const dnnl::memory::desc* sumOperand, bool hasBias);
-// What a tuned choice depends on: the threads, the plan's data type, the shapes and geometry, the producer's
-// layout, the post-ops and the residual sum operand's layout, as text (the tuning cache's key).
+// What a tuned choice depends on besides the threads, the producer's layout, the post-ops
+// and the residual sum operand's layout (dnnl_tune.cc writes them all into the tuning cache's key).
 struct ConvolutionGeometry {
   // The plan's data type: a bf16 plan's first convolution reads the same f32 input as an fp32 plan's.
   dnnl::memory::data_type dtype;
@@ -98,11 +95,13 @@ struct ConvolutionGeometry {
   dnnl::memory::dims weights, dst, stride, padding, dilation;
   bool bias;
 };
-std::string convolutionProblem(const ConvolutionGeometry& geometry, const dnnl::memory::desc& producer,
-                               const dnnl::memory::desc* sumOperand, const dnnl::post_ops& postOps);
-// The kernel and the layouts a candidate reads and writes, as text.
-std::string convolutionChoice(const dnnl::convolution_forward::primitive_desc& pd);
-std::string layoutText(const dnnl::memory::desc& desc);
+// dnnl_tune.cc: the kernel for a convolution among `candidates`: the one chosen before for
+// the same problem (earlier in this plan, or knownChoices from the tuning cache), else the
+// fastest measured, counting the reorders it adds; recorded in plan.tuningChoices.
+const dnnl::convolution_forward::primitive_desc& tunedConvolution(DnnlPlan& plan,
+                                                                  const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
+                                                                  const ConvolutionGeometry& geometry, const dnnl::memory::desc& producer,
+                                                                  const dnnl::memory::desc* sumOperand, const dnnl::post_ops& postOps);
 // dnnl_plan.cc
 std::string dnnlIsaName(dnnl::cpu_isa isa);
 

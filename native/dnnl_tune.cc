@@ -3,7 +3,9 @@
 // timed on scratch buffers at the plan's real shape, counting the reorders a choice
 // would add before it (its source) and for its residual sum (the operand's copy). The
 // cheapest wins. oneDNN's own first choice is the kernel its dispatch list ranks first
-// for the shape, not a measurement, and it ignores the layout the producer left.
+// for the shape, not a measurement, and it ignores the layout the producer left. A choice
+// is timed once per problem (its key spells out what the choice depends on): later ones,
+// in this plan or from the tuning cache (knownChoices), are taken as they were.
 #include "dnnl_plan.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -72,8 +74,6 @@ class ReorderCosts {
 void appendDims(std::ostringstream& out, const dnnl_dims_t dims, int count) {
   for (int i = 0; i < count; i++) out << (i ? "x" : "") << dims[i];
 }
-
-}  // namespace
 
 std::string layoutText(const memory::desc& desc) {
   const dnnl_memory_desc_t& md = desc.data;
@@ -148,6 +148,29 @@ size_t fastestConvolution(DnnlPlan& plan, const std::vector<dnnl::convolution_fo
     }
   }
   return best;
+}
+
+}  // namespace
+
+const dnnl::convolution_forward::primitive_desc& tunedConvolution(DnnlPlan& plan,
+                                                                  const std::vector<dnnl::convolution_forward::primitive_desc>& candidates,
+                                                                  const ConvolutionGeometry& geometry, const memory::desc& producer,
+                                                                  const memory::desc* sumOperand, const dnnl::post_ops& postOps) {
+  std::string problem = convolutionProblem(geometry, producer, sumOperand, postOps);
+  const dnnl::convolution_forward::primitive_desc* chosen = nullptr;
+  auto known = plan.knownChoices.find(problem);
+  if (known != plan.knownChoices.end()) {
+    for (const auto& candidate : candidates) {
+      if (convolutionChoice(candidate) != known->second) continue;
+      chosen = &candidate;
+      break;
+    }
+  }
+  bool measured = chosen == nullptr;  // a choice this oneDNN no longer offers is measured again
+  if (measured) chosen = &candidates.at(fastestConvolution(plan, candidates, producer, sumOperand, geometry.bias));
+  plan.tuningChoices.push_back({problem, convolutionChoice(*chosen), measured});
+  plan.knownChoices[problem] = plan.tuningChoices.back().choice;  // the same convolution later in the plan
+  return *chosen;
 }
 
 }  // namespace resnets
