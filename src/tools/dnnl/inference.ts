@@ -54,13 +54,14 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
       // Each plan holds packed weights: every one built here is freed unless it is the one returned.
       const built: CompiledPlan[] = [];
       const track = (plan: CompiledPlan) => (built.push(plan), plan);
-      let kept: CompiledPlan | undefined;
+      let returned: CompiledPlan | undefined;
       try {
         const tuned = track(build('tuned', knownConvolutionChoices()));
         const choices = native.dnnlPlanInfo(tuned.handle).tuningChoices ?? [];
         const key = planKey(shape, options.precision, choices);
         const known = knownPlanDecision(key);
         let decision: PlanDecision;
+        let kept: CompiledPlan;
         if (known) {
           decision = known;
           kept = known.kept === 'tuned' ? tuned : track(build('direct'));
@@ -80,12 +81,10 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
           decisionCached: known !== undefined,
           ...(cacheFile ? { cacheFile } : {}),
         };
+        returned = kept;
         return { ...kept, tuning };
-      } catch (error) {
-        kept = undefined;
-        throw error;
       } finally {
-        for (const plan of built) if (plan !== kept) native.dnnlPlanFree(plan.handle);
+        for (const plan of built) if (plan !== returned) native.dnnlPlanFree(plan.handle);
       }
     });
   } finally {
