@@ -112,15 +112,21 @@ describe('the oneDNN plan', () => {
     checked.model.dispose();
   });
 
-  it('tuned: each convolution gets the fastest kernel timed while building, and the plan is kept only if it beats the direct one', () => {
+  it('tuned: each convolution gets the fastest kernel timed while building, and the fastest whole plan is kept (tuned, Winograd or direct)', () => {
     for (const precision of ['fp32', 'bf16'] as const) {
       const model = trainedLookingModel('resnet18');
       const checked = checkedInferenceModel(model, { fuse: true, layout: 'dnnl', precision, convAlgorithm: 'tuned' }, [2, 3, 32, 32]);
       const plan = (checked.model as DnnlInference).describe([2, 3, 32, 32]);
       assert.ok(plan.tuning, 'the tuning is reported');
-      const { tunedMs, directMs, kept } = plan.tuning;
-      assert.ok(tunedMs > 0 && directMs > 0 && Number.isFinite(tunedMs + directMs), `${tunedMs} ${directMs}`);
-      assert.equal(kept, tunedMs <= directMs ? 'tuned' : 'direct');
+      const { timesMs, kept } = plan.tuning;
+      // Winograd is float32's only (lower.ts leaves bf16 convolutions direct).
+      assert.deepEqual(Object.keys(timesMs), precision === 'fp32' ? ['tuned', 'winograd', 'direct'] : ['tuned', 'direct']);
+      const times = Object.values(timesMs);
+      assert.ok(times.every((ms) => ms > 0 && Number.isFinite(ms)), JSON.stringify(timesMs));
+      assert.equal(timesMs[kept], Math.min(...times), JSON.stringify(plan.tuning));
+      const winogradSteps = plan.steps.filter((s) => s.impl.includes('wino')).length;
+      if (kept === 'winograd' && cpuReport().dnnlIsa.startsWith('avx512')) assert.ok(winogradSteps > 0, 'the Winograd plan runs Winograd kernels');
+      if (kept === 'direct') assert.equal(winogradSteps, 0);
       const convolutions = plan.steps.filter((s) => /conv|downsample\.0/.test(s.name) && !/\((reorder in|sum operand copy)\)$/.test(s.name));
       assert.equal(convolutions.length, 20);
       // Both plans keep their names; only the tuned one says how many kernels each convolution chose among.
@@ -162,7 +168,7 @@ describe('the oneDNN plan', () => {
       const reread = build(second);
       assert.equal(reread.tuning.timed, 0);
       assert.equal(reread.tuning.decisionCached, true);
-      assert.deepEqual([reread.tuning.kept, reread.tuning.tunedMs, reread.tuning.directMs], [measured.tuning.kept, measured.tuning.tunedMs, measured.tuning.directMs]);
+      assert.deepEqual([reread.tuning.kept, reread.tuning.timesMs], [measured.tuning.kept, measured.tuning.timesMs]);
       assert.deepEqual(reread.steps, measured.steps);
 
       // A bf16 plan's choices are its own: they leave the float32 ones in place.
@@ -182,6 +188,15 @@ describe('the oneDNN plan', () => {
         assert.equal(rewritten.cpu, saved.cpu, name);
         assert.ok(Object.keys(rewritten.convolutions).length > 0 && Object.keys(rewritten.plans).length === 1, name);
       }
+
+      // A file of format 1 (decisions weighed the tuned and direct plans only): its kernel choices hold, its decisions are made again.
+      const older = join(temp.path, 'format1.json');
+      const oldDecisions = Object.fromEntries(Object.keys(saved.plans).map((key) => [key, { kept: 'direct', tunedMs: 2, directMs: 1 }]));
+      writeFileSync(older, JSON.stringify({ ...saved, format: 1, plans: oldDecisions }));
+      const upgraded = build(older);
+      assert.equal(upgraded.tuning.timed, 0, 'the kernel choices are read');
+      assert.equal(upgraded.tuning.decisionCached, false, 'the decision is measured again');
+      assert.equal((JSON.parse(readFileSync(older, 'utf8')) as { format: number }).format, 2);
 
       // By default the file lives in $RESNETS_HOME/tuning, one per CPU model; 'off' keeps the choices in the process.
       process.env.RESNETS_HOME = join(temp.path, 'home');

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createModel } from '../src/models/index.js';
-import { full, randn, zeros } from '../src/torch/creation.js';
+import { full, randn, tensor, zeros } from '../src/torch/creation.js';
 import { countNonFinite } from '../src/torch/functional.js';
 import { manualSeed, noGrad } from '../src/torch/runtime.js';
 import { dispose, tidy } from '../src/torch/scope.js';
@@ -31,6 +31,30 @@ function withNanPixel(): Tensor {
   x.view([-1]).narrow(0, 100, 1).fill_(Number.NaN);
   return x;
 }
+
+describe('countNonFinite', () => {
+  it('counts NaN and both infinities, in the vectorised blocks and the tail, for any layout and dtype', () => {
+    tidy(() => {
+      // 200 values: three blocks of 64 and a tail of 8; non-finite ones in a block and in the tail.
+      const values = Float32Array.from({ length: 200 }, (_, i) => i - 100);
+      values[0] = NaN;
+      values[70] = Infinity;
+      values[195] = -Infinity;
+      values[199] = NaN;
+      values[10] = 3.4e38; // the largest floats are finite
+      values[11] = 1e-45; // and so are subnormals
+      const x = tensor(values);
+      assert.equal(countNonFinite(x), 4);
+      assert.equal(countNonFinite(x.reshape([20, 10]).transpose(0, 1)), 4, 'a non-contiguous view');
+      assert.equal(countNonFinite(x.slice(0, 1, 199, 2)), 1, 'the odd places: only -Infinity at 195');
+      assert.equal(countNonFinite(x.to('float64')), 4);
+      assert.equal(countNonFinite(x.to('bfloat16')), 5, '3.4e38 rounds past bfloat16\'s largest value, to Infinity');
+      assert.equal(countNonFinite(tensor([1, 2, 3]).to('int64')), 0);
+      assert.equal(countNonFinite(toMkldnn(x.reshape([1, 2, 10, 10]))), 4, "oneDNN's layout");
+      assert.equal(countNonFinite(zeros([0])), 0);
+    });
+  });
+});
 
 describe('the oneDNN-layout (mkldnn) mode', () => {
   it('refuses NaN and infinite inputs with a clear error, where the plain model answers NaN', () => {

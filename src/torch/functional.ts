@@ -1,7 +1,6 @@
 // Functions on tensors: joins, neural-network operations and losses. Names are
 // PyTorch's in camelCase (batchNorm, crossEntropy, maxPool2d).
 import { native, type NativeHandle } from '../native.js';
-import { tidy } from './scope.js';
 import { Tensor } from './tensor.js';
 import { dtypeCode } from './dtype.js';
 
@@ -184,7 +183,7 @@ export type { NativeHandle };
 
 /** How many elements of `input` are NaN or ±Infinity (0 for integer and bool tensors). */
 export function countNonFinite(input: Tensor): number {
-  return tidy(() => input.numel - input.isfinite().sum().item());
+  return native.countNonFinite(input.handle);
 }
 
 /** Samples 0/1 per element with probability `p` of 1, in the shape, dtype and device of `like`, from libtorch's generator. */

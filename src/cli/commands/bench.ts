@@ -4,6 +4,7 @@ import { benchmarkInference, type InferenceBenchResult } from '../../tools/bench
 import { benchmarkAgainstPeer, type InferencePeer } from '../../tools/bench-compare.js';
 import { bf16Warning, cpuReport, formatCpuReport } from '../../tools/cpu-info.js';
 import { DnnlInference, type PlanTuning } from '../../tools/dnnl/inference.js';
+import { PLAN_KINDS } from '../../tools/dnnl/tuning-cache.js';
 import { CONV_ALGORITHMS, type ConvAlgorithm } from '../../tools/dnnl/lower.js';
 import { OnnxRuntimePeer } from '../../tools/onnx-peer.js';
 import { formatPeakFractions, peakFractions, resolvePeak } from '../../tools/roofline.js';
@@ -103,9 +104,10 @@ function chooseModel(name: string, options: BenchOptions, probeShape: number[]):
   return fastestFaithfulModel(build, probeShape, DEFAULT_TOLERANCE);
 }
 
-function tuningNote({ tunedMs, directMs, kept, decisionCached, timed, convolutions, cacheFile }: PlanTuning): string {
-  const speedup = `${(directMs / tunedMs).toFixed(2)}x the direct plan (${tunedMs.toFixed(2)} against ${directMs.toFixed(2)} ms${decisionCached ? ', measured before' : ''})`;
-  const verdict = kept === 'tuned' ? `tuned kernels kept: ${speedup}` : `direct plan kept: the tuned one ran ${speedup}`;
+function tuningNote({ timesMs, kept, decisionCached, timed, convolutions, cacheFile }: PlanTuning): string {
+  const times = PLAN_KINDS.filter((kind) => timesMs[kind] !== undefined).map((kind) => `${kind} ${timesMs[kind]!.toFixed(2)}`);
+  const speedup = kept === 'direct' ? '' : `, ${(timesMs.direct! / timesMs[kept]!).toFixed(2)}x the direct plan`;
+  const verdict = `${kept} plan kept${speedup} (best forward ms: ${times.join(', ')}${decisionCached ? '; measured before' : ''})`;
   const source = cacheFile ?? "this process's tuning";
   const timing = timed === 0 ? `every kernel choice read from ${source}` : `${timed} of ${convolutions} convolutions timed now${cacheFile ? `, saved to ${cacheFile}` : ''}`;
   return `${verdict}; ${timing}`;

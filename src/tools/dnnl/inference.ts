@@ -9,8 +9,8 @@ import { tidy } from '../../torch/scope.js';
 import { Tensor } from '../../torch/tensor.js';
 import { captureGraph, disposeGraph } from '../graph/capture.js';
 import { refuseNonFiniteInput } from '../mkldnn.js';
-import { lowerGraph, type ConvAlgorithm, type DnnlPrecision } from './lower.js';
-import { knownConvolutionChoices, knownPlanDecision, planKey, rememberTuning, tuningCachePath, type PlanDecision } from './tuning-cache.js';
+import { lowerGraph, type ConvAlgorithm, type DnnlPrecision, type LoweredPlan } from './lower.js';
+import { knownConvolutionChoices, knownPlanDecision, planKey, rememberTuning, tuningCachePath, PLAN_KINDS, type PlanDecision, type PlanKind } from './tuning-cache.js';
 
 export interface DnnlOptions {
   precision?: DnnlPrecision;
@@ -20,7 +20,7 @@ export interface DnnlOptions {
 interface CompiledPlan {
   handle: DnnlPlanHandle;
   outputShapes: number[][];
-  /** With convAlgorithm 'tuned': how the plan's kernels were chosen, and whether the tuned plan was kept. */
+  /** With convAlgorithm 'tuned': how the plan's kernels were chosen, and which whole plan was kept. */
   tuning?: PlanTuning;
 }
 
@@ -28,13 +28,13 @@ export interface PlanTuning extends PlanDecision {
   /** Tuned convolutions in the plan, and how many of them this build timed (the rest were chosen before, or repeat one). */
   convolutions: number;
   timed: number;
-  /** Whether the tuned-against-direct decision came from the tuning cache rather than a measurement now. */
+  /** Whether the decision between the plans came from the tuning cache rather than a measurement now. */
   decisionCached: boolean;
   /** The tuning cache file, unless RESNETS_TUNING_CACHE=off. */
   cacheFile?: string;
 }
 
-/** Forwards timed per plan when a tuned plan is checked against the direct one. */
+/** Forwards timed per plan when the tuned plan is weighed against the others. */
 const TUNING_CHECK_RUNS = 5;
 
 /** Plans kept per model: each holds its own reordered weights. */
@@ -45,40 +45,46 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
   const graph = captureGraph(model, { input: shape });
   try {
     return tidy(() => {
-      const build = (convAlgorithm: ConvAlgorithm, knownChoices?: Record<string, string>) => {
-        const lowered = lowerGraph(graph, { ...options, convAlgorithm });
+      const lower = (convAlgorithm: ConvAlgorithm) => lowerGraph(graph, { ...options, convAlgorithm });
+      const build = (lowered: LoweredPlan, knownChoices?: Record<string, string>) => {
         const spec = knownChoices ? { ...lowered.spec, knownChoices } : lowered.spec;
         return { handle: native.dnnlPlanCreate(spec), outputShapes: lowered.outputShapes };
       };
-      if (options.convAlgorithm !== 'tuned') return build(options.convAlgorithm);
+      if (options.convAlgorithm !== 'tuned') return build(lower(options.convAlgorithm));
       // Each plan holds packed weights: every one built here is freed unless it is the one returned.
       const built: CompiledPlan[] = [];
       const track = (plan: CompiledPlan) => (built.push(plan), plan);
       let returned: CompiledPlan | undefined;
       try {
-        const tuned = track(build('tuned', knownConvolutionChoices()));
+        const tunedLowered = lower('tuned');
+        const tuned = track(build(tunedLowered, knownConvolutionChoices()));
         const choices = native.dnnlPlanInfo(tuned.handle).tuningChoices ?? [];
         const key = planKey(shape, options.precision, choices);
+        // Winograd applies where lower.ts left a convolution a choice of algorithm (3x3 stride-1, in fp32).
+        const hasWinograd = tunedLowered.spec.nodes.some((node) => node.kind === 'conv' && node.algorithm !== 'direct');
+        const kinds = PLAN_KINDS.filter((kind) => kind !== 'winograd' || hasWinograd);
+        const plans = new Map<PlanKind, CompiledPlan>([['tuned', tuned]]);
+        const planOf = (kind: PlanKind): CompiledPlan => {
+          if (!plans.has(kind)) plans.set(kind, track(build(lower(kind))));
+          return plans.get(kind)!;
+        };
         const known = knownPlanDecision(key);
         let decision: PlanDecision;
-        let kept: CompiledPlan;
-        if (known) {
+        if (known && kinds.includes(known.kept)) {
           decision = known;
-          kept = known.kept === 'tuned' ? tuned : track(build('direct'));
         } else {
-          // Each kernel was chosen alone; the whole tuned plan is kept only if it beats the direct one.
-          const direct = track(build('direct'));
-          const [tunedMs, directMs] = bestForwardTimes([tuned.handle, direct.handle], randn(shape));
-          decision = { kept: tunedMs <= directMs ? 'tuned' : 'direct', tunedMs, directMs };
-          kept = decision.kept === 'tuned' ? tuned : direct;
+          const times = bestForwardTimes(kinds.map((kind) => planOf(kind).handle), randn(shape));
+          const fastest = times.indexOf(Math.min(...times));
+          decision = { kept: kinds[fastest], timesMs: Object.fromEntries(kinds.map((kind, i) => [kind, times[i]])) };
         }
+        const kept = planOf(decision.kept);
         rememberTuning(choices, key, decision);
         const cacheFile = tuningCachePath();
         const tuning: PlanTuning = {
           ...decision,
           convolutions: choices.length,
           timed: choices.filter((choice) => choice.measured).length,
-          decisionCached: known !== undefined,
+          decisionCached: decision === known,
           ...(cacheFile ? { cacheFile } : {}),
         };
         returned = kept;

@@ -13,15 +13,23 @@ import { native } from '../../native.js';
 import type { DnnlTuningChoice } from '../../native-api.js';
 import { cpuModel } from '../../torch/cpu-features.js';
 
-/** Whether the whole tuned plan beat the direct one (each convolution was chosen alone). */
+/**
+ * The whole plans a tuned build weighs against each other: the tuned kernels, and one
+ * algorithm throughout (Winograd for the 3x3 stride-1 convolutions, in fp32, where a model
+ * has them; else direct). Each tuned kernel was chosen alone, and the layouts it picked can
+ * cost the next convolution more than it saved, so a single-algorithm plan can be faster.
+ */
+export const PLAN_KINDS = ['tuned', 'winograd', 'direct'] as const;
+export type PlanKind = (typeof PLAN_KINDS)[number];
+
+/** Which whole plan ran fastest, and each built plan's best forward in milliseconds. */
 export interface PlanDecision {
-  kept: 'tuned' | 'direct';
-  tunedMs: number;
-  directMs: number;
+  kept: PlanKind;
+  timesMs: Partial<Record<PlanKind, number>>;
 }
 
 interface TuningRecord {
-  format: 1;
+  format: typeof FORMAT;
   cpu: string;
   /** convolution problem -> the kernel and layouts chosen */
   convolutions: Record<string, string>;
@@ -29,7 +37,10 @@ interface TuningRecord {
   plans: Record<string, PlanDecision>;
 }
 
-const FORMAT = 1;
+// 2: a decision weighs every plan kind. Format 1's convolution choices still hold; its
+// decisions (tuned against direct only) fail isDecision and are made again.
+const FORMAT = 2;
+const READABLE_FORMATS = [1, FORMAT];
 
 /** The file this machine's choices live in, or undefined when RESNETS_TUNING_CACHE=off. */
 export function tuningCachePath(): string | undefined {
@@ -52,11 +63,18 @@ function emptyRecord(): TuningRecord {
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function isDecision(value: unknown): value is PlanDecision {
-  return isRecord(value) && (value.kept === 'tuned' || value.kept === 'direct') && Number.isFinite(value.tunedMs) && Number.isFinite(value.directMs);
+  if (!isRecord(value) || !isRecord(value.timesMs) || !PLAN_KINDS.includes(value.kept as PlanKind)) return false;
+  const times = Object.entries(value.timesMs);
+  return (
+    times.every(([kind, ms]) => PLAN_KINDS.includes(kind as PlanKind) && typeof ms === 'number' && ms > 0 && Number.isFinite(ms)) &&
+    value.timesMs.tuned !== undefined &&
+    value.timesMs.direct !== undefined &&
+    value.timesMs[value.kept as PlanKind] !== undefined
+  );
 }
 
 /**
- * The record on disk when it is this CPU's and this format's, keeping only well-formed
+ * The record on disk when it is this CPU's and in a format this reads, keeping only well-formed
  * entries; a missing, unreadable or foreign file reads as empty (and is replaced on save).
  */
 function readRecord(path: string): TuningRecord {
@@ -66,7 +84,7 @@ function readRecord(path: string): TuningRecord {
   } catch {
     return emptyRecord();
   }
-  if (!isRecord(parsed) || parsed.format !== FORMAT || parsed.cpu !== cpuModel() || !isRecord(parsed.convolutions) || !isRecord(parsed.plans)) return emptyRecord();
+  if (!isRecord(parsed) || !READABLE_FORMATS.includes(parsed.format as number) || parsed.cpu !== cpuModel() || !isRecord(parsed.convolutions) || !isRecord(parsed.plans)) return emptyRecord();
   const record = emptyRecord();
   for (const [problem, choice] of Object.entries(parsed.convolutions)) if (typeof choice === 'string') record.convolutions[problem] = choice;
   for (const [key, decision] of Object.entries(parsed.plans)) if (isDecision(decision)) record.plans[key] = decision;
