@@ -128,12 +128,14 @@ describe('resnets train --precision', () => {
     const first = await resnets('train', 'resnet20', ...quick, '--epochs', '1', '--precision', 'bf16', '--out', out);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /precision: bf16 \(convolutions and matmuls in bfloat16/);
+    assert.match(first.stdout, /^layout: channels-last, the default with --precision bf16 \(--no-mkldnn trains dense NCHW\)$/m);
     const config = () => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { precision?: string };
     assert.equal(config().precision, 'bf16');
     const resumed = await resnets('train', '--resume', out, '--epochs', '2', '--precision', 'fp32', '--no-progress');
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /ignoring --precision/);
     assert.match(resumed.stdout, /precision: bf16/);
+    assert.match(resumed.stdout, /^layout: channels-last, the default/m);
     assert.equal(config().precision, 'bf16');
   });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { models, torch, train } from '../src/index.js';
-import { checkMkldnnTraining, chooseTrainingLayout } from '../src/train/mkldnn-check.js';
+import { channelsLastByDefault, checkMkldnnTraining, chooseTrainingLayout } from '../src/train/mkldnn-check.js';
 import { checkForwardSettings } from '../src/train/step.js';
 import { chooseTrainingThreads } from '../src/train/threads.js';
 import { trainedLookingModel } from './helpers/trained-looking.js';
@@ -103,23 +103,34 @@ describe("training with activations in oneDNN's blocked layout (mkldnn)", () => 
     const build = () => models.createClassifierByName('resnet20', { numClasses: 3 });
     const se = () => models.createClassifierByName('seresnet18', { numClasses: 3 });
     const base = { mkldnn: 'auto' as const, channelsLast: false, precision: 'fp32', gradCheckpointing: false, syncBatchNorm: false };
-    assert.deepEqual(chooseTrainingLayout(base, build, [3, 16, 16]), { mkldnn: true, note: "layout: oneDNN's blocked layout for the activations (--no-mkldnn trains dense NCHW)" });
-    assert.equal(chooseTrainingLayout({ ...base, mkldnn: false }, build, [3, 16, 16]).mkldnn, false);
+    assert.deepEqual(chooseTrainingLayout(base, build, [3, 16, 16]), { mkldnn: true, channelsLast: false, note: "layout: oneDNN's blocked layout for the activations (--no-mkldnn trains dense NCHW)" });
+    assert.deepEqual(chooseTrainingLayout({ ...base, mkldnn: false }, build, [3, 16, 16]), { mkldnn: false, channelsLast: false, note: 'layout: dense NCHW (--no-mkldnn)' });
+    // bf16 trains channels-last unless a layout was asked for: autocast takes no blocked tensors.
+    assert.deepEqual(chooseTrainingLayout({ ...base, precision: 'bf16' }, build, [3, 16, 16]), {
+      mkldnn: false,
+      channelsLast: true,
+      note: 'layout: channels-last, the default with --precision bf16 (--no-mkldnn trains dense NCHW)',
+    });
+    assert.equal(channelsLastByDefault({ ...base, precision: 'bf16' }), true);
+    assert.deepEqual(chooseTrainingLayout({ ...base, precision: 'bf16', mkldnn: false }, build, [3, 16, 16]).channelsLast, false);
+    assert.deepEqual(chooseTrainingLayout({ ...base, precision: 'bf16', channelsLast: true }, build, [3, 16, 16]).note, 'layout: channels-last');
+    assert.equal(channelsLastByDefault(base), false);
     assert.match(chooseTrainingLayout(base, se, [3, 16, 16]).note, /^layout: dense NCHW \(oneDNN's blocked layout has no kernel for layer1\.0\.se \(SqueezeExcite\)/);
     assert.throws(() => chooseTrainingLayout({ ...base, mkldnn: true }, se, [3, 16, 16]), /--mkldnn: this model cannot train in oneDNN's blocked layout/);
     // An error dense training would meet as well (here a wrong channel count) is not taken for a missing kernel.
     assert.throws(() => chooseTrainingLayout(base, build, [1, 16, 16]), (error: Error) => !/blocked layout/.test(error.message));
     for (const [change, note, error] of [
-      [{ precision: 'bf16' }, /dense NCHW \(--precision bf16 runs under autocast/, /--mkldnn trains in float32 only/],
       [{ channelsLast: true }, /^layout: channels-last$/, /two layouts for the same activations/],
       [{ gradCheckpointing: true }, /dense NCHW \(--checkpoint-activations\)/, /does not combine with --checkpoint-activations/],
       [{ syncBatchNorm: true }, /dense NCHW \(--sync-bn/, /does not combine with --sync-bn/],
     ] as const) {
       const chosen = chooseTrainingLayout({ ...base, ...change }, build, [3, 16, 16]);
       assert.equal(chosen.mkldnn, false);
+      assert.equal(chosen.channelsLast, 'channelsLast' in change);
       assert.match(chosen.note, note);
       assert.throws(() => chooseTrainingLayout({ ...base, ...change, mkldnn: true }, build, [3, 16, 16]), error);
     }
+    assert.throws(() => chooseTrainingLayout({ ...base, precision: 'bf16', mkldnn: true }, build, [3, 16, 16]), /--mkldnn trains in float32 only/);
   });
 
   it('refuses channels-last with it, and bf16', () => {

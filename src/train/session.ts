@@ -33,7 +33,7 @@ import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { convWeightsToChannelsLast_ } from '../models/index.js';
 import { chooseTrainingThreads } from './threads.js';
 import { checkPrecision, type TrainingPrecision } from './step.js';
-import { chooseTrainingLayout } from './mkldnn-check.js';
+import { channelsLastByDefault, chooseTrainingLayout } from './mkldnn-check.js';
 import { describeTrainingDefaults, type FamilyTrainingDefaults } from '../models/family.js';
 import { checkResumeWorldSize, DataParallelRun, type DataParallelOptions } from './distributed/run.js';
 
@@ -199,8 +199,9 @@ export interface SessionOptions {
   channelsLast?: boolean;
   /**
    * Activations in oneDNN's blocked layout through the training step (float32, models whose
-   * every op runs on it: checkMkldnnTraining): true requires it, false trains dense, 'auto'
-   * (the default) uses it where it applies. The log says which.
+   * every op runs on it: checkMkldnnTraining): true requires it, false trains dense (or
+   * channels-last if asked), 'auto' (the default) uses it where it applies, and trains a
+   * bf16 run channels-last (channelsLastByDefault). The log says which.
    */
   mkldnn?: boolean | 'auto';
   /** Pick libtorch's thread count from the batch size and the machine's load (chooseTrainingThreads) and log it. */
@@ -299,6 +300,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   let head: EmbeddingHead | undefined;
   let optimizer: Optimizer;
   let mkldnn = false;
+  let channelsLast = false;
   let ema: ModelEma | undefined;
   try {
     if ((config.weights || config.freeze) && !(model instanceof ImageClassifier)) {
@@ -316,24 +318,23 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
       throw new Error('--sync-bn does not combine with --checkpoint-activations: the recomputed segments would normalise with per-rank statistics');
     }
     if (parallel?.prepareModel(model)) log(`--sync-bn: batch statistics over the global batch of ${parallel.worldSize} ranks`);
-    if (options.channelsLast) convWeightsToChannelsLast_(model);
+    const layoutSettings = {
+      mkldnn: options.mkldnn ?? 'auto',
+      channelsLast: options.channelsLast ?? false,
+      precision: config.precision ?? 'fp32',
+      gradCheckpointing: Boolean(options.gradCheckpointing),
+      syncBatchNorm: Boolean(parallel && config.syncBatchNorm),
+    };
+    // Before the optimizer and the average take the weights; chooseTrainingLayout below decides the same way.
+    if (layoutSettings.channelsLast || channelsLastByDefault(layoutSettings)) convWeightsToChannelsLast_(model);
     head = config.loss ? createEmbeddingHead(config.loss, data.classes.length, config.embeddingSize ?? 512, config.margin) : undefined;
     optimizer = buildOptimizer(config, model, head);
     // The average is of the model alone (an embedding run's class centres are not averaged) and is evaluated with the same head.
     ema = config.modelEma ? new ModelEma(model, buildModel(), { decay: config.modelEmaDecay }) : undefined;
     // Last of the set-up: its probe draws random numbers, after everything whose initialisation a seed fixes.
-    const layout = chooseTrainingLayout(
-      {
-        mkldnn: options.mkldnn ?? 'auto',
-        channelsLast: options.channelsLast ?? false,
-        precision: config.precision ?? 'fp32',
-        gradCheckpointing: Boolean(options.gradCheckpointing),
-        syncBatchNorm: Boolean(parallel && config.syncBatchNorm),
-      },
-      buildModel,
-      data.inputShape,
-    );
+    const layout = chooseTrainingLayout(layoutSettings, buildModel, data.inputShape);
     mkldnn = layout.mkldnn;
+    channelsLast = layout.channelsLast;
     log(layout.note);
   } catch (error) {
     model.dispose();
@@ -343,7 +344,7 @@ export async function runSession(input: RunConfigInput, options: SessionOptions)
   }
   try {
     // The layout chosen above, resolved: the loop needs a yes or no.
-    const result = await trainModel(config, { ...options, mkldnn }, data, model, optimizer, modelOptions, head, ema, parallel);
+    const result = await trainModel(config, { ...options, mkldnn, channelsLast }, data, model, optimizer, modelOptions, head, ema, parallel);
     return { ...result, model, head, data, config };
   } catch (error) {
     model.dispose();
