@@ -4,6 +4,7 @@
 #include "dnnl_plan.h"
 
 #include <climits>
+#include <optional>
 #include <stdexcept>
 
 namespace resnets {
@@ -280,6 +281,16 @@ void buildPooling(DnnlPlan& plan, const Napi::Object& node, const std::string& n
                name, pd.impl_info_str());
 }
 
+// A desc of `dims` in the format of `model`, when that is one of the 4-D formats a plan's
+// activations take (plain, channels-last, 8- or 16-channel blocks).
+std::optional<memory::desc> inFormatOf(const memory::desc& model, const memory::dims& dims) {
+  if (model.dims().size() != 4 || dims.size() != 4) return std::nullopt;
+  for (tag format : {tag::abcd, tag::acdb, tag::aBcd8b, tag::aBcd16b}) {
+    if (memory::desc(model.dims(), model.data_type(), format) == model) return memory::desc(dims, model.data_type(), format);
+  }
+  return std::nullopt;
+}
+
 void buildBinary(DnnlPlan& plan, const Napi::Object& node, size_t index, const std::string& name) {
   auto inputs = idsOf(node, "inputs");
   int a = plan.inPlanType(inputs.at(0), name);
@@ -289,8 +300,11 @@ void buildBinary(DnnlPlan& plan, const Napi::Object& node, size_t index, const s
   algorithm alg = kind == "add" ? algorithm::binary_add
                   : kind == "mul" ? algorithm::binary_mul
                                   : throw std::invalid_argument(name + ": unknown binary op '" + kind + "'");
-  // Same shapes: the second operand in the first's layout. A broadcast one ([N, C, 1, 1]) stays as it is.
+  // Same shapes: the second operand in the first's layout. A broadcast one ([N, C, 1, 1], SE's
+  // gate) in the first's format: blocked otherwise (its producer's choice), it leaves oneDNN only
+  // its reference kernel, 10 to 100 times slower.
   if (plan.desc(b).dims() == plan.desc(a).dims()) b = plan.inLayout(b, plan.desc(a), name);
+  else if (auto like = inFormatOf(plan.desc(a), plan.desc(b).dims())) b = plan.inLayout(b, *like, name);
   PostOps post = readPostOps(node);
   auto attr = attributes(post);
   auto describe = [&]() {

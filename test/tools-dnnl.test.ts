@@ -112,6 +112,18 @@ describe('the oneDNN plan', () => {
     checked.model.dispose();
   });
 
+  it("no step falls to oneDNN's reference kernels: an SE gate in another blocking than its input is reordered to match", () => {
+    // seresnet18's Winograd plan left its SE multiplications to the reference kernel (aBcd16b against the gate's own blocking).
+    for (const convAlgorithm of ['winograd', 'direct', 'tuned'] as const) {
+      const compiled = new DnnlInference(trainedLookingModel('seresnet18'), { convAlgorithm });
+      const steps = compiled.describe([2, 3, 32, 32]).steps;
+      assert.deepEqual(steps.filter((s) => s.impl.startsWith('ref')).map((s) => `${s.name}: ${s.impl}`), [], convAlgorithm);
+      assert.ok(steps.some((s) => s.name.endsWith('.se') && s.impl.startsWith('jit')), 'the gates run a jitted kernel');
+      compiled.model.dispose();
+      compiled.dispose();
+    }
+  });
+
   it('tuned: each convolution gets the fastest kernel timed while building, and the fastest whole plan is kept (tuned, Winograd or direct)', () => {
     for (const precision of ['fp32', 'bf16'] as const) {
       const model = trainedLookingModel('resnet18');
