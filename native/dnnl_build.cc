@@ -281,14 +281,21 @@ void buildPooling(DnnlPlan& plan, const Napi::Object& node, const std::string& n
                name, pd.impl_info_str());
 }
 
-// A desc of `dims` in the format of `model`, when that is one of the 4-D formats a plan's
-// activations take (plain, channels-last, 8- or 16-channel blocks).
-std::optional<memory::desc> inFormatOf(const memory::desc& model, const memory::dims& dims) {
-  if (model.dims().size() != 4 || dims.size() != 4) return std::nullopt;
+// The format tag of a 4-D activation's desc, when it is one a plan's activations take (plain,
+// channels-last, 8- or 16-channel blocks).
+std::optional<tag> formatTagOf(const memory::desc& desc) {
+  if (desc.dims().size() != 4) return std::nullopt;
   for (tag format : {tag::abcd, tag::acdb, tag::aBcd8b, tag::aBcd16b}) {
-    if (memory::desc(model.dims(), model.data_type(), format) == model) return memory::desc(dims, model.data_type(), format);
+    if (memory::desc(desc.dims(), desc.data_type(), format) == desc) return format;
   }
   return std::nullopt;
+}
+
+// A desc of `dims` in the format of `model`, when formatTagOf knows it.
+std::optional<memory::desc> inFormatOf(const memory::desc& model, const memory::dims& dims) {
+  auto format = formatTagOf(model);
+  if (!format || dims.size() != 4) return std::nullopt;
+  return memory::desc(dims, model.data_type(), *format);
 }
 
 void buildBinary(DnnlPlan& plan, const Napi::Object& node, size_t index, const std::string& name) {
@@ -385,17 +392,43 @@ void buildPrelu(DnnlPlan& plan, const Napi::Object& node, const std::string& nam
                name, pd.impl_info_str());
 }
 
+bool isReference(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
+
 void buildConcat(DnnlPlan& plan, const Napi::Object& node, const std::string& name) {
   std::vector<int> inputs;
-  std::vector<memory::desc> sources;
-  for (int id : idsOf(node, "inputs")) {
-    inputs.push_back(plan.inPlanType(id, name));
-    sources.push_back(plan.desc(inputs.back()));
-  }
+  for (int id : idsOf(node, "inputs")) inputs.push_back(plan.inPlanType(id, name));
   int output = static_cast<int>(intArg(node.Get("output")));
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  dnnl::concat::primitive_desc pd(static_cast<int>(intArg(node.Get("axis"))), sources, plan.engine, attr);
+  auto describe = [&](const std::vector<memory::desc>& sources) {
+    return dnnl::concat::primitive_desc(static_cast<int>(intArg(node.Get("axis"))), sources, plan.engine, attr);
+  };
+  std::vector<memory::desc> sources;
+  for (int id : inputs) sources.push_back(plan.desc(id));
+  auto pd = describe(sources);
+  // Sources the concatenation cannot copy between (DenseNet's Winograd outputs beside direct
+  // ones, a zero fill beside a blocked input, channel blocks a count does not fill) leave
+  // oneDNN only its reference kernel. Then every source takes one format: the first source's
+  // that is not a constant, else channels-last, else plain, whichever has a kernel.
+  if (isReference(pd)) {
+    int model = inputs.front();
+    for (int id : inputs) {
+      if (plan.constants.count(id)) continue;
+      model = id;
+      break;
+    }
+    std::vector<tag> formats{tag::acdb, tag::abcd};
+    if (auto own = formatTagOf(plan.desc(model))) formats.insert(formats.begin(), *own);
+    for (tag format : formats) {
+      std::vector<memory::desc> uniform;
+      for (int id : inputs) uniform.push_back(memory::desc(plan.desc(id).dims(), plan.dtype, format));
+      auto candidate = describe(uniform);
+      if (isReference(candidate)) continue;
+      for (size_t i = 0; i < inputs.size(); i++) inputs[i] = plan.inLayoutOnce(inputs[i], uniform[i], name);
+      pd = candidate;
+      break;
+    }
+  }
   plan.descs[output] = pd.dst_desc();
   noteScratchpad(plan, pd);
   std::vector<std::pair<int, int>> args{{DNNL_ARG_DST, output}, {DNNL_ARG_SCRATCHPAD, kScratchpad}};

@@ -129,13 +129,25 @@ dnnl::memory DnnlPlan::constant(const at::Tensor& tensor, const memory::dims& di
   if (dense.numel() != static_cast<int64_t>(memory::desc(dims, memory::data_type::f32, from).get_size() / sizeof(float))) {
     throw std::invalid_argument("dnnl plan: a constant of " + std::to_string(dense.numel()) + " values does not fit its shape");
   }
-  dnnl::memory source(memory::desc(dims, memory::data_type::f32, from), engine, dense.data_ptr());
+  return reorderedConstant(dnnl::memory(memory::desc(dims, memory::data_type::f32, from), engine, dense.data_ptr()), to);
+}
+
+dnnl::memory DnnlPlan::reorderedConstant(dnnl::memory source, const memory::desc& to) {
   at::Tensor storage = at::empty({static_cast<int64_t>(to.get_size())}, at::kByte);
   constantStorage.push_back(storage);
   dnnl::memory target(to, engine, storage.data_ptr());
   dnnl::reorder(source, target).execute(stream, source, target);
   stream.wait();
   return target;
+}
+
+int DnnlPlan::inLayoutOnce(int value, const memory::desc& wanted, const std::string& name) {
+  auto found = constants.find(value);
+  if (found == constants.end() || desc(value) == wanted) return inLayout(value, wanted, name);
+  int id = nextTemporary--;
+  constants[id] = reorderedConstant(found->second, wanted);
+  descs[id] = wanted;
+  return id;
 }
 
 std::string dnnlIsaName(dnnl::cpu_isa isa) {

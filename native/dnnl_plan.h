@@ -73,6 +73,10 @@ struct DnnlPlan {
   // `value` in the plan's data type (the f32 input feeding a bf16 plan's pooling, say).
   int inPlanType(int value, const std::string& name);
   void addStep(dnnl::primitive primitive, std::vector<std::pair<int, int>> args, const std::string& name, const char* impl);
+  // inLayout, but a constant is reordered now, once, instead of by a step of every run.
+  int inLayoutOnce(int value, const dnnl::memory::desc& wanted, const std::string& name);
+  // A copy of `source` in layout `to`, kept with the plan's constants.
+  dnnl::memory reorderedConstant(dnnl::memory source, const dnnl::memory::desc& to);
   // A constant tensor reordered once from its dense layout `from` into `to`.
   dnnl::memory constant(const at::Tensor& tensor, const dnnl::memory::dims& dims, dnnl::memory::format_tag from,
                         const dnnl::memory::desc& to);
