@@ -109,17 +109,12 @@ void noteScratchpad(DnnlPlan& plan, const dnnl::primitive_desc_base& pd) {
   plan.scratchpadBytes = std::max(plan.scratchpadBytes, pd.scratchpad_desc().get_size());
 }
 
-int constantId(DnnlPlan& plan, dnnl::memory memory) {
-  int id = plan.nextTemporary--;
-  plan.constants[id] = memory;
-  plan.descs[id] = memory.get_desc();
-  return id;
-}
+bool isReference(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
 
 int vectorConstant(DnnlPlan& plan, const at::Tensor& tensor) {
   memory::dims dims{tensor.numel()};
   auto desc = plan.plainDesc(dims, memory::data_type::f32);
-  return constantId(plan, plan.constant(tensor, dims, tag::x, desc));
+  return plan.addConstant(plan.constant(tensor, dims, tag::x, desc));
 }
 
 // Every implementation oneDNN has for the convolution under each algorithm, with the
@@ -150,7 +145,7 @@ std::vector<dnnl::convolution_forward::primitive_desc> convolutionCandidates(con
       }
       do {
         // The reference kernels are plain loops, slower by orders of magnitude and slow to time.
-        if (known(pd) || std::string(pd.impl_info_str()).rfind("ref", 0) == 0) continue;
+        if (known(pd) || isReference(pd)) continue;
         // Its own copy: the iterator's current descriptor is replaced by next_impl.
         dnnl_primitive_desc_t copy = nullptr;
         dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&copy, pd.get()), "could not copy a primitive descriptor");
@@ -214,7 +209,7 @@ void buildConvolution(DnnlPlan& plan, const Napi::Object& node, size_t index, co
   }
   if (!pd) pd = describe(algorithm::convolution_direct, srcMd);
   int src = plan.inLayout(input, pd.src_desc(), name);
-  int weights = constantId(plan, plan.constant(weight, weightDims, groups == 1 ? tag::oihw : tag::goihw, pd.weights_desc()));
+  int weights = plan.addConstant(plan.constant(weight, weightDims, groups == 1 ? tag::oihw : tag::goihw, pd.weights_desc()));
   std::vector<std::pair<int, int>> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, output}};
   if (bias) args.push_back({DNNL_ARG_BIAS, vectorConstant(plan, *bias)});
   args.push_back({DNNL_ARG_SCRATCHPAD, kScratchpad});
@@ -252,7 +247,7 @@ void buildInnerProduct(DnnlPlan& plan, const Napi::Object& node, size_t index, c
     pd = describe(memory::desc(srcDims, dt, tag::any));
   }
   int src = plan.inLayout(input, pd.src_desc(), name);
-  int weights = constantId(plan, plan.constant(weight.reshape(at::IntArrayRef(weightDims)), weightDims, weightTag, pd.weights_desc()));
+  int weights = plan.addConstant(plan.constant(weight.reshape(at::IntArrayRef(weightDims)), weightDims, weightTag, pd.weights_desc()));
   std::vector<std::pair<int, int>> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, output}};
   if (bias) args.push_back({DNNL_ARG_BIAS, vectorConstant(plan, *bias)});
   args.push_back({DNNL_ARG_SCRATCHPAD, kScratchpad});
@@ -310,8 +305,10 @@ void buildBinary(DnnlPlan& plan, const Napi::Object& node, size_t index, const s
   // Same shapes: the second operand in the first's layout. A broadcast one ([N, C, 1, 1], SE's
   // gate) in the first's format: blocked otherwise (its producer's choice), it leaves oneDNN only
   // its reference kernel, 10 to 100 times slower.
-  if (plan.desc(b).dims() == plan.desc(a).dims()) b = plan.inLayout(b, plan.desc(a), name);
-  else if (auto like = inFormatOf(plan.desc(a), plan.desc(b).dims())) b = plan.inLayout(b, *like, name);
+  auto aDims = plan.desc(a).dims(), bDims = plan.desc(b).dims();
+  bool isGate = aDims.size() == 4 && bDims == memory::dims{aDims[0], aDims[1], 1, 1};
+  if (bDims == aDims) b = plan.inLayout(b, plan.desc(a), name);
+  else if (auto like = isGate ? inFormatOf(plan.desc(a), bDims) : std::nullopt) b = plan.inLayout(b, *like, name);
   PostOps post = readPostOps(node);
   auto attr = attributes(post);
   auto describe = [&]() {
@@ -387,12 +384,10 @@ void buildPrelu(DnnlPlan& plan, const Napi::Object& node, const std::string& nam
   plan.descs[output] = pd.dst_desc();
   noteScratchpad(plan, pd);
   tag dense = weightDims.size() == 4 ? tag::abcd : weightDims.size() == 3 ? tag::abc : tag::ab;
-  int weights = constantId(plan, plan.constant(weight, weightDims, dense, pd.weights_desc()));
+  int weights = plan.addConstant(plan.constant(weight, weightDims, dense, pd.weights_desc()));
   plan.addStep(dnnl::prelu_forward(pd), {{DNNL_ARG_SRC, input}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, output}, {DNNL_ARG_SCRATCHPAD, kScratchpad}},
                name, pd.impl_info_str());
 }
-
-bool isReference(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
 
 void buildConcat(DnnlPlan& plan, const Napi::Object& node, const std::string& name) {
   std::vector<int> inputs;
@@ -410,15 +405,19 @@ void buildConcat(DnnlPlan& plan, const Napi::Object& node, const std::string& na
   // ones, a zero fill beside a blocked input, channel blocks a count does not fill) leave
   // oneDNN only its reference kernel. Then every source takes one format: the first source's
   // that is not a constant, else channels-last, else plain, whichever has a kernel.
-  if (isReference(pd)) {
+  bool fourDimensional = true;
+  for (const auto& source : sources) fourDimensional = fourDimensional && source.dims().size() == 4;
+  if (isReference(pd) && fourDimensional) {
     int model = inputs.front();
     for (int id : inputs) {
       if (plan.constants.count(id)) continue;
       model = id;
       break;
     }
-    std::vector<tag> formats{tag::acdb, tag::abcd};
-    if (auto own = formatTagOf(plan.desc(model))) formats.insert(formats.begin(), *own);
+    std::vector<tag> formats;
+    if (auto own = formatTagOf(plan.desc(model))) formats.push_back(*own);
+    for (tag fallback : {tag::acdb, tag::abcd})
+      if (formats.empty() || formats.front() != fallback) formats.push_back(fallback);
     for (tag format : formats) {
       std::vector<memory::desc> uniform;
       for (int id : inputs) uniform.push_back(memory::desc(plan.desc(id).dims(), plan.dtype, format));

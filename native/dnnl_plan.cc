@@ -112,10 +112,15 @@ void DnnlPlan::addStep(dnnl::primitive primitive, std::vector<std::pair<int, int
 
 int DnnlPlan::inLayout(int value, const memory::desc& wanted, const std::string& name) {
   if (desc(value) == wanted) return value;
+  // Values are never written after they are made (a residual sum writes a new value), so a copy stays valid.
+  auto& copies = copiesOf[value];
+  for (const auto& [layout, copy] : copies)
+    if (layout == wanted) return copy;
   int temporary = nextTemporary--;
   descs[temporary] = wanted;
   auto pd = dnnl::reorder::primitive_desc(engine, desc(value), engine, wanted);
   addStep(dnnl::reorder(pd), {{DNNL_ARG_SRC, value}, {DNNL_ARG_DST, temporary}}, name + " (reorder in)", pd.impl_info_str());
+  copies.push_back({wanted, temporary});
   return temporary;
 }
 
@@ -144,9 +149,14 @@ dnnl::memory DnnlPlan::reorderedConstant(dnnl::memory source, const memory::desc
 int DnnlPlan::inLayoutOnce(int value, const memory::desc& wanted, const std::string& name) {
   auto found = constants.find(value);
   if (found == constants.end() || desc(value) == wanted) return inLayout(value, wanted, name);
+  dnnl::memory copy = reorderedConstant(found->second, wanted);
+  return addConstant(copy);
+}
+
+int DnnlPlan::addConstant(dnnl::memory memory) {
   int id = nextTemporary--;
-  constants[id] = reorderedConstant(found->second, wanted);
-  descs[id] = wanted;
+  descs[id] = memory.get_desc();
+  constants[id] = std::move(memory);
   return id;
 }
 

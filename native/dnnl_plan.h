@@ -31,6 +31,8 @@ struct DnnlPlan {
   dnnl::memory::data_type dtype = dnnl::memory::data_type::f32;
   // Every value's layout; temporaries made by reorders get negative ids.
   std::unordered_map<int, dnnl::memory::desc> descs;
+  // Copies of a value in other layouts (reorder steps' temporaries), for later readers to reuse.
+  std::unordered_map<int, std::vector<std::pair<dnnl::memory::desc, int>>> copiesOf;
   // A value that writes over another's buffer (the residual sum) maps to it.
   std::unordered_map<int, int> sharesBufferOf;
   // Weights, biases and zero fills, laid out once; their storage lives in `constantStorage`.
@@ -68,13 +70,15 @@ struct DnnlPlan {
   }
   const dnnl::memory::desc& desc(int value) const;
   dnnl::memory::desc plainDesc(const dnnl::memory::dims& dims, dnnl::memory::data_type type) const;
-  // `value` in layout `wanted`: the value itself, or a temporary a reorder step fills.
+  // `value` in layout `wanted`: the value itself, or a temporary a reorder step fills (made once per layout).
   int inLayout(int value, const dnnl::memory::desc& wanted, const std::string& name);
   // `value` in the plan's data type (the f32 input feeding a bf16 plan's pooling, say).
   int inPlanType(int value, const std::string& name);
   void addStep(dnnl::primitive primitive, std::vector<std::pair<int, int>> args, const std::string& name, const char* impl);
   // inLayout, but a constant is reordered now, once, instead of by a step of every run.
   int inLayoutOnce(int value, const dnnl::memory::desc& wanted, const std::string& name);
+  // A new constant value holding `memory`.
+  int addConstant(dnnl::memory memory);
   // A copy of `source` in layout `to`, kept with the plan's constants.
   dnnl::memory reorderedConstant(dnnl::memory source, const dnnl::memory::desc& to);
   // A constant tensor reordered once from its dense layout `from` into `to`.

@@ -131,9 +131,10 @@ void registerTensorOps(Napi::Env env, Exports exports) {
     return buffer;
   });
   RN_FN(exports, env, "countNonFinite", {
-    // (t) -> how many elements are NaN or infinite
+    // (t) -> how many elements are NaN or infinite (a plain loop for dense float32 on the CPU)
     at::Tensor& t = RN_T(0);
-    if (t.scalar_type() == at::kFloat && t.device().is_cpu() && t.layout() == at::kStrided && t.is_contiguous()) {
+    // Any dense layout (channels-last too) holds its elements in one span from data_ptr; their order does not matter here.
+    if (t.scalar_type() == at::kFloat && t.device().is_cpu() && t.layout() == at::kStrided && t.is_non_overlapping_and_dense()) {
       return Napi::Number::New(info.Env(), static_cast<double>(countNonFiniteFloats(t.data_ptr<float>(), t.numel())));
     }
     at::Tensor dense = t.is_mkldnn() ? t.to_dense() : t;

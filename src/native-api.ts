@@ -109,7 +109,7 @@ export interface NativeAddon {
   isContiguous(t: NativeHandle, channelsLast: boolean): boolean;
   toBuffer(t: NativeHandle): ArrayBuffer;
   item(t: NativeHandle): number;
-  /** Elements that are NaN or infinite (a plain loop for contiguous float32 on the CPU). */
+  /** Elements that are NaN or infinite (a plain loop for dense float32 on the CPU, in any dimension order). */
   countNonFinite(t: NativeHandle): number;
   to(t: NativeHandle, dtype: DTypeCode | undefined, device: string | undefined, copy: boolean): NativeHandle;
   clone(t: NativeHandle): NativeHandle;

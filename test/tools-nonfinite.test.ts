@@ -47,6 +47,8 @@ describe('countNonFinite', () => {
       assert.equal(countNonFinite(x), 4);
       assert.equal(countNonFinite(x.reshape([20, 10]).transpose(0, 1)), 4, 'a non-contiguous view');
       assert.equal(countNonFinite(x.slice(0, 1, 199, 2)), 1, 'the odd places: only -Infinity at 195');
+      assert.equal(countNonFinite(x.slice(0, 71)), 2, 'a contiguous slice from an offset: -Infinity at 195 and NaN at 199');
+      assert.equal(countNonFinite(x.slice(0, 0, 192).reshape([3, 4, 4, 4]).contiguous('channelsLast')), 2, 'channels-last: NaN at 0, Infinity at 70');
       assert.equal(countNonFinite(x.to('float64')), 4);
       assert.equal(countNonFinite(x.to('bfloat16')), 5, '3.4e38 rounds past bfloat16\'s largest value, to Infinity');
       assert.equal(countNonFinite(tensor([1, 2, 3]).to('int64')), 0);

@@ -139,6 +139,26 @@ describe('resnets train --precision', () => {
     assert.equal(config().precision, 'bf16');
   });
 
+  it('trains channels-last by default, as chooseTrainingLayout says, and dense NCHW with mkldnn: false', async () => {
+    const convWeight = async (mkldnn: false | undefined, name: string) => {
+      const lines: string[] = [];
+      const session = await train.runSession(
+        { model: 'resnet20', data: { data: 'fashion-mnist', limitTrain: 32, limitTest: 16 }, epochs: 1, batchSize: 16, precision: 'bf16' },
+        { out: join(dir.path, name), prefetch: 1, log: (line) => lines.push(line), ...(mkldnn === false ? { mkldnn } : {}) },
+      );
+      try {
+        const weight = session.model.stateDict()['layer1.0.conv1.weight']; // 16 in, 16 out: the two layouts differ
+        return { channelsLast: weight.isContiguous('channelsLast') && !weight.isContiguous(), layout: lines.find((line) => line.startsWith('layout:')) };
+      } finally {
+        session.model.dispose();
+      }
+    };
+    const byDefault = await convWeight(undefined, 'default-layout');
+    assert.deepEqual(byDefault, { channelsLast: true, layout: 'layout: channels-last, the default with --precision bf16 (--no-mkldnn trains dense NCHW)' });
+    const dense = await convWeight(false, 'dense-layout');
+    assert.deepEqual(dense, { channelsLast: false, layout: 'layout: dense NCHW (--no-mkldnn)' });
+  });
+
   it('names the accepted values of a bad --precision', async () => {
     const bad = await resnets('train', 'resnet20', ...quick, '--precision', 'fp16', '--out', join(dir.path, 'bad'));
     assert.notEqual(bad.code, 0);

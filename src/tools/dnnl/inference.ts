@@ -69,13 +69,16 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
           return plans.get(kind)!;
         };
         const known = knownPlanDecision(key);
+        const decisionCached = known !== undefined && kinds.includes(known.kept);
         let decision: PlanDecision;
-        if (known && kinds.includes(known.kept)) {
-          decision = known;
+        if (decisionCached) {
+          decision = { kept: known.kept, timesMs: { ...known.timesMs } };
         } else {
-          const times = bestForwardTimes(kinds.map((kind) => planOf(kind).handle), randn(shape));
+          // Where oneDNN has no Winograd kernel for this CPU, the Winograd plan is the direct one again.
+          const weighed = kinds.filter((kind) => kind !== 'winograd' || native.dnnlPlanInfo(planOf(kind).handle).steps.some((step) => step.impl.includes('wino')));
+          const times = bestForwardTimes(weighed.map((kind) => planOf(kind).handle), randn(shape));
           const fastest = times.indexOf(Math.min(...times));
-          decision = { kept: kinds[fastest], timesMs: Object.fromEntries(kinds.map((kind, i) => [kind, times[i]])) };
+          decision = { kept: weighed[fastest], timesMs: Object.fromEntries(weighed.map((kind, i) => [kind, times[i]])) };
         }
         const kept = planOf(decision.kept);
         rememberTuning(choices, key, decision);
@@ -84,7 +87,7 @@ function compile(model: Module<Tensor, unknown>, shape: number[], options: Requi
           ...decision,
           convolutions: choices.length,
           timed: choices.filter((choice) => choice.measured).length,
-          decisionCached: decision === known,
+          decisionCached,
           ...(cacheFile ? { cacheFile } : {}),
         };
         returned = kept;

@@ -87,7 +87,7 @@ function readRecord(path: string): TuningRecord {
   if (!isRecord(parsed) || !READABLE_FORMATS.includes(parsed.format as number) || parsed.cpu !== cpuModel() || !isRecord(parsed.convolutions) || !isRecord(parsed.plans)) return emptyRecord();
   const record = emptyRecord();
   for (const [problem, choice] of Object.entries(parsed.convolutions)) if (typeof choice === 'string') record.convolutions[problem] = choice;
-  for (const [key, decision] of Object.entries(parsed.plans)) if (isDecision(decision)) record.plans[key] = decision;
+  for (const [key, decision] of Object.entries(parsed.plans)) if (isDecision(decision)) record.plans[key] = { kept: decision.kept, timesMs: { ...decision.timesMs } };
   return record;
 }
 
@@ -124,7 +124,7 @@ export function rememberTuning(choices: DnnlTuningChoice[], key: string, decisio
   const { path, tuning } = record();
   const isNew = tuning.plans[key] === undefined || choices.some(({ problem, choice }) => tuning.convolutions[problem] !== choice);
   for (const { problem, choice } of choices) tuning.convolutions[problem] = choice;
-  tuning.plans[key] = decision;
+  tuning.plans[key] = { kept: decision.kept, timesMs: { ...decision.timesMs } };
   if (!path || !isNew) return;
   // Worker threads of one process may write at once: the temporary name is theirs alone.
   const temporary = `${path}.${process.pid}-${threadId}-${randomBytes(4).toString('hex')}.tmp`;
