@@ -145,7 +145,7 @@ export function register(program: Command): void {
     .option('--dnnl', 'the model compiled to a oneDNN plan: convolutions fused with their BatchNorm, residual sum and activation')
     .option('--plain', 'the plain eval model: no folding, dense layout')
     .addOption(new Option('--precision <p>', `fp32, or bf16: bfloat16 weights and activations in the oneDNN plan (fast with AVX512-BF16 or AMX)`).argParser(parseChoice(PRECISIONS)).default('fp32'))
-    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's convolutions: direct, winograd or auto for the 3x3 stride-1 ones (fp32 only), or tuned: every kernel timed for each convolution on the first build, the fastest kept and recorded in $RESNETS_HOME/tuning (default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
+    .addOption(new Option('--conv-algorithm <a>', "the oneDNN plan's convolutions: direct, winograd or auto for the 3x3 stride-1 ones (fp32 only), or tuned: every kernel timed for each convolution on the first build, the fastest kept, then that plan timed against the Winograd and direct plans and the fastest of the three kept, all recorded in $RESNETS_HOME/tuning (default direct)").argParser(parseChoice(CONV_ALGORITHMS)))
     .option('--compare-torch', 'also time torchvision in Debian python3-torch (see --torch-mode), alternating runs with ours')
     .addOption(new Option('--torch-mode <mode>', 'with --compare-torch: eager (torch.no_grad()), jit-optimized (jit.trace + freeze + optimize_for_inference) or autocast-bf16 (channels-last)').argParser(parseChoice(TORCH_MODES)).default('eager'))
     .option('--engine <name>', `libtorch: resnets alone; onnxruntime: also the model exported to ONNX in onnxruntime-node, alternating runs with ours`, parseChoice(ENGINES), 'libtorch')

@@ -416,7 +416,7 @@ export function register(program: Command): void {
     .option('--limit-test <n>', 'use only N test images (chosen as for --limit-train)', parsePositiveInt)
     .option('--checkpoint-activations', 'keep only segment inputs in the forward pass and recompute the rest in backward: less memory, the same result, about a third more compute')
     .option('--segments <n>', 'with --checkpoint-activations: group the blocks into N checkpointed segments (default: every block its own)', parsePositiveInt)
-    .option('--channels-last', 'train with channels-last (NHWC) convolution weights and batches: faster on CPUs for larger models and bf16 (see bench/README.md)')
+    .option('--channels-last', 'train with channels-last (NHWC) convolution weights and batches: faster on CPUs for larger models, and the default with --precision bf16 (see bench/README.md)')
     .option('--mkldnn', "require activations in oneDNN's blocked layout through the training step (an error where it cannot apply); by default it is used where it applies: float32, models whose every op runs on it (ResNet, ResNeXt, pre-activation and CIFAR ResNets), checked before training (see bench/README.md)")
     .option('--no-mkldnn', 'train with dense NCHW activations where the default would take a faster layout (the blocked layout in float32, channels-last with --precision bf16)')
     .option('--loss <name>', `train an embedding network: ${embeddingLossNames.join(', ')} over its embeddings, one class centre per identity folder (default: a classifier with cross-entropy)`, parseChoice(embeddingLossNames))
