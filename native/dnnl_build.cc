@@ -423,7 +423,7 @@ void buildConcat(DnnlPlan& plan, const Napi::Object& node, const std::string& na
       for (int id : inputs) uniform.push_back(memory::desc(plan.desc(id).dims(), plan.dtype, format));
       auto candidate = describe(uniform);
       if (isReference(candidate)) continue;
-      for (size_t i = 0; i < inputs.size(); i++) inputs[i] = plan.inLayoutOnce(inputs[i], uniform[i], name);
+      for (size_t i = 0; i < inputs.size(); i++) inputs[i] = plan.inLayout(inputs[i], uniform[i], name);
       pd = candidate;
       break;
     }

@@ -116,12 +116,19 @@ int DnnlPlan::inLayout(int value, const memory::desc& wanted, const std::string&
   auto& copies = copiesOf[value];
   for (const auto& [layout, copy] : copies)
     if (layout == wanted) return copy;
-  int temporary = nextTemporary--;
-  descs[temporary] = wanted;
-  auto pd = dnnl::reorder::primitive_desc(engine, desc(value), engine, wanted);
-  addStep(dnnl::reorder(pd), {{DNNL_ARG_SRC, value}, {DNNL_ARG_DST, temporary}}, name + " (reorder in)", pd.impl_info_str());
-  copies.push_back({wanted, temporary});
-  return temporary;
+  int copy;
+  auto constant = constants.find(value);
+  if (constant != constants.end()) {
+    // A constant (a zero fill, say) is reordered now, once, instead of by a step of every run.
+    copy = addConstant(reorderedConstant(constant->second, wanted));
+  } else {
+    copy = nextTemporary--;
+    descs[copy] = wanted;
+    auto pd = dnnl::reorder::primitive_desc(engine, desc(value), engine, wanted);
+    addStep(dnnl::reorder(pd), {{DNNL_ARG_SRC, value}, {DNNL_ARG_DST, copy}}, name + " (reorder in)", pd.impl_info_str());
+  }
+  copies.push_back({wanted, copy});
+  return copy;
 }
 
 int DnnlPlan::inPlanType(int value, const std::string& name) {
@@ -144,13 +151,6 @@ dnnl::memory DnnlPlan::reorderedConstant(dnnl::memory source, const memory::desc
   dnnl::reorder(source, target).execute(stream, source, target);
   stream.wait();
   return target;
-}
-
-int DnnlPlan::inLayoutOnce(int value, const memory::desc& wanted, const std::string& name) {
-  auto found = constants.find(value);
-  if (found == constants.end() || desc(value) == wanted) return inLayout(value, wanted, name);
-  dnnl::memory copy = reorderedConstant(found->second, wanted);
-  return addConstant(copy);
 }
 
 int DnnlPlan::addConstant(dnnl::memory memory) {

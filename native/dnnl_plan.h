@@ -70,13 +70,12 @@ struct DnnlPlan {
   }
   const dnnl::memory::desc& desc(int value) const;
   dnnl::memory::desc plainDesc(const dnnl::memory::dims& dims, dnnl::memory::data_type type) const;
-  // `value` in layout `wanted`: the value itself, or a temporary a reorder step fills (made once per layout).
+  // `value` in layout `wanted`: the value itself, or its copy in that layout (made once: by a reorder
+  // step of every run, or for a constant at build time).
   int inLayout(int value, const dnnl::memory::desc& wanted, const std::string& name);
   // `value` in the plan's data type (the f32 input feeding a bf16 plan's pooling, say).
   int inPlanType(int value, const std::string& name);
   void addStep(dnnl::primitive primitive, std::vector<std::pair<int, int>> args, const std::string& name, const char* impl);
-  // inLayout, but a constant is reordered now, once, instead of by a step of every run.
-  int inLayoutOnce(int value, const dnnl::memory::desc& wanted, const std::string& name);
   // A new constant value holding `memory`.
   int addConstant(dnnl::memory memory);
   // A copy of `source` in layout `to`, kept with the plan's constants.
